@@ -1,0 +1,121 @@
+"""A catalog of realistic Raft bugs, each a subclass of the correct ``Node`` that overrides one rule.
+
+They live here, not behind flags in ``sim.raft``, so the correct protocol's code paths carry no trace of them.
+Switch one on with ``ClusterConfig(bug=NAME)``, the scenario key ``cluster.bug`` or ``raftsim fuzz --bug NAME``.
+Each docstring says what the bug breaks and what the checker reports when the fuzzer finds it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .raft.messages import AppendEntries, Entry, RequestVote, RequestVoteReply
+from .raft.node import Node, Output
+
+
+class Figure8Commit(Node):
+    """Commits an entry of an earlier term by counting replicas (the situation of the paper's Figure 8).
+    A later leader overwrites the "committed" entry: StateMachineSafety or LeaderCompleteness."""
+
+    def _maybe_commit(self) -> None:
+        matches = sorted([pr.match for pr in self.progress.values()] + [self.log.last_index])
+        candidate = matches[len(matches) - self.majority]
+        if candidate > self.commit:
+            self.commit = candidate
+            self._apply_committed()
+
+
+class VolatileVote(Node):
+    """Does not persist votedFor: after a restart it can vote twice in one term. ElectionSafety."""
+
+    def _take(self) -> Output:
+        out = super()._take()
+        if out.hard_state is not None:
+            out.hard_state = (out.hard_state[0], None)
+        return out
+
+
+class VolatileTerm(Node):
+    """Does not persist currentTerm (votedFor and the log are persisted): after a restart it is back in an old
+    term. TermMonotonic, and with it double votes."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._boot_term = self.term  # the only term that ever reaches the disk
+
+    def _take(self) -> Output:
+        out = super()._take()
+        if out.hard_state is not None:
+            out.hard_state = (self._boot_term, out.hard_state[1])
+        return out
+
+
+class VoteWithoutLogCheck(Node):
+    """Grants votes without the up-to-date check of Section 5.4.1: a server missing committed entries can win.
+    LeaderCompleteness."""
+
+    def _on_request_vote(self, m: RequestVote) -> None:
+        if m.prevote:
+            grant = m.term > self.term and not self._heard_from_leader_recently()
+            self._send(RequestVoteReply(m.term if grant else self.term, self.id, m.src, grant, True))
+            return
+        grant = self.voted_for in (None, m.src)
+        if grant:
+            self.voted_for = m.src
+            self._hard_dirty = True
+            self._reset_election_timer()
+        self._send(RequestVoteReply(self.term, self.id, m.src, grant))
+
+
+class TruncateOnMatch(Node):
+    """Deletes everything after prev_index on every AppendEntries, even entries that match: a stale, reordered
+    AppendEntries then erases committed entries. StateMachineSafety."""
+
+    def _merge_entries(self, prev: int, entries: tuple[Entry, ...]) -> None:
+        if prev < self.log.last_index:
+            self.log.truncate_from(prev + 1)
+            self._mark_log(prev + 1)
+        for e in entries:
+            self._append(e)
+
+
+class AckBeforePersist(Node):
+    """Replies to AppendEntries and RequestVote before its writes are durable; a crash then loses entries (or a
+    vote) a leader counted on. Needs a disk latency and crashes. LeaderCompleteness or ElectionSafety."""
+
+    def _take(self) -> Output:
+        out = super()._take()
+        if out.hard_state is not None or out.log_from is not None:
+            out.unsynced_messages, out.messages = out.messages, []
+        return out
+
+
+class CommitBeyondMatch(Node):
+    """A follower takes the leader's commit index as its own even past the entries the message vouched for, so
+    it commits stale entries left from an old term. StateMachineSafety."""
+
+    def _on_append_entries(self, m: AppendEntries) -> None:
+        super()._on_append_entries(m)
+        if m.term == self.term and self.log.term_at(m.prev_index) == m.prev_term:
+            new_commit = min(m.commit, self.log.last_index)
+            if new_commit > self.commit:
+                self.commit = new_commit
+                self._apply_committed()
+
+
+BUGS: dict[str, type[Node]] = {
+    "figure8-commit": Figure8Commit,
+    "volatile-vote": VolatileVote,
+    "volatile-term": VolatileTerm,
+    "vote-without-log-check": VoteWithoutLogCheck,
+    "truncate-on-match": TruncateOnMatch,
+    "ack-before-persist": AckBeforePersist,
+    "commit-beyond-match": CommitBeyondMatch,
+}
+
+
+def node_class_for(name: str) -> type[Node]:
+    try:
+        return BUGS[name]
+    except KeyError:
+        raise ValueError(f"unknown bug {name!r}; known: {', '.join(BUGS)}") from None

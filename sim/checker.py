@@ -1,0 +1,271 @@
+"""Raft's safety properties (the paper's Figure 3, and a few more), checked incrementally.
+
+The simulator tells the checker what each server did after every input it handled (``observe``), when it
+crashed and restarted, and when a client was told its command committed. Every check costs O(1) per entry
+appended, committed or applied, and O(servers) per new leader or newly committed index: nothing depends on the
+length of the log or of the run. The trick is a chained hash per log entry,
+``chain[i] = H(chain[i-1], term_i, command_i)``, so that "these two logs agree up to i" is one integer
+comparison, and one global table ``(index, term) -> chain`` that makes Log Matching a dictionary lookup.
+
+Properties (names as reported):
+
+- ElectionSafety: at most one leader per term.
+- LeaderAppendOnly: a leader never overwrites or deletes entries of its log during its term.
+- LogMatching: two logs with an entry of the same index and term are identical up to that index (also across
+  time: an (index, term) pair names one log prefix for the whole run).
+- LeaderCompleteness: a leader's log holds every entry committed before (in an earlier term).
+- StateMachineSafety: no two servers commit or apply different entries at one index, and no server deletes an
+  entry it has committed.
+- TermMonotonic: a server's currentTerm never decreases, also across a crash and restart.
+- CommitMonotonic: a live server's commit index never decreases.
+- AckedDurable: a command acknowledged to a client is the committed entry at the index it was acknowledged with.
+
+``ReferenceChecker`` in ``sim.reference_checker`` recomputes the same properties from scratch; the tests use it to
+cross-check this one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+
+from .raft.messages import Entry
+from .raft.node import LEADER
+
+PROPERTIES = (
+    "ElectionSafety",
+    "LeaderAppendOnly",
+    "LogMatching",
+    "LeaderCompleteness",
+    "StateMachineSafety",
+    "TermMonotonic",
+    "CommitMonotonic",
+    "AckedDurable",
+)
+
+
+@dataclass(frozen=True)
+class Violation:
+    property: str
+    detail: str
+    nodes: tuple[int | str, ...]
+    time: int = 0  # simulated microseconds, stamped by the simulation
+    event: int = 0  # number of SimPy events processed, stamped by the simulation
+    trace_tail: str = ""
+
+    def report(self) -> str:
+        head = (
+            f"invariant violated: {self.property} at t={self.time / 1000:.3f}ms (event {self.event}), "
+            f"nodes {', '.join(map(str, self.nodes))}: {self.detail}"
+        )
+        return head + ("\nlast events:\n" + self.trace_tail if self.trace_tail else "")
+
+
+class ViolationFound(Exception):
+    def __init__(self, violation: Violation) -> None:
+        super().__init__(violation.report())
+        self.violation = violation
+
+
+@dataclass
+class _ServerView:
+    term: int = 0
+    max_term: int = 0  # survives crashes
+    role: str = "follower"
+    commit: int = 0
+    alive: bool = True
+    chain: list[int] = field(default_factory=lambda: [0])
+    # Command identity (client number, seq) per index, None for a no-op; index 0 is the sentinel.
+    ids: list[tuple[int, int] | None] = field(default_factory=lambda: [None])
+
+
+class Checker:
+    """Incremental checker. After the first violation every further call is ignored; read ``violation``."""
+
+    def __init__(self, nodes: Iterable[int]) -> None:
+        self.servers: dict[int, _ServerView] = {n: _ServerView() for n in nodes}
+        self.violation: Violation | None = None
+        self._leaders: dict[int, int] = {}  # term -> leader
+        self._first_chain: dict[tuple[int, int], int] = {}  # (index, term) -> chain hash
+        # The committed log as first committed anywhere: chain hashes and command identities, index 0 a sentinel.
+        self._committed: list[int] = [0]
+        self._committed_ids: list[tuple[int, int] | None] = [None]
+        self._client_numbers: dict[str, int] = {}
+
+    # ----------------------------------------------------------------------------------------- inputs
+
+    def observe(
+        self,
+        node: int,
+        term: int,
+        role: str,
+        commit: int,
+        log_from: int | None = None,
+        log_entries: Sequence[Entry] = (),
+        applied: Sequence[tuple[int, Entry]] = (),
+    ) -> None:
+        """What ``node`` looks like after handling one input, once its writes are durable: its term, role and
+        commit index, the log suffix it rewrote from ``log_from`` on, and the entries it applied."""
+        if self.violation:
+            return
+        v = self.servers[node]
+        if term < v.max_term:
+            return self._fail("TermMonotonic", f"node {node} went from term {v.max_term} to {term}", node)
+        was_leader = v.role == LEADER and v.term == term
+        if log_from is not None:
+            last = len(v.chain) - 1
+            if log_from <= last:
+                if was_leader and role == LEADER:
+                    return self._fail(
+                        "LeaderAppendOnly",
+                        f"leader {node} of term {term} rewrote its log from index {log_from}",
+                        node,
+                    )
+                if log_from <= v.commit:
+                    return self._fail(
+                        "StateMachineSafety",
+                        f"node {node} deleted committed entry {log_from} (commit {v.commit})",
+                        node,
+                    )
+                del v.chain[log_from:]
+                del v.ids[log_from:]
+            elif log_from != last + 1:
+                return self._fail("LogMatching", f"node {node} left a hole before index {log_from}", node)
+            if not self._extend_chain(node, v, log_entries):
+                return
+        v.term = term
+        v.max_term = term
+        if role == LEADER and not was_leader:
+            if not self._new_leader(node, term, v.chain):
+                return
+        v.role = role
+        if commit < v.commit:
+            return self._fail("CommitMonotonic", f"node {node} commit index fell from {v.commit} to {commit}", node)
+        if commit > v.commit:
+            if not self._commit(node, v, commit):
+                return
+        for index, entry in applied:
+            if index > v.commit or self._committed_ids[index] != self._identity(entry):
+                return self._fail(
+                    "StateMachineSafety",
+                    f"node {node} applied index {index}, which is not the committed entry",
+                    node,
+                )
+
+    def crashed(self, node: int) -> None:
+        v = self.servers[node]
+        v.alive = False
+        v.role = "follower"
+        v.commit = 0
+
+    def restarted(self, node: int, term: int, entries: Sequence[Entry]) -> None:
+        """``node`` came back with this durable state. Its log view is rebuilt (O(log), once per restart)."""
+        if self.violation:
+            return
+        v = self.servers[node]
+        v.alive = True
+        v.role = "follower"
+        v.commit = 0
+        if term < v.max_term:
+            return self._fail(
+                "TermMonotonic", f"node {node} restarted in term {term} after reaching term {v.max_term}", node
+            )
+        v.term = term
+        v.chain = [0]
+        v.ids = [None]
+        self._extend_chain(node, v, entries)
+
+    def acked(self, client: str, seq: int, index: int) -> None:
+        """A client was told that its command ``seq`` committed at ``index``."""
+        if self.violation:
+            return
+        ident = (self._client_number(client), seq)
+        if index >= len(self._committed) or self._committed_ids[index] != ident:
+            self._fail(
+                "AckedDurable",
+                f"client {client} was told command {seq} committed at index {index}, but the committed log "
+                f"{'holds another entry there' if index < len(self._committed) else 'does not reach it'}",
+                client,
+            )
+
+    # -------------------------------------------------------------------------------------- internals
+
+    def _identity(self, entry: Entry) -> tuple[int, int] | None:
+        c = entry.command
+        return None if c is None else (self._client_number(c.client), c.seq)
+
+    def _client_number(self, client: str) -> int:
+        # Chain hashes must not depend on PYTHONHASHSEED, so they hash ints: clients get numbers in order of
+        # appearance.
+        n = self._client_numbers.get(client)
+        if n is None:
+            n = self._client_numbers[client] = len(self._client_numbers) + 1
+        return n
+
+    def _extend_chain(self, node: int, v: _ServerView, entries: Sequence[Entry]) -> bool:
+        first = self._first_chain
+        chain = v.chain
+        h = chain[-1]
+        for entry in entries:
+            ident = self._identity(entry)
+            # Hashing a tuple of ints is the same in every process, whatever PYTHONHASHSEED says.
+            h = hash((h, entry.term, -1, -1) if ident is None else (h, entry.term, *ident))
+            index = len(chain)
+            chain.append(h)
+            v.ids.append(ident)
+            seen = first.setdefault((index, entry.term), h)
+            if seen != h:
+                self._fail(
+                    "LogMatching",
+                    f"node {node} holds an entry at index {index} of term {entry.term} whose log differs from "
+                    f"another log's entry with the same index and term",
+                    node,
+                )
+                return False
+        return True
+
+    def _new_leader(self, node: int, term: int, chain: list[int]) -> bool:
+        other = self._leaders.setdefault(term, node)
+        if other != node:
+            self._fail("ElectionSafety", f"nodes {other} and {node} are both leaders of term {term}", other, node)
+            return False
+        return self._holds_committed(node, chain, term)
+
+    def _holds_committed(self, node: int, chain: list[int], term: int) -> bool:
+        top = len(self._committed) - 1
+        if top and (len(chain) <= top or chain[top] != self._committed[top]):
+            self._fail(
+                "LeaderCompleteness",
+                f"leader {node} of term {term} lacks committed entries up to index {top}",
+                node,
+            )
+            return False
+        return True
+
+    def _commit(self, node: int, v: _ServerView, commit: int) -> bool:
+        chain = v.chain
+        if commit >= len(chain):
+            self._fail("StateMachineSafety", f"node {node} committed index {commit} beyond its log", node)
+            return False
+        committed = self._committed
+        grew = False
+        for i in range(v.commit + 1, commit + 1):
+            if i < len(committed):
+                if committed[i] != chain[i]:
+                    self._fail("StateMachineSafety", f"node {node} committed a different entry at index {i}", node)
+                    return False
+            else:
+                committed.append(chain[i])
+                self._committed_ids.append(v.ids[i])
+                grew = True
+        v.commit = commit
+        if grew:
+            # Every leader of a later term must already hold what was just committed.
+            for other, w in self.servers.items():
+                if w.alive and w.role == LEADER and w.term > v.term:
+                    if not self._holds_committed(other, w.chain, w.term):
+                        return False
+        return True
+
+    def _fail(self, prop: str, detail: str, *nodes: int | str) -> None:
+        self.violation = Violation(prop, detail, tuple(nodes))

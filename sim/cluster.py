@@ -1,0 +1,461 @@
+"""The simulated cluster: SimPy processes that drive pure Raft nodes through a simulated network and disk.
+
+A ``Server`` is one machine: a SimPy process that takes inputs (messages, timer expiries) from its inbox one at a
+time, feeds them to its ``sim.raft.Node`` and carries out the node's ``Output`` in etcd's order: make the writes
+durable (waiting ``disk_latency`` if set), then send the messages, then arm the timers. A crash bumps the
+server's incarnation, which makes every timer, inbox item and half-finished write of the old incarnation stale;
+a restart builds a new Node from what had become durable.
+
+Time is integer microseconds of simulated time. ``Simulation.run`` steps the SimPy environment one event at a
+time and lets the checker stop the run after the first event that breaks an invariant.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from simpy import Environment
+from simpy.events import Event, Timeout
+
+from .checker import Checker, Violation
+from .network import Delay, Network, Uniform
+from .raft.messages import Entry, Message, RequestVoteReply
+from .raft.node import LEADER, Node, Output, PersistentState, RaftConfig
+from .rng import stream
+from .trace import Trace, format_records
+from .workload import Client, WorkloadConfig
+
+
+@dataclass(frozen=True)
+class ClusterConfig:
+    nodes: int = 5
+    raft: RaftConfig = field(default_factory=RaftConfig)
+    disk_latency: int = 0  # microseconds for a write to become durable
+    bug: str | None = None  # a known-bug variant from sim.bugs, None for the correct protocol
+
+
+@dataclass(frozen=True)
+class NetworkConfig:
+    delay: Delay = Uniform(5_000, 15_000)
+    drop: float = 0.0
+    duplicate: float = 0.0
+
+
+class Storage:
+    """A server's stable storage: what survives a crash."""
+
+    __slots__ = ("entries", "term", "voted_for", "writes")
+
+    def __init__(self) -> None:
+        self.term = 0
+        self.voted_for: int | None = None
+        self.entries: list[Entry] = []
+        self.writes = 0
+
+    def write(self, out: Output) -> None:
+        self.writes += 1
+        if out.hard_state is not None:
+            self.term, self.voted_for = out.hard_state
+        if out.log_from is not None:
+            del self.entries[out.log_from - 1 :]
+            self.entries.extend(out.log_entries)
+
+    def state(self) -> PersistentState:
+        return PersistentState(self.term, self.voted_for, tuple(self.entries))
+
+
+class Server:
+    """One simulated machine: its Raft node, inbox, timers, disk and (possibly drifting) clock."""
+
+    def __init__(self, sim: Simulation, node_id: int, node_class: type[Node]) -> None:
+        self.sim = sim
+        self.env = sim.env
+        self.id = node_id
+        self.node_class = node_class
+        self.storage = Storage()
+        self.rng = stream(sim.seed, f"timers/{node_id}")
+        self.alive = False
+        self.node: Node | None = None
+        self.incarnation = 0
+        self.inbox: deque[Any] = deque()
+        self.waiter: Event | None = None
+        self.writing = False
+        # Lazy timers: ``deadline`` is when the timer is due; ``scheduled`` when its pending SimPy event fires.
+        # Re-arming to a later deadline (every heartbeat) creates no event; the early event re-schedules itself.
+        self.deadline: dict[str, int | None] = {}
+        self.scheduled: dict[str, int | None] = {}
+        # Clock: local = anchor_local + (now - anchor_real) * rate.
+        self.rate = 1.0
+        self.anchor_real = 0
+        self.anchor_local = 0
+        # Last values written to the trace, to record changes only.
+        self.traced_role = ""
+        self.traced_term = -1
+        self.traced_commit = 0
+
+    # ------------------------------------------------------------------------------------------ lifecycle
+
+    def boot(self) -> None:
+        self.incarnation += 1
+        self.alive = True
+        self.inbox = deque()
+        self.waiter = None
+        self.deadline = {}
+        self.scheduled = {}
+        state = self.storage.state()
+        raft = self.sim.cluster.raft
+        peers = tuple(range(1, self.sim.cluster.nodes + 1))
+        node = self.node_class(self.id, peers, raft, self.rng, state)
+        self.node = node
+        now = self.env.now
+        self.sim.trace.add(now, "boot", self.id, {"term": state.term, "log": len(state.entries)})
+        self.traced_role, self.traced_term, self.traced_commit = node.role, node.term, 0
+        self.sim.checker.restarted(self.id, state.term, state.entries)
+        self.env.process(self._run(self.incarnation, node))
+
+    def crash(self) -> None:
+        if not self.alive:
+            return
+        self.sim.trace.add(self.env.now, "crash", self.id, {"lost_writes": int(self.writing)})
+        self.alive = False
+        self.incarnation += 1
+        self.node = None
+        self.inbox = deque()
+        self.waiter = None
+        self.writing = False
+        self.deadline = {}
+        self.scheduled = {}
+        self.sim.network.endpoint_restarted(self.id)
+        self.sim.checker.crashed(self.id)
+
+    # ------------------------------------------------------------------------------------------ the process
+
+    def _run(self, incarnation: int, node: Node) -> Any:
+        env = self.env
+        inbox = self.inbox
+        out = node.start(self.local_now())
+        self._carry_out(node, out)
+        while True:
+            if not inbox:
+                self.waiter = waiter = env.event()
+                yield waiter
+            item = inbox.popleft()
+            if item.__class__ is str:
+                out = node.tick(item, self.local_now())
+            else:
+                out = node.step(item, self.local_now())
+            if out.hard_state is not None or out.log_from is not None:
+                latency = self.sim.cluster.disk_latency
+                if latency:
+                    early = out.unsynced_messages
+                    if early:
+                        send = self.sim.network.send
+                        for m in early:
+                            send(m)
+                        out.unsynced_messages = []
+                    self.writing = True
+                    yield Timeout(env, latency)
+                    if self.incarnation != incarnation:
+                        return  # crashed before the write became durable: it is lost
+                    self.writing = False
+                self.storage.write(out)
+            self._carry_out(node, out)
+
+    def _carry_out(self, node: Node, out: Output) -> None:
+        """Everything after durability: observe, trace, send, arm timers."""
+        sim = self.sim
+        now = self.env.now
+        trace = sim.trace
+        nid = self.id
+        if node.role != self.traced_role or node.term != self.traced_term:
+            self.traced_role = node.role
+            self.traced_term = node.term
+            trace.add(now, "state", nid, {"role": node.role, "term": node.term})
+            if node.role == LEADER:
+                sim.elections.append((now, nid, node.term))
+        sim.checker.observe(nid, node.term, node.role, node.commit, out.log_from, out.log_entries, out.applied)
+        if node.commit != self.traced_commit:
+            self.traced_commit = node.commit
+            trace.add(now, "commit", nid, {"index": node.commit})
+            if node.commit > sim.committed:
+                sim.committed = node.commit
+        for index, entry in out.applied:
+            c = entry.command
+            trace.add(
+                now,
+                "apply",
+                nid,
+                {"index": index, "term": entry.term, "client": c and c.client, "seq": c and c.seq},
+            )
+        send = sim.network.send
+        for m in out.unsynced_messages:
+            send(m)
+        for m in out.messages:
+            if m.__class__ is RequestVoteReply and m.granted and not m.prevote:
+                trace.add(now, "vote", nid, {"candidate": m.dst, "term": m.term})
+            send(m)
+        for timer, delay in out.timers:
+            self._arm(timer, delay)
+
+    def deliver(self, item: Any) -> None:
+        self.inbox.append(item)
+        waiter = self.waiter
+        if waiter is not None and not waiter.triggered:
+            waiter.succeed()
+
+    # ------------------------------------------------------------------------------------------ clock, timers
+
+    def local_now(self) -> int:
+        if self.rate == 1.0:
+            return self.anchor_local + (self.env.now - self.anchor_real)
+        return self.anchor_local + int((self.env.now - self.anchor_real) * self.rate)
+
+    def set_drift(self, rate: float) -> None:
+        """From now on this server's clock (and so its timers) runs ``rate`` times as fast as real time."""
+        self.anchor_local = self.local_now()
+        self.anchor_real = self.env.now
+        self.rate = rate
+
+    def _arm(self, timer: str, local_delay: int | None) -> None:
+        if local_delay is None:
+            self.deadline[timer] = None
+            return
+        real = local_delay if self.rate == 1.0 else math.ceil(local_delay / self.rate)
+        due = self.env.now + real
+        self.deadline[timer] = due
+        scheduled = self.scheduled.get(timer)
+        if scheduled is None or scheduled > due:
+            self._schedule(timer, due)
+
+    def _schedule(self, timer: str, due: int) -> None:
+        self.scheduled[timer] = due
+        ev = Timeout(self.env, due - self.env.now, (self.incarnation, timer, due))
+        ev.callbacks.append(self._timer_event)
+
+    def _timer_event(self, ev: Timeout) -> None:
+        incarnation, timer, due = ev._value
+        if incarnation != self.incarnation or self.scheduled.get(timer) != due:
+            return  # stale: crashed since, or superseded by an earlier event
+        self.scheduled[timer] = None
+        deadline = self.deadline.get(timer)
+        if deadline is None:
+            return  # cancelled
+        if deadline > self.env.now:
+            self._schedule(timer, deadline)  # re-armed later while this event was pending
+            return
+        self.deadline[timer] = None
+        self.deliver(timer)
+
+
+class Simulation:
+    """A cluster, its network, its clients and the checker, in one SimPy environment, all seeded from ``seed``.
+
+    Fault injection: ``crash``, ``restart``, ``partition``, ``isolate``, ``cut``, ``repair``, ``heal``,
+    ``set_drop``, ``set_duplicate``, ``set_delay``, ``set_drift``; ``at(time, fn)`` schedules any of them.
+    """
+
+    def __init__(
+        self,
+        cluster: ClusterConfig | None = None,
+        network: NetworkConfig | None = None,
+        workload: WorkloadConfig | None = None,
+        seed: int = 0,
+        trace: bool = True,
+        check: bool = True,
+    ) -> None:
+        self.cluster = cluster = cluster or ClusterConfig()
+        network = network or NetworkConfig()
+        self.workload = workload = workload or WorkloadConfig()
+        self.seed = seed
+        self.env = Environment()
+        self.trace = Trace(enabled=trace)
+        ids = list(range(1, cluster.nodes + 1))
+        self.checker = Checker(ids) if check else _NoChecker(ids)
+        self.network = Network(
+            self.env,
+            stream(seed, "network"),
+            ids,
+            self._deliver,
+            self.trace,
+            network.delay,
+            network.drop,
+            network.duplicate,
+        )
+        self.fault_rng = stream(seed, "faults")
+        node_class: type[Node] = Node
+        if cluster.bug:
+            from .bugs import node_class_for
+
+            node_class = node_class_for(cluster.bug)
+        self.servers: dict[int, Server] = {i: Server(self, i, node_class) for i in ids}
+        self.events = 0
+        self.committed = 0  # highest commit index any server reached
+        self.elections: list[tuple[int, int, int]] = []  # (time, leader, term)
+        self.faults: list[tuple[int, str, dict[str, Any]]] = []
+        self.violation: Violation | None = None
+        self.clients: dict[str, Client] = {}
+        for i in range(workload.clients):
+            name = f"c{i + 1}"
+            self.clients[name] = Client(self, name, stream(seed, f"clients/{name}"), workload)
+        for server in self.servers.values():
+            server.boot()
+        for client in self.clients.values():
+            client.start()
+
+    # --------------------------------------------------------------------------------------------- running
+
+    @property
+    def now(self) -> int:
+        return self.env.now
+
+    def run(self, until: int, after_event: Callable[[Simulation], None] | None = None) -> Violation | None:
+        """Process events up to simulated time ``until`` (microseconds), checking after every event. Stops early
+        at the first violation, which it returns (and keeps in ``self.violation``)."""
+        if self.violation:
+            return self.violation
+        env = self.env
+        step = env.step
+        peek = env.peek
+        checker = self.checker
+        while peek() <= until:
+            step()
+            self.events += 1
+            if checker.violation is not None:
+                return self._stop(checker.violation)
+            if after_event is not None:
+                after_event(self)
+                if checker.violation is not None:
+                    return self._stop(checker.violation)
+        if env.now < until:
+            env._now = until  # nothing left to happen before ``until``: let the clock reach it
+        return None
+
+    def _stop(self, v: Violation) -> Violation:
+        tail = format_records(self.trace.last(30))
+        self.violation = Violation(v.property, v.detail, v.nodes, self.env.now, self.events, tail)
+        self.trace.add(
+            self.env.now, "violation", None, {"property": v.property, "detail": v.detail, "nodes": list(v.nodes)}
+        )
+        return self.violation
+
+    def at(self, time: int, action: Callable[[], Any]) -> None:
+        """Call ``action`` at simulated time ``time`` (microseconds)."""
+        ev = Timeout(self.env, max(0, time - self.env.now))
+        ev.callbacks.append(lambda _ev: action())
+
+    # ------------------------------------------------------------------------------------------- observing
+
+    def leaders(self) -> list[int]:
+        """Live servers that believe they lead, highest term first."""
+        found = [(s.node.term, s.id) for s in self.servers.values() if s.node and s.node.role == LEADER]
+        return [i for _, i in sorted(found, reverse=True)]
+
+    def leader(self) -> int | None:
+        ls = self.leaders()
+        return ls[0] if ls else None
+
+    def alive(self) -> list[int]:
+        return [i for i, s in self.servers.items() if s.alive]
+
+    def pending_commands(self) -> int:
+        return sum(1 for c in self.clients.values() if c.outstanding is not None)
+
+    def acked(self) -> int:
+        return sum(c.acked for c in self.clients.values())
+
+    def latencies(self) -> list[int]:
+        return sorted(lat for c in self.clients.values() for lat in c.latencies)
+
+    # -------------------------------------------------------------------------------------------- faults
+
+    def _fault(self, action: str, **details: Any) -> None:
+        self.faults.append((self.env.now, action, details))
+        self.trace.add(self.env.now, "fault", None, {"action": action, **details})
+
+    def crash(self, node: int) -> None:
+        if self.servers[node].alive:
+            self._fault("crash", nodes=[node])
+            self.servers[node].crash()
+
+    def restart(self, node: int) -> None:
+        """Start a crashed server again from its durable state (a live one is crashed first)."""
+        server = self.servers[node]
+        self._fault("restart", nodes=[node])
+        if server.alive:
+            server.crash()
+        server.boot()
+
+    def partition(self, groups: list[list[int]]) -> None:
+        self._fault("partition", groups=[list(g) for g in groups])
+        self.network.partition(groups)
+
+    def isolate(self, node: int) -> None:
+        self._fault("isolate", nodes=[node])
+        self.network.isolate(node)
+
+    def cut(self, src: int, dst: int) -> None:
+        self._fault("cut", src=src, dst=dst)
+        self.network.cut(src, dst)
+
+    def repair(self, src: int, dst: int) -> None:
+        self._fault("repair", src=src, dst=dst)
+        self.network.repair(src, dst)
+
+    def heal(self) -> None:
+        self._fault("heal")
+        self.network.heal()
+
+    def set_drop(self, p: float) -> None:
+        self._fault("drop", value=p)
+        self.network.drop = p
+
+    def set_duplicate(self, p: float) -> None:
+        self._fault("duplicate", value=p)
+        self.network.duplicate = p
+
+    def set_delay(self, delay: Delay, src: int | None = None, dst: int | None = None) -> None:
+        from .network import describe_delay
+
+        if src is None or dst is None:
+            self._fault("delay", value=describe_delay(delay))
+            self.network.delay = delay
+        else:
+            self._fault("delay", src=src, dst=dst, value=describe_delay(delay))
+            self.network.set_link_delay(src, dst, delay)
+
+    def set_drift(self, node: int, rate: float) -> None:
+        self._fault("drift", nodes=[node], value=rate)
+        self.servers[node].set_drift(rate)
+
+    # ------------------------------------------------------------------------------------------ internals
+
+    def _deliver(self, m: Message) -> None:
+        dst = m.dst
+        if dst.__class__ is int:
+            server = self.servers[dst]
+            if server.alive:
+                server.deliver(m)
+            else:
+                self.trace.add(self.env.now, "drop", dst, (m, "crashed"))
+        else:
+            self.clients[dst].on_reply(m)
+
+
+class _NoChecker(Checker):
+    """Stands in for the checker when checking is off (benchmarks): every hook does nothing."""
+
+    def observe(self, *args: Any, **kwargs: Any) -> None:
+        pass
+
+    def crashed(self, node: int) -> None:
+        pass
+
+    def restarted(self, *args: Any) -> None:
+        pass
+
+    def acked(self, *args: Any) -> None:
+        pass

@@ -1,0 +1,235 @@
+"""The simulated network: per-message delay, loss, duplication, partitions and one-way cuts.
+
+Reordering is not a separate knob: it follows from independent per-message delays. This module alone knows how
+partitions are represented (a group number per server plus a set of cut directed links); everyone else says
+``partition``, ``cut``, ``repair``, ``heal``.
+
+A message is checked twice: when it is sent (a blocked link drops it at once) and when it arrives (a link cut
+while the message was in flight drops it, as does a destination that crashed meanwhile). Clients are outside
+the partitions: their links are never cut, but they see the same delays, loss and duplication.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from simpy import Environment
+from simpy.events import Timeout
+
+from .raft.messages import Address, Message
+from .trace import Trace
+
+# --------------------------------------------------------------------------------------- delay distributions
+
+
+@dataclass(frozen=True, slots=True)
+class Fixed:
+    value: int  # microseconds
+
+    def sample(self, rng: random.Random) -> int:
+        return self.value
+
+
+@dataclass(frozen=True, slots=True)
+class Uniform:
+    low: int
+    high: int
+
+    def sample(self, rng: random.Random) -> int:
+        return rng.randint(self.low, self.high)
+
+
+@dataclass(frozen=True, slots=True)
+class Exponential:
+    """``minimum`` plus an exponential tail of the given mean."""
+
+    mean: int
+    minimum: int = 0
+
+    def sample(self, rng: random.Random) -> int:
+        return self.minimum + int(rng.expovariate(1.0 / self.mean)) if self.mean > 0 else self.minimum
+
+
+@dataclass(frozen=True, slots=True)
+class LogNormal:
+    """Log-normal with the given median (microseconds) and sigma (of the underlying normal)."""
+
+    median: int
+    sigma: float
+    minimum: int = 0
+
+    def sample(self, rng: random.Random) -> int:
+        return self.minimum + int(rng.lognormvariate(math.log(self.median), self.sigma))
+
+
+Delay = Fixed | Uniform | Exponential | LogNormal
+
+
+def describe_delay(d: Delay) -> dict[str, Any]:
+    """A JSON-able description of a delay distribution (milliseconds), for traces and scenario files."""
+    if isinstance(d, Fixed):
+        return {"dist": "fixed", "value": d.value / 1000}
+    if isinstance(d, Uniform):
+        return {"dist": "uniform", "min": d.low / 1000, "max": d.high / 1000}
+    if isinstance(d, Exponential):
+        return {"dist": "exponential", "mean": d.mean / 1000, "min": d.minimum / 1000}
+    return {"dist": "lognormal", "median": d.median / 1000, "sigma": d.sigma, "min": d.minimum / 1000}
+
+
+# ---------------------------------------------------------------------------------------------- the network
+
+
+class Network:
+    def __init__(
+        self,
+        env: Environment,
+        rng: random.Random,
+        servers: Iterable[int],
+        deliver: Callable[[Message], None],
+        trace: Trace,
+        delay: Delay = Uniform(5_000, 15_000),
+        drop: float = 0.0,
+        duplicate: float = 0.0,
+    ) -> None:
+        self.env = env
+        self.rng = rng
+        self.servers = tuple(servers)
+        self._deliver = deliver
+        self.trace = trace
+        self.delay: Delay = delay
+        self.drop = drop
+        self.duplicate = duplicate
+        self.link_delay: dict[tuple[int, int], Delay] = {}
+        # Partition groups (server -> group number) and one-way cuts (src, dst).
+        self._group: dict[int, int] = {s: 0 for s in self.servers}
+        self._cuts: set[tuple[int, int]] = set()
+        # How many times each link has been blocked, and each endpoint restarted: a message in flight is lost
+        # when either count changed between its sending and its arrival.
+        self._cut_count: dict[tuple[Address, Address], int] = {}
+        self._epoch: dict[Address, int] = {}
+        self.sent = 0
+        self.delivered = 0
+
+    # ------------------------------------------------------------------------- sending and delivery
+
+    def send(self, m: Message) -> None:
+        env = self.env
+        src = m.src
+        dst = m.dst
+        self.sent += 1
+        trace = self.trace
+        trace.add(env.now, "send", src, m)
+        if self.blocked(src, dst):
+            trace.add(env.now, "drop", src, (m, "partition"))
+            return
+        rng = self.rng
+        if self.drop and rng.random() < self.drop:
+            trace.add(env.now, "drop", src, (m, "random"))
+            return
+        copies = 1
+        if self.duplicate and rng.random() < self.duplicate:
+            copies = 2
+            trace.add(env.now, "duplicate", src, m)
+        link = (src, dst)
+        delay = self.link_delay.get(link, self.delay) if self.link_delay else self.delay
+        stamp = (self._cut_count.get(link, 0), self._epoch.get(dst, 0))
+        for _ in range(copies):
+            ev = Timeout(env, delay.sample(rng), (m, stamp))
+            ev.callbacks.append(self._arrive)
+        return
+
+    def _arrive(self, ev: Timeout) -> None:
+        m, stamp = ev._value
+        src = m.src
+        dst = m.dst
+        link = (src, dst)
+        if stamp[0] != self._cut_count.get(link, 0) or self.blocked(src, dst):
+            self.trace.add(self.env.now, "drop", dst, (m, "partition"))
+            return
+        if stamp[1] != self._epoch.get(dst, 0):
+            self.trace.add(self.env.now, "drop", dst, (m, "crashed"))
+            return
+        self.delivered += 1
+        self.trace.add(self.env.now, "deliver", dst, m)
+        self._deliver(m)
+
+    def blocked(self, src: Address, dst: Address) -> bool:
+        group = self._group
+        g1 = group.get(src)  # type: ignore[arg-type]
+        g2 = group.get(dst)  # type: ignore[arg-type]
+        if g1 is None or g2 is None:
+            return False  # a client
+        return g1 != g2 or (src, dst) in self._cuts
+
+    def endpoint_restarted(self, node: Address) -> None:
+        """Messages in flight to ``node`` are lost (its connections died with it)."""
+        self._epoch[node] = self._epoch.get(node, 0) + 1
+
+    # ------------------------------------------------------------------------------------- partitions
+
+    def _reconfigure(self, change: Callable[[], None]) -> None:
+        before = {(a, b) for a in self.servers for b in self.servers if a != b and self.blocked(a, b)}
+        change()
+        for a in self.servers:
+            for b in self.servers:
+                if a != b and (a, b) not in before and self.blocked(a, b):
+                    self._cut_count[(a, b)] = self._cut_count.get((a, b), 0) + 1
+
+    def partition(self, groups: Iterable[Iterable[int]]) -> None:
+        """Split the servers into groups that cannot reach each other; servers not named form one more group.
+        Replaces any earlier partition; one-way cuts stay."""
+        groups = [tuple(g) for g in groups]
+
+        def change() -> None:
+            self._group = {s: len(groups) for s in self.servers}
+            for i, g in enumerate(groups):
+                for s in g:
+                    self._group[s] = i
+
+        self._reconfigure(change)
+
+    def isolate(self, node: int) -> None:
+        self.partition([[node]])
+
+    def cut(self, src: int, dst: int) -> None:
+        """Messages from ``src`` to ``dst`` are lost; the other direction still works."""
+        self._reconfigure(lambda: self._cuts.add((src, dst)))
+
+    def repair(self, src: int, dst: int) -> None:
+        self._cuts.discard((src, dst))
+
+    def heal(self) -> None:
+        """Undo every partition and cut."""
+        self._group = {s: 0 for s in self.servers}
+        self._cuts = set()
+
+    def connected_majority(self) -> bool:
+        """Whether some majority of servers can all reach each other in both directions (ignoring crashes)."""
+        need = len(self.servers) // 2 + 1
+        groups: dict[int, list[int]] = {}
+        for s in self.servers:
+            groups.setdefault(self._group[s], []).append(s)
+        for members in groups.values():
+            if len(members) < need:
+                continue
+            if not self._cuts:
+                return True
+            # Greedy clique search over the two-way links within the group (fine for <= 9 servers).
+            for start in members:
+                clique = [start]
+                for s in members:
+                    if s != start and all((s, c) not in self._cuts and (c, s) not in self._cuts for c in clique):
+                        clique.append(s)
+                if len(clique) >= need:
+                    return True
+        return False
+
+    def set_link_delay(self, src: int, dst: int, delay: Delay | None) -> None:
+        if delay is None:
+            self.link_delay.pop((src, dst), None)
+        else:
+            self.link_delay[(src, dst)] = delay

@@ -1,0 +1,487 @@
+"""A Raft server as a pure state machine (sans-I/O): the paper's Figure 2, Section 8, and PreVote/CheckQuorum.
+
+A ``Node`` does no I/O and reads no clock. Every input carries the node's local time ``now`` (integer
+microseconds) and returns an ``Output``: state to make durable, messages to send (only once that state is
+durable), timers to arm, and the entries it applied. The caller must handle an Output in that order, as etcd's
+``Ready``: persist, then send, then arm timers. Inputs:
+
+- ``step(msg, now)``: a peer message or a client request;
+- ``tick(timer, now)``: a timer the node armed has expired;
+- ``Node(..., state=PersistentState)`` followed by ``start(now)``: a restart from what was made durable.
+
+Randomness (election timeouts) comes only from the ``random.Random`` the caller passes in.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, field
+
+from .kv import KeyValueStore
+from .log import RaftLog
+from .messages import (
+    AppendEntries,
+    AppendEntriesReply,
+    ClientReply,
+    ClientRequest,
+    Command,
+    Entry,
+    Message,
+    RequestVote,
+    RequestVoteReply,
+)
+
+FOLLOWER = "follower"
+PRECANDIDATE = "precandidate"
+CANDIDATE = "candidate"
+LEADER = "leader"
+
+ELECTION = "election"
+HEARTBEAT = "heartbeat"
+
+
+@dataclass(frozen=True, slots=True)
+class RaftConfig:
+    """Protocol parameters. Times are microseconds of the node's local clock."""
+
+    election_timeout_min: int = 150_000
+    election_timeout_max: int = 300_000
+    heartbeat_interval: int = 50_000
+    max_batch: int = 64  # entries per AppendEntries
+    prevote: bool = False
+    check_quorum: bool = False
+
+    def __post_init__(self) -> None:
+        if not 0 < self.election_timeout_min <= self.election_timeout_max:
+            raise ValueError("need 0 < election_timeout_min <= election_timeout_max")
+        if self.heartbeat_interval <= 0 or self.max_batch <= 0:
+            raise ValueError("heartbeat_interval and max_batch must be positive")
+
+
+@dataclass(frozen=True, slots=True)
+class PersistentState:
+    """What Figure 2 keeps on stable storage: currentTerm, votedFor, log[]."""
+
+    term: int = 0
+    voted_for: int | None = None
+    entries: tuple[Entry, ...] = ()
+
+
+@dataclass(slots=True)
+class Output:
+    """Everything a node asks of its environment after one input, to be handled in field order."""
+
+    # currentTerm and votedFor, when either changed.
+    hard_state: tuple[int, int | None] | None = None
+    # The log from ``log_from`` on was rewritten: storage must replace its entries from that index with
+    # ``log_entries`` (which may be empty: a pure truncation).
+    log_from: int | None = None
+    log_entries: tuple[Entry, ...] = ()
+    # To send once the above is durable.
+    messages: list[Message] = field(default_factory=list)
+    # Messages that do not depend on the writes above and may leave before they are durable. The correct protocol
+    # never uses it; the known-bug variants in sim.bugs do.
+    unsynced_messages: list[Message] = field(default_factory=list)
+    # (timer, delay in local microseconds); a delay of None cancels the timer.
+    timers: list[tuple[str, int | None]] = field(default_factory=list)
+    # (index, entry) applied to the state machine by this input, in order.
+    applied: list[tuple[int, Entry]] = field(default_factory=list)
+
+
+class Progress:
+    """The leader's view of one follower (Figure 2's nextIndex and matchIndex, and the replication mode).
+
+    While ``probing`` the leader does not know where the follower's log matches its own: it sends one
+    AppendEntries at a time (``paused`` until a reply or the next heartbeat). Once an AppendEntries succeeds it
+    streams new entries as they arrive and advances ``next`` optimistically.
+    """
+
+    __slots__ = ("match", "next", "paused", "probing")
+
+    def __init__(self, next_index: int) -> None:
+        self.next = next_index
+        self.match = 0
+        self.probing = True
+        self.paused = False
+
+
+class Node:
+    def __init__(
+        self,
+        node_id: int,
+        peers: tuple[int, ...],
+        config: RaftConfig,
+        rng: random.Random,
+        state: PersistentState | None = None,
+    ) -> None:
+        state = state or PersistentState()
+        self.id = node_id
+        self.peers = tuple(p for p in peers if p != node_id)
+        self.majority = (len(self.peers) + 1) // 2 + 1
+        self.config = config
+        self.rng = rng
+        # Persistent (Figure 2).
+        self.term = state.term
+        self.voted_for = state.voted_for
+        self.log = RaftLog(state.entries)
+        # Volatile, all servers.
+        self.role = FOLLOWER
+        self.leader_id: int | None = None
+        self.commit = 0
+        self.last_applied = 0
+        self.kv = KeyValueStore()
+        self.now = 0
+        self.last_leader_contact: int | None = None
+        # Candidates and pre-candidates: who granted a vote.
+        self.votes: set[int] = set()
+        # Leaders.
+        self.progress: dict[int, Progress] = {}
+        self.last_ack: dict[int, int] = {}
+        self.pending: dict[int, Command] = {}  # log index -> client command waiting for its reply
+        self._hard_dirty = False
+        self._log_from: int | None = None
+        self.out = Output()
+
+    # ------------------------------------------------------------------ inputs
+
+    def start(self, now: int) -> Output:
+        """First input after construction (a boot or a restart): arm the election timer."""
+        self.now = now
+        self._reset_election_timer()
+        return self._take()
+
+    def tick(self, timer: str, now: int) -> Output:
+        self.now = now
+        if timer == ELECTION:
+            if self.role != LEADER:
+                if self.config.prevote:
+                    self._pre_campaign()
+                else:
+                    self._campaign()
+        elif timer == HEARTBEAT and self.role == LEADER:
+            self._on_heartbeat_timer()
+        return self._take()
+
+    def step(self, m: Message, now: int) -> Output:
+        self.now = now
+        kind = type(m)
+        if kind is ClientRequest:
+            self._on_client_request(m)
+            return self._take()
+        term = m.term
+        if term > self.term:
+            if kind is RequestVote and (m.prevote or self._in_leader_lease()):
+                # A pre-vote changes nobody's term; a real vote inside the lease is ignored so a server that
+                # was partitioned away cannot depose a working leader (thesis 4.2.3).
+                if not m.prevote:
+                    return self._take()
+            elif kind is RequestVoteReply and m.prevote and m.granted:
+                pass  # a granted pre-vote carries the term the candidate proposed, not the voter's
+            else:
+                self._become_follower(term, m.src if kind is AppendEntries else None)
+        elif term < self.term:
+            # Stale sender: answer requests so it learns the current term; drop stale replies.
+            if kind is AppendEntries:
+                self._send(AppendEntriesReply(self.term, self.id, m.src, False, m.prev_index, 0))
+            elif kind is RequestVote:
+                self._send(RequestVoteReply(self.term, self.id, m.src, False, m.prevote))
+            return self._take()
+        if kind is AppendEntries:
+            self._on_append_entries(m)
+        elif kind is AppendEntriesReply:
+            if self.role == LEADER:
+                self._on_append_reply(m)
+        elif kind is RequestVote:
+            self._on_request_vote(m)
+        elif kind is RequestVoteReply:
+            self._on_vote_reply(m)
+        return self._take()
+
+    # --------------------------------------------------------------- elections
+
+    def _pre_campaign(self) -> None:
+        """PreVote (thesis 9.6): ask whether a majority would vote before disturbing anyone's term."""
+        self.role = PRECANDIDATE
+        self.leader_id = None
+        self.votes = {self.id}
+        self._reset_election_timer()
+        if len(self.votes) >= self.majority:
+            self._campaign()
+            return
+        for p in self.peers:
+            self._send(RequestVote(self.term + 1, self.id, p, self.log.last_index, self.log.last_term, True))
+
+    def _campaign(self) -> None:
+        self.role = CANDIDATE
+        self.term += 1
+        self.voted_for = self.id
+        self._hard_dirty = True
+        self.leader_id = None
+        self.votes = {self.id}
+        self._reset_election_timer()
+        if len(self.votes) >= self.majority:
+            self._become_leader()
+            return
+        for p in self.peers:
+            self._send(RequestVote(self.term, self.id, p, self.log.last_index, self.log.last_term))
+
+    def _on_request_vote(self, m: RequestVote) -> None:
+        up_to_date = self.log.is_up_to_date(m.last_log_index, m.last_log_term)
+        if m.prevote:
+            grant = m.term > self.term and up_to_date and not self._heard_from_leader_recently()
+            self._send(RequestVoteReply(m.term if grant else self.term, self.id, m.src, grant, True))
+            return
+        # m.term == self.term here: higher terms were adopted in step().
+        grant = self.voted_for in (None, m.src) and up_to_date
+        if grant:
+            self.voted_for = m.src
+            self._hard_dirty = True
+            self._reset_election_timer()
+        self._send(RequestVoteReply(self.term, self.id, m.src, grant))
+
+    def _on_vote_reply(self, m: RequestVoteReply) -> None:
+        if not m.granted:
+            return
+        if m.prevote:
+            if self.role == PRECANDIDATE and m.term == self.term + 1:
+                self.votes.add(m.src)
+                if len(self.votes) >= self.majority:
+                    self._campaign()
+        elif self.role == CANDIDATE and m.term == self.term:
+            self.votes.add(m.src)
+            if len(self.votes) >= self.majority:
+                self._become_leader()
+
+    def _heard_from_leader_recently(self) -> bool:
+        if self.role == LEADER:
+            return True
+        contact = self.last_leader_contact
+        return (
+            self.leader_id is not None and contact is not None and self.now - contact < self.config.election_timeout_min
+        )
+
+    def _in_leader_lease(self) -> bool:
+        return self.config.check_quorum and self._heard_from_leader_recently()
+
+    # ------------------------------------------------------------- role changes
+
+    def _become_follower(self, term: int, leader: int | None) -> None:
+        if term > self.term:
+            self.term = term
+            self.voted_for = None
+            self._hard_dirty = True
+        if self.role == LEADER:
+            self.out.timers.append((HEARTBEAT, None))
+            self.progress = {}
+            self.pending = {}
+        self.role = FOLLOWER
+        self.leader_id = leader
+        self.votes = set()
+        if leader is not None:
+            self.last_leader_contact = self.now
+        self._reset_election_timer()
+
+    def _become_leader(self) -> None:
+        self.role = LEADER
+        self.leader_id = self.id
+        self.votes = set()
+        next_index = self.log.last_index + 1
+        self.progress = {p: Progress(next_index) for p in self.peers}
+        self.last_ack = {p: self.now for p in self.peers}
+        self.pending = {}
+        self.out.timers.append((ELECTION, None))
+        self.out.timers.append((HEARTBEAT, self.config.heartbeat_interval))
+        # A no-op of the new term lets the leader commit (and so learn) what earlier terms left (Section 8).
+        self._append(Entry(self.term, None))
+        self._broadcast_append()
+        self._maybe_commit()
+
+    def _on_heartbeat_timer(self) -> None:
+        if self.config.check_quorum:
+            window = self.config.election_timeout_min
+            active = 1 + sum(1 for p in self.peers if self.now - self.last_ack[p] < window)
+            if active < self.majority:
+                # CheckQuorum (thesis 9.6): a leader that cannot reach a majority steps down.
+                self._become_follower(self.term, None)
+                return
+        self.out.timers.append((HEARTBEAT, self.config.heartbeat_interval))
+        for p in self.peers:
+            self.progress[p].paused = False
+        self._broadcast_append(heartbeat=True)
+
+    # -------------------------------------------------------------- replication
+
+    def _on_append_entries(self, m: AppendEntries) -> None:
+        if self.role != FOLLOWER:
+            # A candidate learns of a legitimate leader of its own term (Figure 2, Candidates).
+            self._become_follower(self.term, m.src)
+        else:
+            self.leader_id = m.src
+            self.last_leader_contact = self.now
+            self._reset_election_timer()
+        log = self.log
+        prev = m.prev_index
+        if prev > log.last_index:
+            self._send(AppendEntriesReply(self.term, self.id, m.src, False, prev, 0, log.last_index + 1, 0))
+            return
+        if log.term_at(prev) != m.prev_term:
+            conflict_term = log.term_at(prev)
+            first = log.first_index_of_term(conflict_term)
+            self._send(AppendEntriesReply(self.term, self.id, m.src, False, prev, 0, first, conflict_term))
+            return
+        self._merge_entries(prev, m.entries)
+        match = prev + len(m.entries)
+        if m.commit > self.commit:
+            # Bounded by the last entry this message vouches for: entries after it may be stale.
+            new_commit = min(m.commit, match)
+            if new_commit > self.commit:
+                self.commit = new_commit
+                self._apply_committed()
+        self._send(AppendEntriesReply(self.term, self.id, m.src, True, prev, match))
+
+    def _merge_entries(self, prev: int, entries: tuple[Entry, ...]) -> None:
+        """Append ``entries`` after ``prev``, deleting an existing entry only where it conflicts (Figure 2,
+        receiver step 3). Entries that already match are kept, so a stale or reordered AppendEntries never
+        shortens the log."""
+        log = self.log
+        index = prev
+        for k, entry in enumerate(entries):
+            index += 1
+            if index <= log.last_index:
+                if log.term_at(index) == entry.term:
+                    continue
+                log.truncate_from(index)
+                self._mark_log(index)
+            for e in entries[k:]:
+                self._append(e)
+            return
+
+    def _on_append_reply(self, m: AppendEntriesReply) -> None:
+        pr = self.progress[m.src]
+        self.last_ack[m.src] = self.now
+        if m.success:
+            if m.match_index > pr.match:
+                pr.match = m.match_index
+            if pr.next <= m.match_index:
+                pr.next = m.match_index + 1
+            pr.probing = False
+            pr.paused = False
+            self._maybe_commit()
+            if pr.next <= self.log.last_index:
+                self._send_append(m.src)
+            return
+        # Rejections of requests this leader has since moved past are stale (reordered or duplicated).
+        if pr.probing and m.prev_index != pr.next - 1:
+            return
+        if not pr.probing and m.prev_index <= pr.match:
+            return
+        next_index = m.conflict_index
+        if m.conflict_term:
+            last_of_term = self.log.last_index_of_term(m.conflict_term)
+            if last_of_term:
+                next_index = last_of_term + 1
+        pr.next = max(pr.match + 1, min(next_index, m.prev_index))
+        pr.probing = True
+        pr.paused = False
+        self._send_append(m.src)
+
+    def _broadcast_append(self, heartbeat: bool = False) -> None:
+        for p in self.peers:
+            self._send_append(p, heartbeat)
+
+    def _send_append(self, peer: int, heartbeat: bool = False) -> None:
+        pr = self.progress[peer]
+        if pr.paused and not heartbeat:
+            return
+        log = self.log
+        last = log.last_index
+        while True:
+            prev = pr.next - 1
+            stop = min(last + 1, pr.next + self.config.max_batch)
+            entries = log.slice(pr.next, stop)
+            self._send(AppendEntries(self.term, self.id, peer, prev, log.term_at(prev), entries, self.commit))
+            if pr.probing:
+                pr.paused = True
+                return
+            if not entries:
+                return
+            pr.next = stop  # optimistic: stream the rest without waiting for replies
+            if stop > last:
+                return
+
+    def _maybe_commit(self) -> None:
+        """Section 5.4.2: commit the highest index stored on a majority, but only if it is of the current term
+        (counting replicas of an older term's entry is unsafe: Figure 8)."""
+        matches = sorted([pr.match for pr in self.progress.values()] + [self.log.last_index])
+        candidate = matches[len(matches) - self.majority]
+        if candidate > self.commit and self.log.term_at(candidate) == self.term:
+            self.commit = candidate
+            self._apply_committed()
+
+    def _apply_committed(self) -> None:
+        log = self.log
+        leader = self.role == LEADER
+        while self.last_applied < self.commit:
+            index = self.last_applied + 1
+            self.last_applied = index
+            entry = log.entry(index)
+            command = entry.command
+            self.out.applied.append((index, entry))
+            if command is None:
+                continue
+            result, first_index = self.kv.apply(command, index)
+            if leader:
+                waiting = self.pending.pop(index, None)
+                if waiting is not None:
+                    self._send(ClientReply(self.id, command.client, command.seq, True, result, None, first_index))
+
+    # ------------------------------------------------------------------ clients
+
+    def _on_client_request(self, m: ClientRequest) -> None:
+        c = m.command
+        if self.role != LEADER:
+            self._send(ClientReply(self.id, m.src, c.seq, False, None, self.leader_id))
+            return
+        done = self.kv.applied(c.client, c.seq)
+        if done is not None:
+            self._send(ClientReply(self.id, m.src, c.seq, True, done[0], None, done[1]))
+            return
+        if self.kv.is_stale(c.client, c.seq):
+            return  # an old retry the client has stopped waiting for
+        index = self._append(Entry(self.term, c))
+        self.pending[index] = c
+        self._broadcast_append()
+        self._maybe_commit()
+
+    # ------------------------------------------------------------------ helpers
+
+    def _append(self, entry: Entry) -> int:
+        index = self.log.append(entry)
+        self._mark_log(index)
+        return index
+
+    def _mark_log(self, index: int) -> None:
+        if self._log_from is None or index < self._log_from:
+            self._log_from = index
+
+    def _reset_election_timer(self) -> None:
+        c = self.config
+        self.out.timers.append((ELECTION, self.rng.randint(c.election_timeout_min, c.election_timeout_max)))
+
+    def _send(self, m: Message) -> None:
+        self.out.messages.append(m)
+
+    def _take(self) -> Output:
+        out = self.out
+        if self._hard_dirty:
+            out.hard_state = (self.term, self.voted_for)
+            self._hard_dirty = False
+        if self._log_from is not None:
+            out.log_from = self._log_from
+            out.log_entries = self.log.slice(self._log_from, self.log.last_index + 1)
+            self._log_from = None
+        self.out = Output()
+        return out
+
+    def persistent_state(self) -> PersistentState:
+        return PersistentState(self.term, self.voted_for, tuple(self.log.entries()))

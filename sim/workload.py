@@ -1,0 +1,114 @@
+"""Clients: SimPy processes that send key-value commands to the cluster (Section 8 of the paper).
+
+Each client has one command outstanding at a time, numbered by ``seq``. It sends to the server it believes leads;
+a follower's refusal names the leader it knows (the client goes there) or none (the client waits a little and
+tries another server). With no answer within ``timeout`` it retries the same command, same ``seq``, elsewhere:
+the replicated state machine's sessions make the retry harmless. Between commands a client thinks for an
+exponential time, so all clients together issue about ``rate`` commands per simulated second.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from simpy.events import Event, Timeout
+
+from .raft.messages import ClientReply, ClientRequest, Command
+
+if TYPE_CHECKING:
+    from .cluster import Simulation
+
+
+@dataclass(frozen=True)
+class WorkloadConfig:
+    clients: int = 0
+    rate: float = 0.0  # commands per simulated second, all clients together
+    timeout: int = 500_000  # microseconds before a client retries elsewhere
+    redirect_backoff: int = 20_000  # microseconds to wait when a server knows no leader
+    keys: int = 8
+    start: int = 0  # microseconds: first command not before
+    stop: int | None = None  # microseconds: no new command after (retries go on)
+    ops: tuple[str, ...] = ("put", "append", "get")
+
+
+class Client:
+    def __init__(self, sim: Simulation, name: str, rng: random.Random, config: WorkloadConfig) -> None:
+        self.sim = sim
+        self.name = name
+        self.rng = rng
+        self.config = config
+        self.seq = 0
+        self.outstanding: Command | None = None
+        self.leader_guess: int | None = None
+        self.acked = 0
+        self.latencies: list[int] = []
+        self._waiter: Event | None = None
+        self._reply: ClientReply | None = None
+        self.sent_at = 0
+
+    def start(self) -> None:
+        if self.config.rate > 0 and self.config.clients > 0:
+            self.sim.env.process(self._run())
+
+    def _run(self) -> Any:
+        env = self.sim.env
+        cfg = self.config
+        servers = list(self.sim.servers)
+        mean_think = cfg.clients / cfg.rate * 1e6
+        if cfg.start > env.now:
+            yield Timeout(env, cfg.start - env.now)
+        while True:
+            yield Timeout(env, int(self.rng.expovariate(1.0 / mean_think)))
+            if cfg.stop is not None and env.now > cfg.stop:
+                return
+            self.seq += 1
+            op = self.rng.choice(cfg.ops)
+            key = f"k{self.rng.randrange(cfg.keys)}"
+            command = Command(self.name, self.seq, op, key, f"{self.name}.{self.seq}" if op != "get" else "")
+            self.outstanding = command
+            self.sent_at = sent_at = env.now
+            attempt = 0
+            target = self.leader_guess if self.leader_guess is not None else self.rng.choice(servers)
+            while self.outstanding is not None:
+                attempt += 1
+                self.sim.trace.add(env.now, "request", self.name, {"seq": self.seq, "to": target, "attempt": attempt})
+                self._reply = None
+                self._waiter = waiter = env.event()
+                self.sim.network.send(ClientRequest(self.name, target, command))
+                yield waiter | Timeout(env, cfg.timeout)
+                reply = self._reply
+                if self.outstanding is None:
+                    break
+                if reply is None:  # timed out: try another server
+                    self.leader_guess = None
+                    target = self._other(servers, target)
+                elif reply.leader_hint is not None and reply.leader_hint != target:
+                    self.leader_guess = target = reply.leader_hint
+                else:  # the server knows no leader (or names itself, stale): wait, then try elsewhere
+                    self.leader_guess = None
+                    yield Timeout(env, cfg.redirect_backoff)
+                    target = self._other(servers, target)
+            self.latencies.append(env.now - sent_at)
+
+    def _other(self, servers: list[int], current: int) -> int:
+        others = [s for s in servers if s != current] or servers
+        return self.rng.choice(others)
+
+    def on_reply(self, m: ClientReply) -> None:
+        command = self.outstanding
+        if command is None or m.seq != command.seq:
+            return  # a late or duplicated reply to an earlier command
+        if m.ok:
+            self.outstanding = None
+            self.acked += 1
+            self.leader_guess = m.src
+            sim = self.sim
+            latency = sim.env.now - self.sent_at
+            sim.trace.add(sim.env.now, "ack", self.name, {"seq": m.seq, "index": m.index, "latency_us": latency})
+            sim.checker.acked(self.name, m.seq, m.index)
+        self._reply = m
+        waiter = self._waiter
+        if waiter is not None and not waiter.triggered:
+            waiter.succeed()
