@@ -144,10 +144,11 @@ class Server:
                 self.waiter = waiter = env.event()
                 yield waiter
             item = inbox.popleft()
+            now = self.anchor_local + (env.now - self.anchor_real) if self.rate == 1.0 else self.local_now()
             if item.__class__ is str:
-                out = node.tick(item, self.local_now())
+                out = node.tick(item, now)
             else:
-                out = node.step(item, self.local_now())
+                out = node.step(item, now)
             if out.hard_state is not None or out.log_from is not None:
                 latency = self.sim.cluster.disk_latency
                 if latency:
@@ -166,37 +167,46 @@ class Server:
             self._carry_out(node, out)
 
     def _carry_out(self, node: Node, out: Output) -> None:
-        """Everything after durability: observe, trace, send, arm timers."""
+        """Everything after durability: observe, trace, send, arm timers. The simulator's hottest function."""
         sim = self.sim
         now = self.env.now
-        trace = sim.trace
+        record = sim.trace.records.append
         nid = self.id
-        if node.role != self.traced_role or node.term != self.traced_term:
-            self.traced_role = node.role
-            self.traced_term = node.term
-            trace.add(now, "state", nid, {"role": node.role, "term": node.term})
-            if node.role == LEADER:
-                sim.elections.append((now, nid, node.term))
-        sim.checker.observe(nid, node.term, node.role, node.commit, out.log_from, out.log_entries, out.applied)
-        if node.commit != self.traced_commit:
-            self.traced_commit = node.commit
-            trace.add(now, "commit", nid, {"index": node.commit})
-            if node.commit > sim.committed:
-                sim.committed = node.commit
-        for index, entry in out.applied:
-            c = entry.command
-            trace.add(
-                now,
-                "apply",
-                nid,
-                {"index": index, "term": entry.term, "client": c and c.client, "seq": c and c.seq},
-            )
+        role = node.role
+        term = node.term
+        commit = node.commit
+        changed = role != self.traced_role or term != self.traced_term
+        if changed:
+            self.traced_role = role
+            self.traced_term = term
+            record((now, "state", nid, {"role": role, "term": term}))
+            if role == LEADER:
+                sim.elections.append((now, nid, term))
+        applied = out.applied
+        if changed or commit != self.traced_commit or applied or out.log_from is not None:
+            # Only inputs that changed something the checker watches are shown to it.
+            sim.checker.observe(nid, term, role, commit, out.log_from, out.log_entries, applied)
+            if commit != self.traced_commit:
+                self.traced_commit = commit
+                record((now, "commit", nid, {"index": commit}))
+                if commit > sim.committed:
+                    sim.committed = commit
+            for index, entry in applied:
+                c = entry.command
+                record(
+                    (
+                        now,
+                        "apply",
+                        nid,
+                        {"index": index, "term": entry.term, "client": c and c.client, "seq": c and c.seq},
+                    )
+                )
         send = sim.network.send
         for m in out.unsynced_messages:
             send(m)
         for m in out.messages:
             if m.__class__ is RequestVoteReply and m.granted and not m.prevote:
-                trace.add(now, "vote", nid, {"candidate": m.dst, "term": m.term})
+                record((now, "vote", nid, {"candidate": m.dst, "term": m.term}))
             send(m)
         for timer, delay in out.timers:
             self._arm(timer, delay)
@@ -204,7 +214,8 @@ class Server:
     def deliver(self, item: Any) -> None:
         self.inbox.append(item)
         waiter = self.waiter
-        if waiter is not None and not waiter.triggered:
+        if waiter is not None:
+            self.waiter = None
             waiter.succeed()
 
     # ------------------------------------------------------------------------------------------ clock, timers

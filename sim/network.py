@@ -40,7 +40,7 @@ class Uniform:
     high: int
 
     def sample(self, rng: random.Random) -> int:
-        return rng.randint(self.low, self.high)
+        return self.low + int(rng.random() * (self.high - self.low + 1))
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,51 +111,57 @@ class Network:
         # when either count changed between its sending and its arrival.
         self._cut_count: dict[tuple[Address, Address], int] = {}
         self._epoch: dict[Address, int] = {}
+        # Fast-path flags: whether any link is blocked now, and whether any link was ever cut or endpoint restarted.
+        self._split = False
+        self._faulted = False
+        self._record = trace.records.append
         self.sent = 0
         self.delivered = 0
 
     # ------------------------------------------------------------------------- sending and delivery
 
     def send(self, m: Message) -> None:
-        env = self.env
+        now = self.env.now
         src = m.src
         dst = m.dst
         self.sent += 1
-        trace = self.trace
-        trace.add(env.now, "send", src, m)
-        if self.blocked(src, dst):
-            trace.add(env.now, "drop", src, (m, "partition"))
+        record = self._record
+        record((now, "send", src, m))
+        if self._split and self.blocked(src, dst):
+            record((now, "drop", src, (m, "partition")))
             return
         rng = self.rng
         if self.drop and rng.random() < self.drop:
-            trace.add(env.now, "drop", src, (m, "random"))
+            record((now, "drop", src, (m, "random")))
             return
-        copies = 1
+        delay = self.link_delay.get((src, dst), self.delay) if self.link_delay else self.delay
+        # Until the first cut or restart, every link's counts are 0: no stamp needed (see _lost_in_flight).
+        stamp = (self._cut_count.get((src, dst), 0), self._epoch.get(dst, 0)) if self._faulted else None
+        Timeout(self.env, delay.sample(rng), (m, stamp)).callbacks.append(self._arrive)
         if self.duplicate and rng.random() < self.duplicate:
-            copies = 2
-            trace.add(env.now, "duplicate", src, m)
-        link = (src, dst)
-        delay = self.link_delay.get(link, self.delay) if self.link_delay else self.delay
-        stamp = (self._cut_count.get(link, 0), self._epoch.get(dst, 0))
-        for _ in range(copies):
-            ev = Timeout(env, delay.sample(rng), (m, stamp))
-            ev.callbacks.append(self._arrive)
-        return
+            record((now, "duplicate", src, m))
+            Timeout(self.env, delay.sample(rng), (m, stamp)).callbacks.append(self._arrive)
 
     def _arrive(self, ev: Timeout) -> None:
         m, stamp = ev._value
-        src = m.src
-        dst = m.dst
-        link = (src, dst)
-        if stamp[0] != self._cut_count.get(link, 0) or self.blocked(src, dst):
-            self.trace.add(self.env.now, "drop", dst, (m, "partition"))
-            return
-        if stamp[1] != self._epoch.get(dst, 0):
-            self.trace.add(self.env.now, "drop", dst, (m, "crashed"))
+        if self._faulted and self._lost_in_flight(m, stamp):
             return
         self.delivered += 1
-        self.trace.add(self.env.now, "deliver", dst, m)
+        self._record((self.env.now, "deliver", m.dst, m))
         self._deliver(m)
+
+    def _lost_in_flight(self, m: Message, stamp: tuple[int, int] | None) -> bool:
+        """Whether the link was cut, or the destination restarted, while ``m`` was in flight."""
+        src = m.src
+        dst = m.dst
+        cuts, epoch = stamp or (0, 0)
+        if cuts != self._cut_count.get((src, dst), 0) or self.blocked(src, dst):
+            self._record((self.env.now, "drop", dst, (m, "partition")))
+            return True
+        if epoch != self._epoch.get(dst, 0):
+            self._record((self.env.now, "drop", dst, (m, "crashed")))
+            return True
+        return False
 
     def blocked(self, src: Address, dst: Address) -> bool:
         group = self._group
@@ -168,16 +174,19 @@ class Network:
     def endpoint_restarted(self, node: Address) -> None:
         """Messages in flight to ``node`` are lost (its connections died with it)."""
         self._epoch[node] = self._epoch.get(node, 0) + 1
+        self._faulted = True
 
     # ------------------------------------------------------------------------------------- partitions
 
     def _reconfigure(self, change: Callable[[], None]) -> None:
         before = {(a, b) for a in self.servers for b in self.servers if a != b and self.blocked(a, b)}
         change()
+        self._split = bool(self._cuts) or len(set(self._group.values())) > 1
         for a in self.servers:
             for b in self.servers:
                 if a != b and (a, b) not in before and self.blocked(a, b):
                     self._cut_count[(a, b)] = self._cut_count.get((a, b), 0) + 1
+                    self._faulted = True
 
     def partition(self, groups: Iterable[Iterable[int]]) -> None:
         """Split the servers into groups that cannot reach each other; servers not named form one more group.
@@ -200,12 +209,13 @@ class Network:
         self._reconfigure(lambda: self._cuts.add((src, dst)))
 
     def repair(self, src: int, dst: int) -> None:
-        self._cuts.discard((src, dst))
+        self._reconfigure(lambda: self._cuts.discard((src, dst)))
 
     def heal(self) -> None:
         """Undo every partition and cut."""
         self._group = {s: 0 for s in self.servers}
         self._cuts = set()
+        self._split = False
 
     def connected_majority(self) -> bool:
         """Whether some majority of servers can all reach each other in both directions (ignoring crashes)."""

@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections import deque
 from collections.abc import Iterable, Iterator
 from dataclasses import fields, is_dataclass
 from pathlib import Path
@@ -82,20 +83,20 @@ def record_to_dict(record: Record) -> dict[str, Any]:
 
 
 class Trace:
-    """An append-only list of records. ``enabled=False`` keeps only the last ``tail`` records (for reports)."""
+    """An append-only sequence of records. ``enabled=False`` keeps only the last ``tail`` records (for reports).
+
+    Hot paths may bind ``trace.records.append`` once and call it with a record tuple: that is all ``add`` does.
+    """
 
     __slots__ = ("enabled", "records", "tail")
 
     def __init__(self, enabled: bool = True, tail: int = 50) -> None:
-        self.records: list[Record] = []
+        self.records: list[Record] | deque[Record] = [] if enabled else deque(maxlen=tail)
         self.enabled = enabled
         self.tail = tail
 
     def add(self, t: int, kind: str, node: Any, data: Any = None) -> None:
-        records = self.records
-        records.append((t, kind, node, data))
-        if not self.enabled and len(records) > 4 * self.tail:
-            del records[: len(records) - self.tail]
+        self.records.append((t, kind, node, data))
 
     def __len__(self) -> int:
         return len(self.records)
@@ -104,7 +105,7 @@ class Trace:
         return iter(self.records)
 
     def last(self, n: int) -> list[Record]:
-        return self.records[-n:]
+        return list(self.records)[-n:]
 
     def lines(self, records: Iterable[Record] | None = None) -> Iterator[str]:
         for r in self.records if records is None else records:

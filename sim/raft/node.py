@@ -15,7 +15,7 @@ Randomness (election timeouts) comes only from the ``random.Random`` the caller 
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from .kv import KeyValueStore
 from .log import RaftLog
@@ -67,25 +67,34 @@ class PersistentState:
     entries: tuple[Entry, ...] = ()
 
 
-@dataclass(slots=True)
 class Output:
-    """Everything a node asks of its environment after one input, to be handled in field order."""
+    """Everything a node asks of its environment after one input, to be handled in field order.
 
-    # currentTerm and votedFor, when either changed.
-    hard_state: tuple[int, int | None] | None = None
-    # The log from ``log_from`` on was rewritten: storage must replace its entries from that index with
-    # ``log_entries`` (which may be empty: a pure truncation).
-    log_from: int | None = None
-    log_entries: tuple[Entry, ...] = ()
-    # To send once the above is durable.
-    messages: list[Message] = field(default_factory=list)
-    # Messages that do not depend on the writes above and may leave before they are durable. The correct protocol
-    # never uses it; the known-bug variants in sim.bugs do.
-    unsynced_messages: list[Message] = field(default_factory=list)
-    # (timer, delay in local microseconds); a delay of None cancels the timer.
-    timers: list[tuple[str, int | None]] = field(default_factory=list)
-    # (index, entry) applied to the state machine by this input, in order.
-    applied: list[tuple[int, Entry]] = field(default_factory=list)
+    A plain slotted class rather than a dataclass: one is built per input, on the simulator's hottest path.
+    """
+
+    __slots__ = ("applied", "hard_state", "log_entries", "log_from", "messages", "timers", "unsynced_messages")
+
+    def __init__(self) -> None:
+        # currentTerm and votedFor, when either changed.
+        self.hard_state: tuple[int, int | None] | None = None
+        # The log from ``log_from`` on was rewritten: storage must replace its entries from that index with
+        # ``log_entries`` (which may be empty: a pure truncation).
+        self.log_from: int | None = None
+        self.log_entries: tuple[Entry, ...] = ()
+        # To send once the above is durable.
+        self.messages: list[Message] = []
+        # Messages that do not depend on the writes above and may leave before they are durable. The correct
+        # protocol never uses it; the known-bug variants in sim.bugs do.
+        self.unsynced_messages: list[Message] = []
+        # (timer, delay in local microseconds); a delay of None cancels the timer.
+        self.timers: list[tuple[str, int | None]] = []
+        # (index, entry) applied to the state machine by this input, in order.
+        self.applied: list[tuple[int, Entry]] = []
+
+    def __repr__(self) -> str:
+        fields = ", ".join(f"{name}={getattr(self, name)!r}" for name in self.__slots__)
+        return f"Output({fields})"
 
 
 class Progress:
@@ -466,7 +475,9 @@ class Node:
 
     def _reset_election_timer(self) -> None:
         c = self.config
-        self.out.timers.append((ELECTION, self.rng.randint(c.election_timeout_min, c.election_timeout_max)))
+        # Uniform in [min, max]; random() rather than randint() because this runs on every AppendEntries.
+        span = c.election_timeout_max - c.election_timeout_min + 1
+        self.out.timers.append((ELECTION, c.election_timeout_min + int(self.rng.random() * span)))
 
     def _send(self, m: Message) -> None:
         self.out.messages.append(m)
