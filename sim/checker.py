@@ -121,18 +121,31 @@ class Checker:
                         f"leader {node} of term {term} rewrote its log from index {log_from}",
                         node,
                     )
-                if log_from <= v.commit:
-                    return self._fail(
-                        "StateMachineSafety",
-                        f"node {node} deleted committed entry {log_from} (commit {v.commit})",
-                        node,
-                    )
+                # The correct protocol never rewrites at or below its commit index; keep what was there to
+                # compare after the rewrite (one atomic write: rewriting identical entries loses nothing).
+                kept_committed = v.chain[log_from : v.commit + 1]
                 del v.chain[log_from:]
                 del v.ids[log_from:]
             elif log_from != last + 1:
                 return self._fail("LogMatching", f"node {node} left a hole before index {log_from}", node)
+            else:
+                kept_committed = []
             if not self._extend_chain(node, v, log_entries):
                 return
+            if kept_committed and (len(v.chain) <= v.commit or v.chain[v.commit] != kept_committed[-1]):
+                index = next(
+                    (
+                        log_from + k
+                        for k, h in enumerate(kept_committed)
+                        if log_from + k >= len(v.chain) or v.chain[log_from + k] != h
+                    ),
+                    log_from,
+                )
+                return self._fail(
+                    "StateMachineSafety",
+                    f"node {node} deleted committed entry {index} (commit {v.commit})",
+                    node,
+                )
         v.term = term
         v.max_term = term
         if role == LEADER and not was_leader:
