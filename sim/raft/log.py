@@ -20,14 +20,12 @@ _term = attrgetter("term")
 
 
 class RaftLog:
-    __slots__ = ("_entries",)
+    __slots__ = ("_entries", "last_index")
 
     def __init__(self, entries: Iterable[Entry] = ()) -> None:
         self._entries: list[Entry] = [_SENTINEL, *entries]
-
-    @property
-    def last_index(self) -> int:
-        return len(self._entries) - 1
+        # A plain attribute, kept equal to len(_entries) - 1: it is read several times per message.
+        self.last_index = len(self._entries) - 1
 
     @property
     def last_term(self) -> int:
@@ -52,12 +50,14 @@ class RaftLog:
 
     def append(self, entry: Entry) -> int:
         self._entries.append(entry)
-        return len(self._entries) - 1
+        self.last_index += 1
+        return self.last_index
 
     def truncate_from(self, index: int) -> None:
         """Delete the entries at ``index`` and after. Index 0 (the sentinel) can never be deleted."""
         assert index >= 1
         del self._entries[index:]
+        self.last_index = len(self._entries) - 1
 
     def first_index_of_term(self, term: int) -> int:
         return bisect_left(self._entries, term, key=_term)
