@@ -41,7 +41,9 @@ def build_parser() -> argparse.ArgumentParser:
             if e.name != name:
                 raise
             continue
-        module.register(sub)
+        register = getattr(module, "register", None)
+        if register is not None:
+            register(sub)
     return parser
 
 
