@@ -100,6 +100,10 @@ class Server:
         self.traced_role = ""
         self.traced_term = -1
         self.traced_commit = 0
+        # Bound methods used on every input.
+        self._record = sim.trace.records.append
+        self._send = sim.network.send
+        self._observe = sim.checker.observe
 
     # ------------------------------------------------------------------------------------------ lifecycle
 
@@ -179,7 +183,7 @@ class Server:
         """Everything after durability: observe, trace, send, arm timers. The simulator's hottest function."""
         sim = self.sim
         now = self.env.now
-        record = sim.trace.records.append
+        record = self._record
         nid = self.id
         role = node.role
         term = node.term
@@ -194,7 +198,7 @@ class Server:
         applied = out.applied
         if changed or commit != self.traced_commit or applied or out.log_from is not None:
             # Only inputs that changed something the checker watches are shown to it.
-            sim.checker.observe(nid, term, role, commit, out.log_from, out.log_entries, applied)
+            self._observe(nid, term, role, commit, out.log_from, out.log_entries, applied)
             if commit != self.traced_commit:
                 self.traced_commit = commit
                 record((now, "commit", nid, {"index": commit}))
@@ -210,7 +214,7 @@ class Server:
                         {"index": index, "term": entry.term, "client": c and c.client, "seq": c and c.seq},
                     )
                 )
-        send = sim.network.send
+        send = self._send
         for m in out.unsynced_messages:
             send(m)
         for m in out.messages:
