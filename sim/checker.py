@@ -13,7 +13,7 @@ Properties (names as reported):
 - LeaderAppendOnly: a leader never overwrites or deletes entries of its log during its term.
 - LogMatching: two logs with an entry of the same index and term are identical up to that index (also across
   time: an (index, term) pair names one log prefix for the whole run).
-- LeaderCompleteness: a leader's log holds every entry committed before (in an earlier term).
+- LeaderCompleteness: a leader's log holds every entry committed in an earlier term.
 - StateMachineSafety: no two servers commit or apply different entries at one index, and no server deletes an
   entry it has committed.
 - TermMonotonic: a server's currentTerm never decreases, also across a crash and restart.
@@ -26,6 +26,7 @@ cross-check this one.
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
@@ -90,6 +91,11 @@ class Checker:
         # The committed log as first committed anywhere: chain hashes and command identities, index 0 a sentinel.
         self._committed: list[int] = [0]
         self._committed_ids: list[tuple[int, int] | None] = [None]
+        # The term each index was first committed in (the committing server's term), made non-decreasing along the
+        # log (in a correct run it already is: committing an index commits every index before it). Leader
+        # Completeness binds only leaders of later terms, so a leader of term T must hold the committed prefix up
+        # to the last index committed in a term below T: a bisection of this list.
+        self._committed_term: list[int] = [0]
         self._client_numbers: dict[str, int] = {}
 
     # ----------------------------------------------------------------------------------------- inputs
@@ -245,7 +251,9 @@ class Checker:
         return self._holds_committed(node, chain, term)
 
     def _holds_committed(self, node: int, chain: list[int], term: int) -> bool:
-        top = len(self._committed) - 1
+        # A leader elected in term T may lack what a leader of a later term has meanwhile committed (its vote
+        # replies can arrive late); it must hold everything committed in earlier terms (Section 5.4, Figure 3).
+        top = bisect_left(self._committed_term, term) - 1
         if top and (len(chain) <= top or chain[top] != self._committed[top]):
             self._fail(
                 "LeaderCompleteness",
@@ -270,6 +278,7 @@ class Checker:
             else:
                 committed.append(chain[i])
                 self._committed_ids.append(v.ids[i])
+                self._committed_term.append(max(v.term, self._committed_term[-1]))
                 grew = True
         v.commit = commit
         if grew:
