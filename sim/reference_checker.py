@@ -1,0 +1,190 @@
+"""A slow, obviously-correct checker that recomputes every property of ``sim.checker`` from scratch.
+
+It exists only to cross-check the incremental ``Checker`` in the tests. After every SimPy event it looks at every
+live server's node (term, role, log, commit index, last applied index) and at the trace records written since the
+previous event, keeps its history in the plainest form it can (every leader ever seen per term, the first entry
+ever seen committed at each index, the highest term each server ever had, every log prefix ever seen per
+(index, term), the acknowledgements clients received), and checks every property by brute force.
+
+Use::
+
+    sim = Simulation(cluster, network, workload, seed=..., check=True)   # trace must be on
+    ref = ReferenceChecker(sim)
+    sim.run(until_us, after_event=ref.check)
+    ref.violation  # a sim.checker.Violation or None; same property names as the incremental checker
+
+It reads the nodes' in-memory state, while the incremental checker observes a node once its writes are durable:
+the two agree when ``ClusterConfig.disk_latency`` is 0 (the default), so cross-check runs use that.
+
+``Simulation.run`` does not call ``after_event`` for the event at which the incremental checker stops the run, so
+after such a stop call ``ref.check(sim)`` once more to look at that last event (a second call for the same event
+number does nothing).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from .checker import Violation
+from .raft.messages import Entry
+from .raft.node import LEADER, Node
+
+if TYPE_CHECKING:
+    from .cluster import Simulation
+
+
+@dataclass(frozen=True)
+class _Snapshot:
+    """One live server as it looked after an event."""
+
+    node: Node  # the object itself: a new object means the server restarted in between
+    term: int
+    role: str
+    log: tuple[Entry, ...]  # without the sentinel: log[k] is the entry at index k + 1
+    commit: int
+    last_applied: int
+
+
+def _same_command(entry: Entry, client: Any, seq: Any) -> bool:
+    c = entry.command
+    if c is None:
+        return client is None
+    return c.client == client and c.seq == seq
+
+
+class ReferenceChecker:
+    def __init__(self, sim: Simulation) -> None:
+        if not sim.trace.enabled:
+            raise ValueError("the reference checker reads the trace: run the Simulation with trace=True")
+        self.sim = sim
+        self.violation: Violation | None = None
+        self.checked_events = -1
+        self._trace_cursor = 0
+        # History, in the plainest form.
+        self.leaders: dict[int, set[int]] = {}  # term -> every server ever seen leading in it
+        self.max_term: dict[int, int] = {}  # server -> highest term it ever had (across crashes)
+        # committed[k]: the entry first seen committed at index k + 1; committed_in[k]: the term of the server
+        # that committed it first (the term it was "committed in", for Leader Completeness).
+        self.committed: list[Entry] = []
+        self.committed_in: list[int] = []
+        self.prefixes: dict[tuple[int, int], tuple[Entry, ...]] = {}  # (index, term) -> log[1..index] first seen
+        self.acks: list[tuple[str, int, int]] = []  # (client, seq, index) of every acknowledgement
+        self.previous: dict[int, _Snapshot] = {}  # server -> its snapshot after the previous event
+
+    # ------------------------------------------------------------------------------------------ entry point
+
+    def check(self, sim: Simulation) -> None:
+        """Look at the simulation after one event. Records the first violation in ``violation``."""
+        if self.violation is not None or sim.events == self.checked_events:
+            return
+        self.checked_events = sim.events
+        now: dict[int, _Snapshot] = {}
+        for i, server in sim.servers.items():
+            node = server.node
+            if server.alive and node is not None:
+                now[i] = _Snapshot(
+                    node, node.term, node.role, tuple(node.log.entries()), node.commit, node.last_applied
+                )
+        new_records = sim.trace.records[self._trace_cursor :]
+        self._trace_cursor = len(sim.trace.records)
+        found = self._find(now, new_records)
+        self.previous = now
+        if found is not None:
+            prop, detail, nodes = found
+            self.violation = Violation(prop, detail, nodes, sim.now, sim.events)
+
+    # ----------------------------------------------------------------------------------------- the checks
+
+    def _find(self, now: dict[int, _Snapshot], records: list[Any]) -> tuple[str, str, tuple[int | str, ...]] | None:
+        """Update the history with this event and return the first broken property (name, detail, nodes)."""
+        # TermMonotonic: a server's term never falls below the highest it ever had, crashes included.
+        for i, s in now.items():
+            if s.term < self.max_term.get(i, 0):
+                return "TermMonotonic", f"node {i} is in term {s.term} after term {self.max_term[i]}", (i,)
+            self.max_term[i] = s.term
+
+        # LeaderAppendOnly: a server that led term T at the previous event and still does has only appended.
+        for i, s in now.items():
+            p = self.previous.get(i)
+            if p is not None and p.node is s.node and p.role == LEADER and s.role == LEADER and p.term == s.term:
+                if s.log[: len(p.log)] != p.log:
+                    return "LeaderAppendOnly", f"leader {i} of term {s.term} changed its log", (i,)
+
+        # StateMachineSafety, deletion part: a live server never loses an entry at or below its commit index.
+        for i, s in now.items():
+            if s.commit > len(s.log):
+                return "StateMachineSafety", f"node {i} has commit {s.commit} but only {len(s.log)} entries", (i,)
+
+        # LogMatching: the same (index, term) means the same log up to that index, for every log ever seen.
+        for i, s in now.items():
+            p = self.previous.get(i)
+            if p is not None and p.log == s.log:
+                continue  # unchanged since its last check
+            for k, entry in enumerate(s.log):
+                index = k + 1
+                prefix = s.log[:index]
+                seen = self.prefixes.setdefault((index, entry.term), prefix)
+                if seen != prefix:
+                    return "LogMatching", f"node {i}: two logs differ up to index {index}, term {entry.term}", (i,)
+
+        # ElectionSafety: at most one leader per term, counting every leadership the trace recorded in between.
+        for record in records:
+            _, kind, node, data = record
+            if kind == "state" and data["role"] == LEADER:
+                self.leaders.setdefault(data["term"], set()).add(node)
+        for i, s in now.items():
+            if s.role == LEADER:
+                self.leaders.setdefault(s.term, set()).add(i)
+        for term, who in self.leaders.items():
+            if len(who) > 1:
+                return "ElectionSafety", f"term {term} has leaders {sorted(who)}", tuple(sorted(who))
+
+        # CommitMonotonic: a live server's commit index never decreases (until it crashes).
+        for i, s in now.items():
+            p = self.previous.get(i)
+            if p is not None and p.node is s.node and s.commit < p.commit:
+                return "CommitMonotonic", f"node {i} commit fell from {p.commit} to {s.commit}", (i,)
+
+        # StateMachineSafety: at every index, every server commits the same entry (the first one ever committed
+        # there), and keeps it for as long as it lives.
+        for i, s in now.items():
+            mine = s.log[: s.commit]
+            both = min(len(self.committed), len(mine))
+            if mine[:both] != tuple(self.committed[:both]):
+                index = next(k + 1 for k in range(both) if mine[k] != self.committed[k])
+                return "StateMachineSafety", f"node {i} committed a different entry at index {index}", (i,)
+            for entry in mine[both:]:
+                self.committed.append(entry)
+                self.committed_in.append(s.term)
+            if s.last_applied > s.commit:
+                return "StateMachineSafety", f"node {i} applied {s.last_applied} beyond commit {s.commit}", (i,)
+        for record in records:
+            _, kind, node, data = record
+            if kind == "apply":
+                first = self._committed_at(data["index"])
+                if first is None or first.term != data["term"] or not _same_command(first, data["client"], data["seq"]):
+                    return "StateMachineSafety", f"node {node} applied index {data['index']} not committed", (node,)
+
+        # LeaderCompleteness: a leader of term T holds every entry committed in a term below T.
+        for i, s in now.items():
+            if s.role != LEADER:
+                continue
+            for k, entry in enumerate(self.committed):
+                index = k + 1
+                if self.committed_in[k] < s.term and (index > len(s.log) or s.log[k] != entry):
+                    return "LeaderCompleteness", f"leader {i} of term {s.term} lacks committed index {index}", (i,)
+
+        # AckedDurable: an acknowledged command is the committed entry at the index it was acknowledged with.
+        # (That it stays there is StateMachineSafety above: committed entries are compared on every event.)
+        for record in records:
+            _, kind, client, data = record
+            if kind == "ack":
+                self.acks.append((client, data["seq"], data["index"]))
+                first = self._committed_at(data["index"])
+                if first is None or not _same_command(first, client, data["seq"]):
+                    return "AckedDurable", f"client {client} seq {data['seq']} is not committed at its index", (client,)
+        return None
+
+    def _committed_at(self, index: int) -> Entry | None:
+        return self.committed[index - 1] if 1 <= index <= len(self.committed) else None

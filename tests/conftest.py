@@ -1,0 +1,194 @@
+"""Shared test helpers: a hand-driven network of pure Raft nodes (no SimPy) for scripting exact situations.
+
+``ManualNet`` holds pure ``Node`` objects, a durable state per node (applied from each ``Output`` as the simulator
+would), and every message sent but not yet delivered. A test decides which message arrives when, which timer
+fires, who crashes; every output is also shown to an incremental ``Checker`` so a script can assert that no
+invariant broke (or that a known-bug node breaks one).
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable, Iterable
+from dataclasses import replace
+
+import pytest
+
+from sim.checker import Checker
+from sim.raft import (
+    ELECTION,
+    HEARTBEAT,
+    LEADER,
+    ClientRequest,
+    Command,
+    Entry,
+    Message,
+    Node,
+    Output,
+    PersistentState,
+    RaftConfig,
+)
+
+# Wide enough that no test depends on which random timeout a node drew.
+CONFIG = RaftConfig(election_timeout_min=150_000, election_timeout_max=300_000, heartbeat_interval=50_000)
+
+
+class ManualNet:
+    def __init__(
+        self,
+        n: int = 3,
+        config: RaftConfig = CONFIG,
+        node_class: type[Node] | dict[int, type[Node]] = Node,
+        seed: int = 0,
+    ) -> None:
+        self.ids = tuple(range(1, n + 1))
+        self.config = config
+        self.classes = {i: node_class[i] if isinstance(node_class, dict) else node_class for i in self.ids}
+        self.seed = seed
+        self.now = 0
+        self.durable: dict[int, PersistentState] = {i: PersistentState() for i in self.ids}
+        self.nodes: dict[int, Node | None] = {}
+        self.inflight: list[Message] = []
+        self.client_replies: list[Message] = []
+        self.checker = Checker(self.ids)
+        self.outputs: list[tuple[int, Output]] = []
+        for i in self.ids:
+            self._boot(i)
+
+    # ------------------------------------------------------------------------------------ driving nodes
+
+    def node(self, i: int) -> Node:
+        node = self.nodes[i]
+        assert node is not None, f"node {i} is crashed"
+        return node
+
+    def timeout(self, i: int) -> Output:
+        """Node ``i``'s election timer fires."""
+        return self._handle(i, self.node(i).tick(ELECTION, self.now))
+
+    def heartbeat(self, i: int) -> Output:
+        """Node ``i``'s heartbeat timer fires."""
+        return self._handle(i, self.node(i).tick(HEARTBEAT, self.now))
+
+    def request(self, i: int, client: str, seq: int, op: str = "put", key: str = "k", value: str = "v") -> Output:
+        command = Command(client, seq, op, key, value)
+        return self._handle(i, self.node(i).step(ClientRequest(client, i, command), self.now))
+
+    def step(self, m: Message) -> Output:
+        return self._handle(m.dst, self.node(m.dst).step(m, self.now))  # type: ignore[arg-type]
+
+    def crash(self, i: int) -> None:
+        """Node ``i`` loses its volatile state and the messages in flight to it."""
+        self.nodes[i] = None
+        self.inflight = [m for m in self.inflight if m.dst != i]
+        self.checker.crashed(i)
+
+    def restart(self, i: int) -> Output:
+        self.crash(i)
+        return self._boot(i)
+
+    # ------------------------------------------------------------------------------------ the network
+
+    def pending(self, **match: object) -> list[Message]:
+        return [m for m in self.inflight if _matches(m, match)]
+
+    def take(self, **match: object) -> list[Message]:
+        """Remove and return the in-flight messages matching ``match`` (field=value, or type=ClassName)."""
+        taken = self.pending(**match)
+        self.inflight = [m for m in self.inflight if not _matches(m, match)]
+        return taken
+
+    def drop(self, **match: object) -> int:
+        return len(self.take(**match))
+
+    def deliver(self, **match: object) -> int:
+        """Deliver (once) every message in flight that matches, in the order sent; returns how many."""
+        msgs = self.take(**match)
+        for m in msgs:
+            if self.nodes.get(m.dst) is not None:  # type: ignore[arg-type]
+                self.step(m)
+        return len(msgs)
+
+    def settle(self, among: Iterable[int] | None = None, rounds: int = 50) -> None:
+        """Deliver messages between ``among`` (default: everyone alive) until none are left among them; other
+        messages stay in flight."""
+        group = set(self.ids if among is None else among)
+        for _ in range(rounds):
+            batch = [m for m in self.inflight if m.src in group and m.dst in group]
+            if not batch:
+                return
+            self.inflight = [m for m in self.inflight if not (m.src in group and m.dst in group)]
+            for m in batch:
+                if self.nodes.get(m.dst) is not None:  # type: ignore[arg-type]
+                    self.step(m)
+        raise AssertionError("messages kept flowing")
+
+    def drop_between(self, a: Iterable[int], b: Iterable[int]) -> None:
+        """Drop every in-flight message between the two groups (both directions)."""
+        sa, sb = set(a), set(b)
+        self.inflight = [
+            m for m in self.inflight if not ((m.src in sa and m.dst in sb) or (m.src in sb and m.dst in sa))
+        ]
+
+    def elect(self, i: int, among: Iterable[int] | None = None) -> None:
+        """Make ``i`` time out and settle the messages among ``among``: it should end up leader."""
+        self.timeout(i)
+        self.settle(among)
+        assert self.node(i).role == LEADER, f"node {i} did not win: {self.node(i).role}"
+
+    # ------------------------------------------------------------------------------------ observing
+
+    def log(self, i: int) -> list[Entry]:
+        return list(self.node(i).log.entries())
+
+    def terms(self, i: int) -> list[int]:
+        return [e.term for e in self.node(i).log.entries()]
+
+    def leaders(self) -> list[int]:
+        return [i for i in self.ids if self.nodes[i] is not None and self.node(i).role == LEADER]
+
+    # ------------------------------------------------------------------------------------ internals
+
+    def _boot(self, i: int) -> Output:
+        state = self.durable[i]
+        node = self.classes[i](i, self.ids, self.config, random.Random(self.seed * 100 + i), state)
+        self.nodes[i] = node
+        self.checker.restarted(i, state.term, state.entries)
+        return self._handle(i, node.start(self.now))
+
+    def _handle(self, i: int, out: Output) -> Output:
+        """What the simulator does with an Output: persist, observe, send."""
+        state = self.durable[i]
+        if out.hard_state is not None:
+            state = replace(state, term=out.hard_state[0], voted_for=out.hard_state[1])
+        if out.log_from is not None:
+            state = replace(state, entries=state.entries[: out.log_from - 1] + tuple(out.log_entries))
+        self.durable[i] = state
+        node = self.node(i)
+        self.checker.observe(i, node.term, node.role, node.commit, out.log_from, out.log_entries, out.applied)
+        for m in (*out.unsynced_messages, *out.messages):
+            if isinstance(m.dst, str):
+                self.client_replies.append(m)
+            else:
+                self.inflight.append(m)
+        self.outputs.append((i, out))
+        return out
+
+
+def _matches(m: Message, match: dict[str, object]) -> bool:
+    for key, want in match.items():
+        if key == "type":
+            if type(m).__name__ != want:
+                return False
+        elif key == "where":
+            assert callable(want)
+            if not want(m):
+                return False
+        elif getattr(m, key, None) != want:
+            return False
+    return True
+
+
+@pytest.fixture
+def make_net() -> Callable[..., ManualNet]:
+    return ManualNet

@@ -1,0 +1,120 @@
+"""Unit tests of the replicated log (sim.raft.log) and the key-value state machine (sim.raft.kv)."""
+
+from __future__ import annotations
+
+import pytest
+
+from sim.raft import Command, Entry, KeyValueStore, RaftLog
+
+
+def log_of(*terms: int) -> RaftLog:
+    return RaftLog(Entry(t) for t in terms)
+
+
+# ------------------------------------------------------------------------------------------------ RaftLog
+
+
+def test_empty_log_has_only_the_sentinel() -> None:
+    log = RaftLog()
+    assert log.last_index == 0
+    assert log.last_term == 0
+    assert log.term_at(0) == 0
+    assert log.term_at(1) == -1  # no entry: never equal to a real term
+    assert log.term_at(-1) == -1
+    assert list(log.entries()) == []
+
+
+def test_append_slice_and_terms() -> None:
+    log = RaftLog()
+    assert log.append(Entry(1)) == 1
+    assert log.append(Entry(1, Command("c", 1, "put", "k", "v"))) == 2
+    assert log.append(Entry(3)) == 3
+    assert (log.last_index, log.last_term) == (3, 3)
+    assert [log.term_at(i) for i in range(5)] == [0, 1, 1, 3, -1]
+    assert [e.term for e in log.slice(2, 4)] == [1, 3]
+    assert log.slice(4, 9) == ()
+    assert log.entry(2).command == Command("c", 1, "put", "k", "v")
+
+
+def test_truncate_keeps_the_sentinel() -> None:
+    log = log_of(1, 1, 2, 2)
+    log.truncate_from(3)
+    assert [e.term for e in log.entries()] == [1, 1]
+    assert log.last_index == 2
+    log.truncate_from(1)
+    assert log.last_index == 0 and log.last_term == 0
+    with pytest.raises(AssertionError):
+        log.truncate_from(0)
+
+
+def test_term_searches_used_by_fast_backoff() -> None:
+    log = log_of(1, 1, 2, 2, 2, 4, 5, 5)
+    assert log.first_index_of_term(1) == 1
+    assert log.first_index_of_term(2) == 3
+    assert log.first_index_of_term(4) == 6
+    assert log.first_index_of_term(5) == 7
+    assert log.last_index_of_term(1) == 2
+    assert log.last_index_of_term(2) == 5
+    assert log.last_index_of_term(4) == 6
+    assert log.last_index_of_term(5) == 8
+    # A term the log does not hold: no last index.
+    assert log.last_index_of_term(3) == 0
+    assert log.last_index_of_term(6) == 0
+    assert log_of().last_index_of_term(1) == 0
+
+
+@pytest.mark.parametrize(
+    ("mine", "theirs_index", "theirs_term", "expected"),
+    [
+        ((1, 1, 2), 3, 2, True),  # identical
+        ((1, 1, 2), 4, 2, True),  # same last term, longer
+        ((1, 1, 2), 2, 2, False),  # same last term, shorter
+        ((1, 1, 2), 1, 3, True),  # higher last term wins whatever the length
+        ((1, 1, 2), 9, 1, False),  # lower last term loses whatever the length
+        ((), 0, 0, True),  # two empty logs
+        ((1,), 0, 0, False),  # an empty log is behind any non-empty one
+    ],
+)
+def test_up_to_date_rule_of_section_5_4_1(
+    mine: tuple[int, ...], theirs_index: int, theirs_term: int, expected: bool
+) -> None:
+    assert log_of(*mine).is_up_to_date(theirs_index, theirs_term) is expected
+
+
+# ------------------------------------------------------------------------------------------- KeyValueStore
+
+
+def test_kv_operations() -> None:
+    kv = KeyValueStore()
+    assert kv.apply(Command("a", 1, "get", "x"), 1) == (None, 1)
+    assert kv.apply(Command("a", 2, "put", "x", "1"), 2) == ("1", 2)
+    assert kv.apply(Command("a", 3, "append", "x", "2"), 3) == ("12", 3)
+    assert kv.apply(Command("b", 1, "append", "y", "z"), 4) == ("z", 4)
+    assert kv.apply(Command("b", 2, "get", "x"), 5) == ("12", 5)
+    assert kv.data == {"x": "12", "y": "z"}
+    with pytest.raises(ValueError):
+        kv.apply(Command("a", 4, "delete", "x"), 6)
+
+
+def test_kv_session_makes_a_retry_idempotent() -> None:
+    kv = KeyValueStore()
+    first = Command("a", 1, "append", "x", "!")
+    assert kv.apply(first, 3) == ("!", 3)
+    # The same (client, seq) again, at a later index (a retry that was appended twice): not applied again, and
+    # answered with the first result and the index it was first applied at.
+    assert kv.apply(first, 7) == ("!", 3)
+    assert kv.data == {"x": "!"}
+    assert kv.applied("a", 1) == ("!", 3)
+    assert kv.applied("a", 2) is None
+    assert kv.applied("b", 1) is None
+
+
+def test_kv_stale_commands_are_ignored() -> None:
+    kv = KeyValueStore()
+    kv.apply(Command("a", 1, "put", "x", "1"), 1)
+    kv.apply(Command("a", 2, "put", "x", "2"), 2)
+    assert kv.is_stale("a", 1) and kv.is_stale("a", 2) and not kv.is_stale("a", 3)
+    assert not kv.is_stale("b", 1)
+    # An old retry that arrives late changes nothing.
+    assert kv.apply(Command("a", 1, "put", "x", "1"), 3) == ("2", 2)
+    assert kv.data == {"x": "2"}
