@@ -1,0 +1,324 @@
+"""The incremental checker (sim.checker) on hand-built histories: every property has a history that breaks it
+(the checker must name it) and legitimate histories that look suspicious (the checker must stay quiet).
+
+Histories are fed through the checker's hooks exactly as the simulator calls them: ``observe`` after each
+input a server handled (with the log suffix it rewrote), ``crashed``, ``restarted`` and ``acked``.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from sim.checker import PROPERTIES, Checker, Violation
+from sim.raft import CANDIDATE, FOLLOWER, LEADER, Command, Entry
+
+
+def E(term: int, client: str | None = None, seq: int = 0) -> Entry:
+    return Entry(term, None if client is None else Command(client, seq, "put", "k", f"{client}{seq}"))
+
+
+def fresh(n: int = 3) -> Checker:
+    return Checker(range(1, n + 1))
+
+
+def prop(c: Checker) -> str | None:
+    return c.violation.property if c.violation else None
+
+
+def leader_with(c: Checker, node: int, term: int, log: list[Entry], commit: int = 0) -> None:
+    """``node`` becomes leader of ``term`` holding ``log`` (written from index 1)."""
+    c.observe(node, term, CANDIDATE, 0)
+    c.observe(node, term, LEADER, commit, 1, log)
+
+
+# ------------------------------------------------------------------------------------------ ElectionSafety
+
+
+def test_two_leaders_in_one_term() -> None:
+    c = fresh()
+    leader_with(c, 1, 2, [E(2)])
+    leader_with(c, 2, 2, [E(2)])
+    assert prop(c) == "ElectionSafety"
+    assert set(c.violation.nodes) == {1, 2}
+
+
+def test_two_leaders_in_one_term_even_if_the_first_crashed_meanwhile() -> None:
+    c = fresh()
+    leader_with(c, 1, 2, [E(2)])
+    c.crashed(1)
+    c.restarted(1, 2, [E(2)])
+    leader_with(c, 3, 2, [E(2)])
+    assert prop(c) == "ElectionSafety"
+
+
+def test_leaders_of_different_terms_are_fine() -> None:
+    c = fresh()
+    leader_with(c, 1, 1, [E(1)])
+    leader_with(c, 2, 2, [E(1), E(2)])  # node 1 still believes it leads term 1: allowed
+    c.observe(1, 1, LEADER, 0)
+    assert c.violation is None
+
+
+# ---------------------------------------------------------------------------------------- LeaderAppendOnly
+
+
+def test_leader_overwrites_its_own_entry() -> None:
+    c = fresh()
+    leader_with(c, 1, 1, [E(1), E(1, "a", 1)])
+    c.observe(1, 1, LEADER, 0, 2, [E(1, "b", 1)])
+    assert prop(c) == "LeaderAppendOnly"
+
+
+def test_leader_truncates_its_log() -> None:
+    c = fresh()
+    leader_with(c, 1, 1, [E(1), E(1, "a", 1)])
+    c.observe(1, 1, LEADER, 0, 2, [])
+    assert prop(c) == "LeaderAppendOnly"
+
+
+def test_leader_that_stepped_down_may_truncate() -> None:
+    c = fresh()
+    leader_with(c, 1, 1, [E(1), E(1, "a", 1)])
+    c.observe(1, 2, FOLLOWER, 0)  # hears of term 2
+    c.observe(1, 2, FOLLOWER, 0, 2, [E(2)])  # the new leader's entry replaces its uncommitted one
+    assert c.violation is None
+    # Stepping down and truncating in one input is fine too.
+    c2 = fresh()
+    leader_with(c2, 1, 1, [E(1), E(1, "a", 1)])
+    c2.observe(1, 2, FOLLOWER, 0, 2, [E(2)])
+    assert c2.violation is None
+
+
+# ---------------------------------------------------------------------------------------------- LogMatching
+
+
+def test_same_index_and_term_with_different_prefixes() -> None:
+    c = fresh()
+    c.observe(1, 2, FOLLOWER, 0, 1, [E(1, "a", 1), E(2)])
+    c.observe(2, 2, FOLLOWER, 0, 1, [E(1, "b", 1), E(2)])
+    assert prop(c) == "LogMatching"
+
+
+def test_same_index_and_term_differ_across_time() -> None:
+    c = fresh()
+    c.observe(1, 1, FOLLOWER, 0, 1, [E(1, "a", 1)])
+    c.observe(1, 2, FOLLOWER, 0, 1, [E(2)])  # node 1's entry replaced (legit: never committed)
+    c.observe(2, 2, FOLLOWER, 0, 1, [E(1, "b", 1)])  # but (1, term 1) named another entry before
+    assert prop(c) == "LogMatching"
+
+
+def test_a_hole_in_the_log() -> None:
+    c = fresh()
+    c.observe(1, 1, FOLLOWER, 0, 1, [E(1)])
+    c.observe(1, 1, FOLLOWER, 0, 3, [E(1)])
+    assert prop(c) == "LogMatching"
+
+
+def test_matching_logs_are_fine() -> None:
+    c = fresh()
+    log = [E(1), E(1, "a", 1), E(2)]
+    for n in (1, 2, 3):
+        c.observe(n, 2, FOLLOWER, 0, 1, log[: n + 0])
+    c.observe(3, 2, FOLLOWER, 0, 3, [E(2), E(2, "b", 1)])
+    assert c.violation is None
+
+
+# --------------------------------------------------------------------------------------- LeaderCompleteness
+
+
+def test_new_leader_lacks_a_committed_entry() -> None:
+    c = fresh()
+    leader_with(c, 1, 1, [E(1), E(1, "a", 1)], commit=2)
+    c.observe(3, 2, CANDIDATE, 0, 1, [E(1)])
+    c.observe(3, 2, LEADER, 0, 2, [E(2)])
+    assert prop(c) == "LeaderCompleteness" and c.violation.nodes == (3,)
+
+
+def test_leader_of_a_later_term_lacks_an_entry_committed_after_its_election() -> None:
+    c = fresh()
+    leader_with(c, 1, 1, [E(1), E(1, "a", 1)])
+    leader_with(c, 3, 2, [E(1), E(2)])  # holds index 1 only; nothing is committed yet
+    assert c.violation is None
+    c.observe(1, 1, LEADER, 2)  # the stale leader of term 1 now commits index 2, which leader 3 lacks
+    assert prop(c) == "LeaderCompleteness" and c.violation.nodes == (3,)
+
+
+def test_leader_of_an_older_term_may_lack_what_a_later_term_committed() -> None:
+    """Late vote replies can elect a leader in term 1 after term 2 committed entries (see
+    tests/test_core_node.py::test_late_vote_replies_may_elect_a_leader_of_an_old_term)."""
+    c = fresh(5)
+    leader_with(c, 2, 2, [E(2)], commit=1)
+    leader_with(c, 1, 1, [E(1)])
+    assert c.violation is None
+
+
+def test_new_leader_holding_everything_committed_is_fine() -> None:
+    c = fresh()
+    leader_with(c, 1, 1, [E(1), E(1, "a", 1)], commit=2)
+    c.observe(2, 1, FOLLOWER, 2, 1, [E(1), E(1, "a", 1), E(1, "b", 1)])  # plus an uncommitted entry
+    c.observe(2, 2, CANDIDATE, 2)
+    c.observe(2, 2, LEADER, 2, 4, [E(2)])
+    assert c.violation is None
+
+
+# ---------------------------------------------------------------------------------------- StateMachineSafety
+
+
+def test_two_servers_commit_different_entries_at_one_index() -> None:
+    c = fresh()
+    c.observe(1, 1, FOLLOWER, 1, 1, [E(1)])
+    c.observe(2, 2, FOLLOWER, 1, 1, [E(2)])
+    assert prop(c) == "StateMachineSafety"
+
+
+def test_server_deletes_an_entry_it_committed() -> None:
+    c = fresh()
+    c.observe(1, 1, FOLLOWER, 2, 1, [E(1), E(1, "a", 1)])
+    c.observe(1, 2, FOLLOWER, 2, 2, [E(2)])
+    assert prop(c) == "StateMachineSafety"
+    c = fresh()
+    c.observe(1, 1, FOLLOWER, 2, 1, [E(1), E(1, "a", 1)])
+    c.observe(1, 1, FOLLOWER, 2, 2, [])  # a plain truncation below the commit index
+    assert prop(c) == "StateMachineSafety"
+
+
+def test_rewriting_identical_committed_entries_loses_nothing() -> None:
+    c = fresh()
+    c.observe(1, 1, FOLLOWER, 2, 1, [E(1), E(1, "a", 1)])
+    c.observe(1, 1, FOLLOWER, 2, 2, [E(1, "a", 1), E(1, "b", 1)])  # one atomic write: index 2 unchanged
+    assert c.violation is None
+
+
+def test_commit_beyond_the_log() -> None:
+    c = fresh()
+    c.observe(1, 1, FOLLOWER, 0, 1, [E(1)])
+    c.observe(1, 1, FOLLOWER, 3)
+    assert prop(c) == "StateMachineSafety"
+
+
+def test_applying_an_uncommitted_entry() -> None:
+    c = fresh()
+    c.observe(1, 1, FOLLOWER, 1, 1, [E(1), E(1, "a", 1)], [(1, E(1))])
+    assert c.violation is None
+    c.observe(1, 1, FOLLOWER, 1, None, (), [(2, E(1, "a", 1))])
+    assert prop(c) == "StateMachineSafety"
+
+
+def test_follower_truncating_an_uncommitted_conflicting_suffix_is_fine() -> None:
+    c = fresh()
+    c.observe(2, 1, FOLLOWER, 1, 1, [E(1), E(1, "a", 1), E(1, "a", 2)])
+    c.observe(1, 2, FOLLOWER, 1, 1, [E(1), E(2)])
+    c.observe(2, 2, FOLLOWER, 1, 2, [E(2)])  # deletes indexes 2..3 (uncommitted) for the leader's entry
+    c.observe(2, 2, FOLLOWER, 2)
+    c.observe(1, 2, LEADER, 2)
+    assert c.violation is None
+
+
+# ------------------------------------------------------------------------------------ TermMonotonic, commit
+
+
+def test_term_goes_back() -> None:
+    c = fresh()
+    c.observe(1, 3, FOLLOWER, 0)
+    c.observe(1, 2, FOLLOWER, 0)
+    assert prop(c) == "TermMonotonic"
+
+
+def test_term_goes_back_across_a_restart() -> None:
+    c = fresh()
+    c.observe(1, 3, CANDIDATE, 0)
+    c.crashed(1)
+    c.restarted(1, 2, [])
+    assert prop(c) == "TermMonotonic"
+
+
+def test_restart_in_the_same_term_is_fine() -> None:
+    c = fresh()
+    c.observe(1, 3, CANDIDATE, 0, 1, [E(1)])
+    c.crashed(1)
+    c.restarted(1, 3, [E(1)])
+    c.observe(1, 3, FOLLOWER, 0)
+    assert c.violation is None
+
+
+def test_commit_index_goes_back() -> None:
+    c = fresh()
+    c.observe(1, 1, FOLLOWER, 2, 1, [E(1), E(1)])
+    c.observe(1, 1, FOLLOWER, 1)
+    assert prop(c) == "CommitMonotonic"
+
+
+def test_commit_index_restarts_from_zero_after_a_crash() -> None:
+    c = fresh()
+    c.observe(1, 1, FOLLOWER, 2, 1, [E(1), E(1)])
+    c.crashed(1)
+    c.restarted(1, 1, [E(1), E(1)])
+    c.observe(1, 1, FOLLOWER, 0)
+    c.observe(1, 1, FOLLOWER, 2)
+    assert c.violation is None
+
+
+# -------------------------------------------------------------------------------------------- AckedDurable
+
+
+def test_ack_for_an_index_nobody_committed() -> None:
+    c = fresh()
+    c.observe(1, 1, LEADER, 0, 1, [E(1), E(1, "a", 1)])
+    c.acked("a", 1, 2)
+    assert prop(c) == "AckedDurable" and c.violation.nodes == ("a",)
+
+
+def test_ack_naming_another_entry() -> None:
+    c = fresh()
+    c.observe(1, 1, LEADER, 2, 1, [E(1), E(1, "a", 1)])
+    c.acked("b", 1, 2)
+    assert prop(c) == "AckedDurable"
+    c = fresh()
+    c.observe(1, 1, LEADER, 2, 1, [E(1), E(1, "a", 1)])
+    c.acked("a", 2, 2)  # right client, wrong command
+    assert prop(c) == "AckedDurable"
+
+
+def test_ack_of_a_committed_command_is_fine() -> None:
+    c = fresh()
+    c.observe(1, 1, LEADER, 2, 1, [E(1), E(1, "a", 1)])
+    c.acked("a", 1, 2)
+    assert c.violation is None
+
+
+# ------------------------------------------------------------------------------------------------ reporting
+
+
+VIOLATING = {
+    "ElectionSafety": test_two_leaders_in_one_term,
+    "LeaderAppendOnly": test_leader_overwrites_its_own_entry,
+    "LogMatching": test_same_index_and_term_with_different_prefixes,
+    "LeaderCompleteness": test_new_leader_lacks_a_committed_entry,
+    "StateMachineSafety": test_two_servers_commit_different_entries_at_one_index,
+    "TermMonotonic": test_term_goes_back,
+    "CommitMonotonic": test_commit_index_goes_back,
+    "AckedDurable": test_ack_for_an_index_nobody_committed,
+}
+
+
+def test_every_property_has_a_violating_history() -> None:
+    assert set(VIOLATING) == set(PROPERTIES)
+
+
+def test_first_violation_sticks_and_later_calls_are_ignored() -> None:
+    c = fresh()
+    c.observe(1, 3, FOLLOWER, 0)
+    c.observe(1, 2, FOLLOWER, 0)
+    first = c.violation
+    leader_with(c, 1, 2, [E(1)])
+    leader_with(c, 2, 2, [E(1)])
+    c.acked("x", 1, 9)
+    assert c.violation is first
+
+
+@pytest.mark.parametrize("with_tail", [False, True])
+def test_violation_report(with_tail: bool) -> None:
+    v = Violation("ElectionSafety", "nodes 1 and 2 lead term 3", (1, 2), 12_345, 678, "tail" if with_tail else "")
+    text = v.report()
+    assert text.startswith("invariant violated: ElectionSafety at t=12.345ms (event 678), nodes 1, 2: nodes 1 and 2")
+    assert ("last events:\ntail" in text) is with_tail
