@@ -646,8 +646,8 @@ class _Parser:
         kinds = [k for k in e if k in EXPECTATION_KINDS]
         if len(kinds) != 1:
             for key in e:
-                if key not in EXPECTATION_KINDS and key not in EXPECTATION_MODIFIERS:
-                    raise self.unknown(path, key, (*EXPECTATION_KINDS, *EXPECTATION_MODIFIERS))
+                if key not in EXPECTATION_KINDS and key not in MODIFIER_NAMES:
+                    raise self.unknown(path, key, (*EXPECTATION_KINDS, *MODIFIER_NAMES))
             got = ", ".join(kinds) if kinds else "none"
             raise self.fail(path, f"exactly one of {', '.join(EXPECTATION_KINDS)}", got, show=False)
         kind = kinds[0]
@@ -708,6 +708,7 @@ EXPECTATION_KINDS = (
     "latency_p99_below",
 )
 EXPECTATION_MODIFIERS: dict[str, tuple[str, ...]] = {"leader_within": ("after",), "logs_converge_by": ("lag",)}
+MODIFIER_NAMES = ("after", "lag")
 
 
 def _range_text(low: float | None, high: float | None) -> str:
