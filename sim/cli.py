@@ -67,4 +67,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    # Under ``python -m sim.cli`` this file runs as ``__main__``, a second copy of the module: call the real one, so
+    # that UsageError raised by subcommand modules is the class ``main`` catches.
+    from sim.cli import main as _main
+
+    raise SystemExit(_main())
