@@ -275,11 +275,12 @@ class Node:
     # ------------------------------------------------------------- role changes
 
     def _become_follower(self, term: int, leader: int | None) -> None:
+        was_leader = self.role == LEADER
         if term > self.term:
             self.term = term
             self.voted_for = None
             self._hard_dirty = True
-        if self.role == LEADER:
+        if was_leader:
             self.out.timers.append((HEARTBEAT, None))
             self.progress = {}
             self.pending = {}
@@ -288,7 +289,11 @@ class Node:
         self.votes = set()
         if leader is not None:
             self.last_leader_contact = self.now
-        self._reset_election_timer()
+        # Figure 2: the election timer restarts on hearing from the current leader or granting a vote, not on merely
+        # adopting a higher term. Otherwise a server that cannot win (its log is behind) resets everyone's timer with
+        # each RequestVote, times out first again and again, and keeps the cluster leaderless.
+        if was_leader or leader is not None:
+            self._reset_election_timer()
 
     def _become_leader(self) -> None:
         self.role = LEADER
