@@ -1,0 +1,110 @@
+"""Figure 16 of the Raft paper: a small run of the experiment, its files, determinism and plausibility."""
+
+from __future__ import annotations
+
+import csv
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from sim import figure16
+from sim.figure16 import LOG_LENGTHS, run_experiment, run_trial, summarize
+
+ROOT = Path(__file__).resolve().parents[1]
+LINES = ((150, 200), (12, 24))
+
+
+@pytest.fixture(scope="module")
+def small() -> list[figure16.Trial]:
+    return run_experiment(LINES, trials=20, workers=1)
+
+
+def test_trials_are_deterministic_across_worker_counts(small: list[figure16.Trial]) -> None:
+    assert run_experiment(LINES, trials=20, workers=2, chunk=7) == small
+    # And one trial alone reproduces its result from (line, index).
+    assert run_trial(150, 200, 13) == small[13]
+
+
+def test_downtimes_are_plausible(small: list[figure16.Trial]) -> None:
+    assert [(r.timeouts, r.trial) for r in small] == [(f"{lo}-{hi}", i) for lo, hi in LINES for i in range(20)]
+    for r in small:
+        lo, hi = (int(x) * 1000 for x in r.timeouts.split("-"))
+        assert r.downtime_us is not None, r
+        assert 0 <= r.crash_us < lo // 2
+        # Nobody can time out before the minimum timeout after the last heartbeat (sent at t=0, received at
+        # least 4 ms later); the crash came within the heartbeat interval (lo/2) after it.
+        assert r.downtime_us > lo - lo // 2
+        assert r.downtime_us < 50 * hi
+        # Only servers 2 and 3 have the longest log: only they can win.
+        assert r.leader in (2, 3)
+        assert r.term >= 2
+    assert len({r.downtime_us for r in small}) > 30  # the trials differ
+
+
+def test_summary_matches_trials(small: list[figure16.Trial]) -> None:
+    summaries = {s.timeouts: s for s in summarize(small)}
+    assert set(summaries) == {"150-200", "12-24"}
+    for name, s in summaries.items():
+        values = sorted(r.downtime_us / 1000 for r in small if r.timeouts == name)
+        assert s.trials == 20 and s.capped == 0
+        assert s.min_ms == values[0] and s.max_ms == values[-1]
+        assert s.min_ms <= s.median_ms <= s.p99_ms <= s.max_ms
+        assert s.mean_ms == pytest.approx(sum(values) / 20)
+
+
+def test_capped_trials_are_reported() -> None:
+    # 150-150 has no randomness: with a 1 ms cap no trial can finish, and each says so.
+    r = run_trial(150, 150, 0, cap_ms=1)
+    assert r.downtime_us is None and r.leader is None
+    s = summarize([r])[0]
+    assert s.capped == 1 and s.max_ms == float("inf")
+
+
+def test_setup_leaves_two_servers_unable_to_win() -> None:
+    longest = max(LOG_LENGTHS.values())
+    survivors = [n for n in LOG_LENGTHS if n != figure16.LEADER]
+    assert sorted(n for n in survivors if LOG_LENGTHS[n] == longest) == [2, 3]
+
+
+def test_command_writes_the_files(tmp_path: Path) -> None:
+    code = "import sys, sim.cli as c; sys.exit(c.main(sys.argv[1:]))"
+    args = ["experiment", "figure16", "--trials", "10", "--lines", "150-155,25-50", "--out", str(tmp_path)]
+    r = subprocess.run(
+        [sys.executable, "-c", code, *args, "--workers", "1"],
+        capture_output=True,
+        text=True,
+        env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin", "MPLBACKEND": "Agg"},
+        timeout=300,
+    )
+    assert r.returncode == 0, r.stderr
+    assert "150-155" in r.stdout and "median" in r.stdout
+    with open(tmp_path / "figure16_trials.csv", newline="") as f:
+        rows = list(csv.reader(f))
+    assert rows[0] == ["timeouts", "trial", "downtime_ms"]
+    assert [(a, int(b)) for a, b, _ in rows[1:]] == [(t, i) for t in ("150-155", "25-50") for i in range(10)]
+    assert all(float(c) > 0 for _, _, c in rows[1:])
+    with open(tmp_path / "figure16_summary.csv", newline="") as f:
+        summary = list(csv.DictReader(f))
+    assert [s["timeouts"] for s in summary] == ["150-155", "25-50"]
+    assert (tmp_path / "figure16.png").read_bytes()[:4] == b"\x89PNG"
+
+
+@pytest.mark.parametrize(
+    ("args", "needle"),
+    [
+        (["experiment", "figure17"], "unknown experiment 'figure17'"),
+        (["experiment", "figure16", "--trials", "0"], "--trials: expected a positive number"),
+        (["experiment", "figure16", "--lines", "150-abc"], "--lines: expected MIN-MAX"),
+        (["experiment", "figure16", "--rule", "raft"], "invalid choice"),
+    ],
+)
+def test_bad_input_is_one_line(args: list[str], needle: str) -> None:
+    code = "import sys, sim.cli as c; sys.exit(c.main(sys.argv[1:]))"
+    r = subprocess.run(
+        [sys.executable, "-c", code, *args], capture_output=True, text=True, env={"PYTHONPATH": str(ROOT)}, timeout=60
+    )
+    assert r.returncode == 2
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1 and needle in lines[0], r.stderr
