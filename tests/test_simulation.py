@@ -173,6 +173,7 @@ def test_no_leader_and_no_commit_without_a_majority() -> None:
     followers = [i for i in sim.servers if i != leader]
     for i in (leader, followers[0], followers[1]):
         sim.crash(i)
+    run(sim, sim.now + 50 * MS)  # replies the leader sent before it crashed may still arrive
     committed, acked = sim.committed, sim.acked()
     elections = len(sim.elections)
     run(sim, 3 * S)
