@@ -3,8 +3,8 @@
 Each client has one command outstanding at a time, numbered by ``seq``. It sends to the server it believes leads;
 a follower's refusal names the leader it knows (the client goes there) or none (the client waits a little and
 tries another server). With no answer within ``timeout`` it retries the same command, same ``seq``, elsewhere:
-the replicated state machine's sessions make the retry harmless. Between commands a client thinks for an
-exponential time, so all clients together issue about ``rate`` commands per simulated second.
+the replicated state machine's sessions make the retry harmless. Commands come due at Poisson arrival times, so
+all clients together offer ``rate`` commands per simulated second (achieved while the cluster keeps up).
 """
 
 from __future__ import annotations
@@ -57,10 +57,14 @@ class Client:
         cfg = self.config
         servers = list(self.sim.servers)
         mean_think = cfg.clients / cfg.rate * 1e6
-        if cfg.start > env.now:
-            yield Timeout(env, cfg.start - env.now)
+        # Commands are due at Poisson arrival times, so all clients together offer ``rate`` commands per second.
+        # One command is outstanding at a time: a command that comes due while its predecessor is still waiting
+        # goes out as soon as that one completes (a backlog after an outage drains at full speed).
+        due = max(cfg.start, env.now)
         while True:
-            yield Timeout(env, int(self.rng.expovariate(1.0 / mean_think)))
+            due += int(self.rng.expovariate(1.0 / mean_think))
+            if due > env.now:
+                yield Timeout(env, due - env.now)
             if cfg.stop is not None and env.now > cfg.stop:
                 return
             self.seq += 1
