@@ -23,10 +23,10 @@ The setup, as modelled here (see plots/README.md for the comparison with the pap
 - The leader crashes at a time drawn uniformly from [0, heartbeat_interval): before its next heartbeat.
 - Broadcast time (``--broadcast``): by default all network (see ``BROADCAST``); ``disk`` puts most of it in
   durable writes instead, as Section 5.6 of the paper says it usually is.
-- Election timer rule (``--rule``): by default Figure 2's, which the paper's implementation follows: a server
-  re-arms its election timer only on an AppendEntries from the current leader or when it grants a vote. The
-  simulator's core ``Node`` (like etcd's raft) also re-arms it whenever it adopts a higher term, so a candidate
-  that cannot win (a short log) keeps pushing everybody's timers back; ``--rule core`` runs the core as is.
+- The servers run the simulator's own ``sim.raft.Node``, unchanged. It follows Figure 2's election-timer rule
+  as the paper's implementation does: the timer restarts only on an AppendEntries from the current leader or on
+  granting a vote (not on merely adopting a higher term, which would let a server that cannot win keep pushing
+  everybody's timers back).
 - **Time without leader**: from the crash until every other live server (the three surviving followers) has
   received an AppendEntries from one and the same new leader (same sender, same term > 1), i.e. until "the
   other servers have heard from the new leader". A message counts when it is delivered, whether or not the
@@ -42,7 +42,6 @@ from __future__ import annotations
 
 import argparse
 import csv
-import functools
 import math
 import os
 import sys
@@ -71,7 +70,6 @@ LEADER = 1
 LOG_LENGTHS = {1: 5, 2: 5, 3: 5, 4: 4, 5: 3}
 COMMITTED = 5  # index 5 is on servers 1, 2 and 3: a majority
 DEFAULT_CAP_MS = 20_000.0
-RULES = ("figure2", "core")
 
 # What the paper quotes (extended version, Section 9.3 and Figure 16), for the printed comparison.
 PAPER = {
@@ -105,35 +103,6 @@ class Trial:
     events: int
 
 
-@functools.cache
-def _figure2_node_class() -> type:
-    """``Node`` with Figure 2's election-timer rule, which the paper's implementation (LogCabin) follows.
-
-    Figure 2: a follower becomes a candidate when its election timeout elapses "without receiving AppendEntries
-    RPC from current leader or granting vote to candidate". The core ``Node`` (like etcd's raft) also re-arms the
-    timer whenever it adopts a higher term, e.g. on a RequestVote it then rejects. This subclass re-arms it on
-    those two events only (and when a leader steps down, which has no timer running), and is otherwise the core
-    node unchanged.
-    """
-    from .raft.node import LEADER, Node
-
-    class _Figure2TimerNode(Node):
-        _hold_timer = False
-
-        def _become_follower(self, term: int, leader: int | None) -> None:
-            self._hold_timer = self.role != LEADER and leader is None
-            try:
-                super()._become_follower(term, leader)
-            finally:
-                self._hold_timer = False
-
-        def _reset_election_timer(self) -> None:
-            if not self._hold_timer:
-                super()._reset_election_timer()
-
-    return _Figure2TimerNode
-
-
 class _Done(Exception):
     """Raised from the per-event observer to stop a trial's run once the new leader has been heard."""
 
@@ -149,12 +118,10 @@ def run_trial(
     index: int,
     base_seed: int = 0,
     cap_ms: float = DEFAULT_CAP_MS,
-    rule: str = "figure2",
     broadcast: str = "network",
 ) -> Trial:
-    """Run one trial of the line ``lo_ms-hi_ms`` (see the module docstring for the setup). ``rule`` picks the
-    election-timer rule: ``figure2`` (the paper's) or ``core`` (the simulator's ``Node`` as is); ``broadcast`` where
-    the broadcast time is spent (a key of ``BROADCAST``)."""
+    """Run one trial of the line ``lo_ms-hi_ms`` (see the module docstring for the setup). ``broadcast`` says
+    where the broadcast time is spent (a key of ``BROADCAST``)."""
     from .cluster import ClusterConfig, NetworkConfig, Simulation
     from .network import Uniform
     from .raft.messages import AppendEntries, Entry
@@ -173,8 +140,6 @@ def run_trial(
     )
     # Durable state at the crash: term 1, everyone voted for the leader, logs of different lengths.
     for i, length in LOG_LENGTHS.items():
-        if rule == "figure2":
-            sim.servers[i].node_class = _figure2_node_class()
         storage = sim.servers[i].storage
         storage.term = 1
         storage.voted_for = LEADER
@@ -222,9 +187,9 @@ def run_trial(
 # ------------------------------------------------------------------------------------------- the runner
 
 
-def _run_chunk(task: tuple[int, int, int, int, int, float, str, str]) -> list[Trial]:
-    lo, hi, start, stop, base_seed, cap_ms, rule, broadcast = task
-    return [run_trial(lo, hi, i, base_seed, cap_ms, rule, broadcast) for i in range(start, stop)]
+def _run_chunk(task: tuple[int, int, int, int, int, float, str]) -> list[Trial]:
+    lo, hi, start, stop, base_seed, cap_ms, broadcast = task
+    return [run_trial(lo, hi, i, base_seed, cap_ms, broadcast) for i in range(start, stop)]
 
 
 def trials_for(line: tuple[int, int], trials: int) -> int:
@@ -239,7 +204,6 @@ def run_experiment(
     base_seed: int = 0,
     cap_ms: float = DEFAULT_CAP_MS,
     chunk: int = 25,
-    rule: str = "figure2",
     broadcast: str = "network",
 ) -> list[Trial]:
     """All trials of ``lines``, in (line order, trial index) order whatever the number of workers."""
@@ -247,7 +211,7 @@ def run_experiment(
     for lo, hi in lines:
         n = trials_for((lo, hi), trials)
         for start in range(0, n, chunk):
-            tasks.append((lo, hi, start, min(n, start + chunk), base_seed, cap_ms, rule, broadcast))
+            tasks.append((lo, hi, start, min(n, start + chunk), base_seed, cap_ms, broadcast))
     # The slow lines first, so that no worker is left with a long chunk at the end.
     tasks.sort(key=lambda t: (t[0] != t[1], t[0]))
     results: list[Trial] = []
@@ -350,7 +314,6 @@ def plot_figure(
     results: Sequence[Trial],
     path: Path,
     cap_ms: float = DEFAULT_CAP_MS,
-    rule: str = "figure2",
     broadcast: str = "network",
 ) -> None:
     """Both panels as in the paper: cumulative percent of trials against time without leader."""
@@ -393,13 +356,7 @@ def plot_figure(
     n_main = max((len(v) for k, v in by_line.items() if k != "150-150"), default=0)
     fig.suptitle(
         f"Raft paper Figure 16, simulated: 5 servers, {n_main} trials per line, broadcast ~15 ms "
-        + ("(4-9 ms one-way network delay)" if broadcast == "network" else "(0.2-0.8 ms network + 14 ms disk writes)")
-        + "\n"
-        + (
-            "election timer re-armed as in Figure 2 (on AppendEntries from the leader or granting a vote)"
-            if rule == "figure2"
-            else "raftsim core Node: election timer also re-armed on adopting a higher term"
-        ),
+        + ("(4-9 ms one-way network delay)" if broadcast == "network" else "(0.2-0.8 ms network + 14 ms disk writes)"),
         fontsize=12,
     )
     fig.savefig(path, dpi=120)
@@ -438,18 +395,17 @@ def main(args: argparse.Namespace) -> int:
     total = sum(trials_for(line, args.trials) for line in lines)
     print(f"figure16: {total} trials over {len(lines)} lines on {workers} worker(s)...", file=sys.stderr)
     started = time.perf_counter()  # wall clock only to report how long the experiment took
-    results = run_experiment(lines, args.trials, workers, args.seed, args.cap, rule=args.rule, broadcast=args.broadcast)
+    results = run_experiment(lines, args.trials, workers, args.seed, args.cap, broadcast=args.broadcast)
     elapsed = time.perf_counter() - started
     summaries = summarize(results)
     print(format_table(summaries, args.cap))
-    stem = "figure16" + ("" if args.rule == "figure2" else f"_{args.rule}")
-    stem += "" if args.broadcast == "network" else f"_{args.broadcast}"
+    stem = "figure16" if args.broadcast == "network" else f"figure16_{args.broadcast}"
     written = [out / f"{stem}_trials.csv", out / f"{stem}_summary.csv"]
     write_trials_csv(results, written[0])
     write_summary_csv(summaries, written[1])
     if not args.no_plot:
         written.append(out / f"{stem}.png")
-        plot_figure(results, written[2], args.cap, args.rule, args.broadcast)
+        plot_figure(results, written[2], args.cap, args.broadcast)
     events = sum(r.events for r in results)
     print(
         f"{total} trials, {events} simulated events, {elapsed:.1f} s wall time on {workers} worker(s); "
@@ -471,13 +427,6 @@ def register(subparsers: Any) -> None:
     p.add_argument("--seed", type=int, default=0, help="base seed of all trials (default 0)")
     p.add_argument("--cap", type=float, default=DEFAULT_CAP_MS, help="stop a trial this many ms after the crash")
     p.add_argument("--lines", default="", help="comma-separated MIN-MAX lines to run instead of all (e.g. 150-155)")
-    p.add_argument(
-        "--rule",
-        choices=RULES,
-        default="figure2",
-        help="election-timer rule: figure2 (the paper's, default) or core (raftsim's Node as is, which also "
-        "re-arms the timer on adopting a higher term); core writes figure16_core*",
-    )
     p.add_argument(
         "--broadcast",
         choices=tuple(BROADCAST),

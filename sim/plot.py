@@ -12,10 +12,11 @@ and across all rows the network faults: partitions, isolations and one-way cuts 
 until they are healed or replaced (servers cut off from the largest group hatched), other injected faults
 (drop, delay, duplicate, drift) as dotted lines, and a checker violation as a red line.
 
-Long runs are summarised rather than smeared: when bands would be narrower than a pixel, each pixel column shows
-the most significant role the server had during it (leader over candidate over pre-candidate over follower, and
-"down" over all), the commit line keeps one point per pixel column, and votes are drawn only when few enough
-are in view to tell apart (their count is given in the legend otherwise). ``start_ms``/``end_ms`` zoom in.
+Long runs are summarised rather than smeared: a band narrower than a pixel is drawn one pixel wide, and when a
+row has many such bands, each pixel column shows the most significant role the server had during it (leader
+over candidate over pre-candidate over follower, and "down" over all); the commit line keeps one point per pixel
+column, and votes are drawn only when few enough are in view to tell apart (their count is given in the legend
+otherwise). ``start_ms``/``end_ms`` zoom in.
 
 The input is a live ``sim.trace.Trace`` or the dicts of a JSON Lines trace (``sim.trace.read_jsonl``). The
 function returns counts of what it drew, so tests can compare the picture with the trace.
@@ -52,6 +53,8 @@ OTHER_FAULT_ACTIONS = ("drop", "duplicate", "delay", "drift")
 # The kinds a timeline needs; message traffic is skipped, which keeps reading a long trace fast.
 KINDS = frozenset({"boot", "crash", "state", "vote", "commit", "fault", "violation"})
 MAX_VOTES_DRAWN = 150
+# Bands narrower than a pixel are drawn one pixel wide; beyond this many in a row, the row is merged per pixel.
+MAX_THIN_BANDS = 20
 MAX_VOTE_LABELS = 60
 MAX_FAULT_LABELS = 40
 PLOT_WIDTH_IN = 12.0
@@ -441,7 +444,7 @@ def plot_timeline(
     for node in tl.nodes:
         y = row_of[node]
         bands = _clip_bands(tl.bands.get(node, []), lo, hi)
-        if any(b.end - b.start < res for b in bands):
+        if sum(1 for b in bands if b.end - b.start < res) > MAX_THIN_BANDS:
             bands = _pixel_bands(bands, lo, res, columns)
             any_summarised = True
         by_role: dict[str, list[tuple[float, float]]] = {}

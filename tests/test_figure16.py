@@ -97,7 +97,7 @@ def test_command_writes_the_files(tmp_path: Path) -> None:
         (["experiment", "figure17"], "unknown experiment 'figure17'"),
         (["experiment", "figure16", "--trials", "0"], "--trials: expected a positive number"),
         (["experiment", "figure16", "--lines", "150-abc"], "--lines: expected MIN-MAX"),
-        (["experiment", "figure16", "--rule", "raft"], "invalid choice"),
+        (["experiment", "figure16", "--broadcast", "fast"], "invalid choice"),
     ],
 )
 def test_bad_input_is_one_line(args: list[str], needle: str) -> None:
