@@ -92,12 +92,16 @@ def assert_agree(v: Violation | None, r: Violation | None, plausible: set[str]) 
         (3, RaftConfig(prevote=True), 5),
         (4, RaftConfig(prevote=True, check_quorum=True), 5),
         (5, RaftConfig(check_quorum=True, max_batch=2), 3),
+        (6, RaftConfig(max_batch=1), 7),
+        (7, RaftConfig(prevote=True, max_batch=4), 3),
+        (8, RaftConfig(election_timeout_min=60 * MS, election_timeout_max=80 * MS), 5),
+        (9, RaftConfig(check_quorum=True), 5),
     ],
 )
 def test_correct_protocol_both_checkers_find_nothing(seed: int, raft: RaftConfig | None, nodes: int) -> None:
     v, r, sim = cross_run(seed, None, nodes, raft)
     assert v is None and r is None, (v and v.report(), r)
-    assert len(sim.faults) > 10 and sim.committed > 10 and sim.events > 500
+    assert len(sim.faults) > 10 and sim.committed > 5 and sim.events > 300  # the run did work
 
 
 # Which properties each bug can break first. Where two names are listed, the checkers may legitimately name
