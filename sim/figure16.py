@@ -22,7 +22,7 @@ The setup, as modelled here (see plots/README.md for the comparison with the pap
   live leader state because it sends nothing else before it crashes.
 - The leader crashes at a time drawn uniformly from [0, heartbeat_interval): before its next heartbeat.
 - Broadcast time (``--broadcast``): by default all network (see ``BROADCAST``); ``disk`` puts most of it in
-  durable writes instead, as Section 5.6 of the paper says it usually is.
+  durable writes instead (Section 5.6: the broadcast time depends on the storage technology).
 - The servers run the simulator's own ``sim.raft.Node``, unchanged. It follows Figure 2's election-timer rule
   as the paper's implementation does: the timer restarts only on an AppendEntries from the current leader or on
   granting a vote (not on merely adopting a higher term, which would let a server that cannot win keep pushing
@@ -32,7 +32,8 @@ The setup, as modelled here (see plots/README.md for the comparison with the pap
   other servers have heard from the new leader". A message counts when it is delivered, whether or not the
   receiver's log then matches.
 - A trial that has not ended ``cap`` after the crash (20 s of simulated time by default) is stopped and reported
-  as capped: it counts in the cumulative curves as "longer than the cap" and is left out of the mean.
+  as capped: it counts in the cumulative curves as "longer than the cap", and a line with a capped trial has no
+  mean or maximum (reported as ``capped``/``inf``).
 
 Every trial is reproducible on its own: trial ``i`` of the line ``L`` (e.g. ``150-155``) runs with the seed
 ``stream(base_seed, "figure16/L/i")``; results do not depend on the number of worker processes.
@@ -62,7 +63,7 @@ LINES = tuple(dict.fromkeys(TOP + BOTTOM))  # 150-300 is in both panels: run onc
 # write to become durable), in microseconds.
 # - network: all of it on the wire; the mean slowest-of-four round trip is 15.1 ms (no disk wait).
 # - disk: a LAN (0.2-0.8 ms one way) and a 14 ms durable write before a server answers a vote or appends entries;
-#   Section 5.6 of the paper puts broadcast times at 0.5-20 ms "depending on storage technology", since servers
+#   Section 5.6 of the paper puts broadcast times at 0.5-20 ms depending on storage technology, since servers
 #   persist state before answering. Here a candidate also persists its new term and vote before its RequestVotes
 #   leave, and a new leader its no-op before its first AppendEntries (etcd's order, see sim.cluster).
 BROADCAST = {"network": ((4_000, 9_000), 0), "disk": ((200, 800), 14_000)}
@@ -239,7 +240,7 @@ class Summary:
     capped: int
     min_ms: float
     median_ms: float
-    mean_ms: float  # over the trials that finished
+    mean_ms: float  # math.inf when any trial was capped (its true length is unknown)
     p99_ms: float  # math.inf when the percentile falls among capped trials
     max_ms: float  # math.inf when any trial was capped
 
@@ -264,7 +265,7 @@ def summarize(results: Iterable[Trial]) -> list[Summary]:
                 capped=len(rs) - len(done),
                 min_ms=values[0],
                 median_ms=_rank(values, 0.5),
-                mean_ms=sum(done) / len(done) if done else math.inf,
+                mean_ms=sum(done) / len(done) if done and len(done) == len(rs) else math.inf,
                 p99_ms=_rank(values, 0.99),
                 max_ms=values[-1],
             )
