@@ -384,6 +384,12 @@ def plot_timeline(
             hi = lo + 1_000  # a trace of a single instant
         else:
             raise ValueError(f"empty time window: from {lo / 1000:g} ms to {hi / 1000:g} ms")
+    if end_ms is None:
+        hi += max(1_000, (hi - lo) // 50)  # a margin, so the state at the last record stays visible
+    # Each server stays in its last state until the end of the window.
+    for bands in tl.bands.values():
+        if bands and bands[-1].end >= tl.last:
+            bands[-1].end = max(bands[-1].end, hi)
     span = hi - lo
     scale, unit = _time_unit(span)
     n = len(tl.nodes)
