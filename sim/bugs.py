@@ -91,16 +91,17 @@ class AckBeforePersist(Node):
 
 
 class CommitBeyondMatch(Node):
-    """A follower takes the leader's commit index as its own even past the entries the message vouched for, so
-    it commits stale entries left from an old term. StateMachineSafety."""
+    """Takes the leader's commit index from every AppendEntries of the current term, bounded only by its own last
+    index, whether or not the consistency check passed (Figure 2 bounds it by the index of the last new entry,
+    once the log is known to match the leader's up to there). A follower still holding entries of a deposed
+    leader that never committed then commits them. StateMachineSafety."""
 
     def _on_append_entries(self, m: AppendEntries) -> None:
         super()._on_append_entries(m)
-        if m.term == self.term and self.log.term_at(m.prev_index) == m.prev_term:
-            new_commit = min(m.commit, self.log.last_index)
-            if new_commit > self.commit:
-                self.commit = new_commit
-                self._apply_committed()
+        new_commit = min(m.commit, self.log.last_index)
+        if new_commit > self.commit:
+            self.commit = new_commit
+            self._apply_committed()
 
 
 BUGS: dict[str, type[Node]] = {
