@@ -46,6 +46,7 @@ class Client:
         self.latencies: list[int] = []
         self._waiter: Event | None = None
         self._reply: ClientReply | None = None
+        self.target: int | None = None  # the server the current attempt went to
         self.sent_at = 0
 
     def start(self) -> None:
@@ -80,6 +81,7 @@ class Client:
                 self.sim.trace.add(env.now, "request", self.name, {"seq": self.seq, "to": target, "attempt": attempt})
                 self._reply = None
                 self._waiter = waiter = env.event()
+                self.target = target
                 self.sim.network.send(ClientRequest(self.name, target, command))
                 yield waiter | Timeout(env, cfg.timeout)
                 reply = self._reply
@@ -104,6 +106,8 @@ class Client:
         command = self.outstanding
         if command is None or m.seq != command.seq:
             return  # a late or duplicated reply to an earlier command
+        if not m.ok and m.src != self.target:
+            return  # a refusal from a server an earlier attempt went to (late, or a duplicate): not this attempt's
         if m.ok:
             self.outstanding = None
             self.acked += 1
