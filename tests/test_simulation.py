@@ -7,10 +7,12 @@ network, restart crashed servers, stop losing messages, let the cluster run quie
 
 from __future__ import annotations
 
+import contextlib
+
 from sim.cluster import ClusterConfig, NetworkConfig, Simulation
 from sim.faults import Fault, schedule
 from sim.network import Exponential, Fixed, LogNormal
-from sim.raft import FOLLOWER, LEADER, AppendEntriesReply, ClientRequest, Command, Entry, RaftConfig
+from sim.raft import FOLLOWER, LEADER, AppendEntriesReply, ClientReply, ClientRequest, Command, Entry, RaftConfig
 from sim.workload import WorkloadConfig
 
 MS = 1_000
@@ -420,3 +422,28 @@ def test_clients_retry_after_the_leader_steps_down_with_pending_commands() -> No
         seqs.setdefault(client, set()).add(seq)
     for client, got in seqs.items():
         assert got == set(range(1, sim.clients[client].seq + 1))
+
+
+def test_client_ignores_a_refusal_from_a_server_an_earlier_attempt_went_to() -> None:
+    sim = Simulation(workload=workload(clients=1, rate=20), seed=20)
+    client = sim.clients["c1"]
+    run(sim, 1 * S)
+
+    class Outstanding(Exception):
+        pass
+
+    def stop_when_outstanding(_: Simulation) -> None:
+        if client.outstanding is not None and client._waiter is not None and not client._waiter.triggered:
+            raise Outstanding
+
+    with contextlib.suppress(Outstanding):
+        sim.run(3 * S, after_event=stop_when_outstanding)
+    assert client.outstanding is not None
+    seq, target = client.outstanding.seq, client.target
+    other = next(i for i in sim.servers if i != target)
+    # A duplicated or late refusal from another server must not end the current attempt...
+    client.on_reply(ClientReply(other, "c1", seq, False, None, other))
+    assert client._reply is None and not client._waiter.triggered
+    # ...but the current target's answer does.
+    client.on_reply(ClientReply(target, "c1", seq, False, None, other))
+    assert client._reply is not None and client._waiter.triggered
