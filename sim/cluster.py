@@ -247,6 +247,8 @@ class Server:
 
     def set_drift(self, rate: float) -> None:
         """From now on this server's clock (and so its timers) runs ``rate`` times as fast as real time."""
+        if not rate > 0:
+            raise ValueError(f"clock rate must be positive, got {rate}")
         self.anchor_local = self.local_now()
         self.anchor_real = self.env.now
         self.rate = rate
