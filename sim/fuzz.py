@@ -314,8 +314,18 @@ def draw_case(
     while actions and t < duration:
         family = d.pick(actions)
         if family == "crash":
-            style = d.pick(("leader", "leader", "leader", "bounce", "bounce", "follower", "random", "restart"))
-            if style == "restart":
+            style = d.pick(("leader", "leader", "storm", "storm", "bounce", "bounce", "follower", "random", "restart"))
+            if style == "storm":
+                # A crash storm around an election: the leader dies, then more crashes hit whoever is elected
+                # next and random servers while votes are cast, then everyone restarts. Restarted servers come back
+                # with only what they persisted, next to servers that never heard of the new term.
+                faults.append(Fault(t, "crash", node="leader"))
+                end = t + d.integer(350, 700) * MS
+                for _ in range(d.integer(1, 4)):
+                    when = t + d.integer(0, 500) * MS
+                    faults.append(Fault(min(when, end - MS), "crash", node=d.pick(("leader", "leader", "random"))))
+                faults.append(Fault(end, "restart", node="all-crashed"))
+            elif style == "restart":
                 faults.append(Fault(t, "restart", node="all-crashed"))
             elif style == "bounce":
                 # A quick crash and restart: a server forgets what it did not persist (votes, unsynced writes).
@@ -364,7 +374,7 @@ def draw_case(
         elif family == "drift":
             faults.append(Fault(t, "drift", node=d.pick(ids), value=d.pick((0.5, 0.8, 0.95, 1.0, 1.05, 1.3, 2.0))))
         t += d.integer(mean_gap // 4, mean_gap * 2) * MS
-    kept = tuple(sorted((f for f in faults if f.at < duration), key=lambda f: f.at))
+    kept = tuple(sorted((f for f in faults if f.at < duration), key=lambda f: f.at))  # stable: same-time order kept
     # The liveness bound: several election rounds and client retries, longer with a slow disk.
     liveness = 3_000 * MS + 20 * disk + 4 * workload.timeout
     return Case(seed, cluster, network, workload, kept, duration, liveness)
