@@ -23,7 +23,7 @@ bench: $(STAMP)
 	$(BIN)/raftsim bench
 
 plots: $(STAMP)
-	$(BIN)/raftsim run scenarios/partitioned-leader.toml --plot plots/timeline.png --quiet
+	$(BIN)/raftsim run scenarios/leader-crash.toml --plot plots/timeline.png --quiet
 	$(BIN)/raftsim experiment figure16 --out plots/
 
 clean:
