@@ -755,6 +755,7 @@ class _Shrinker:
                 settings=settings(
                     max_examples=examples,
                     database=None,
+                    derandomize=True,  # the same failure always shrinks to the same file
                     deadline=None,
                     phases=[Phase.generate, Phase.shrink],
                     suppress_health_check=list(HealthCheck),
@@ -1120,8 +1121,11 @@ def hunt(options: Options, budget: int, workers: int = 1, start: int = 0) -> Out
     return camp.failures[0] if camp.failures else None
 
 
-def bench_bugs(budget: int = 2000, workers: int | None = None) -> list[dict[str, Any]]:
-    """For each known bug: seeds to the first failure, the property, and the size of the shrunk case."""
+def bench_bugs(
+    budget: int = 2000, workers: int | None = None, out_dir: str | Path | None = None
+) -> list[dict[str, Any]]:
+    """For each known bug: seeds to the first failure, the property, and the size of the shrunk case (with
+    ``out_dir``, the shrunk scenario is written there and run again as ``raftsim run`` would)."""
     workers = workers or os.cpu_count() or 1
     rows: list[dict[str, Any]] = []
     for name in BUGS:
@@ -1149,6 +1153,13 @@ def bench_bugs(budget: int = 2000, workers: int | None = None) -> list[dict[str,
                 shrink_runs=res.runs,
                 hypothesis_improved=res.hypothesis_improved,
             )
+            if out_dir is not None:
+                # The written scenario must fail ``raftsim run`` the same way.
+                path = write_failure(
+                    res.case, res.outcome, options, out_dir, original=case_for_seed(first.seed, options)
+                )
+                row["scenario"] = str(path)
+                row["scenario_property"] = scenario_property(path)
         row["wall_s"] = round(time.monotonic() - t0, 1)
         rows.append(row)
     return rows

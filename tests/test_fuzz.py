@@ -115,8 +115,10 @@ def test_liveness_failure_is_written_as_failing_expectations(tmp_path: Path) -> 
 
 def test_fuzz_cli_writes_a_shrunk_failure(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     rc = main(
-        ["fuzz", "--seeds", "3", "--bug", "vote-without-log-check", "--workers", "1", "--out", str(tmp_path)]
-        + ["--start-seed", "2"]
+        [
+            *("fuzz", "--seeds", "3", "--start-seed", "2", "--bug", "vote-without-log-check"),
+            *("--workers", "1", "--out", str(tmp_path)),
+        ]
     )
     out = capsys.readouterr().out
     assert rc == 1
