@@ -7,16 +7,17 @@ import pytest
 from sim.bugs import BUGS
 from sim.fuzz import BUG_HUNTS, Options, hunt
 
-# (property expected, seed budget). The budgets are about twice the seeds the hunt needs today (see
+# (properties that can show the bug first, seed budget). The budgets are about twice the seeds the hunt needs today (see
 # ``raftsim bench``), so a generator change that makes a bug markedly harder to find fails here.
 EXPECTED = {
-    "figure8-commit": ("LeaderCompleteness", 200),
-    "volatile-vote": ("ElectionSafety", 260),
-    "volatile-term": ("TermMonotonic", 10),
-    "vote-without-log-check": ("LeaderCompleteness", 10),
-    "truncate-on-match": ("StateMachineSafety", 10),
-    "ack-before-persist": ("LeaderCompleteness", 170),
-    "commit-beyond-match": ("StateMachineSafety", 10),
+    "figure8-commit": (("LeaderCompleteness", "StateMachineSafety"), 200),
+    "volatile-vote": (("ElectionSafety",), 260),
+    "volatile-term": (("TermMonotonic",), 10),
+    "vote-without-log-check": (("LeaderCompleteness",), 10),
+    # Erased committed entries show as a deletion (StateMachineSafety) or as a leader elected without them.
+    "truncate-on-match": (("StateMachineSafety", "LeaderCompleteness"), 10),
+    "ack-before-persist": (("LeaderCompleteness", "ElectionSafety"), 170),
+    "commit-beyond-match": (("StateMachineSafety",), 10),
 }
 
 
@@ -26,12 +27,12 @@ def test_every_bug_has_a_hunt() -> None:
 
 @pytest.mark.parametrize("bug", list(EXPECTED))
 def test_fuzzer_finds_the_bug_within_its_budget(bug: str) -> None:
-    prop, budget = EXPECTED[bug]
+    props, budget = EXPECTED[bug]
     options = BUG_HUNTS[bug]
     assert options.bug == bug
     first = hunt(options, budget)
     assert first is not None, f"{bug}: no failure in {budget} seeds"
-    assert first.property == prop, (first.seed, first.property, first.detail)
+    assert first.property in props, (first.seed, first.property, first.detail)
 
 
 def test_the_correct_protocol_passes_the_same_hunts() -> None:

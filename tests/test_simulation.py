@@ -198,7 +198,9 @@ def test_minority_side_of_a_partition_commits_nothing() -> None:
     sim.partition([minority])
     commits = {i: sim.servers[i].node.commit for i in minority}
     run(sim, 3 * S)
-    assert {i: sim.servers[i].node.commit for i in minority} == commits
+    # The follower may still learn what its leader had committed before the split; nothing beyond that commits.
+    assert all(sim.servers[i].node.commit <= max(commits.values()) for i in minority)
+    assert sim.servers[minority[0]].node.commit == commits[minority[0]]
     majority_leader = sim.leader()
     assert majority_leader not in minority
     assert sim.servers[majority_leader].node.commit > max(commits.values())

@@ -15,6 +15,7 @@ Randomness (election timeouts) comes only from the ``random.Random`` the caller 
 from __future__ import annotations
 
 import random
+from collections import deque
 from dataclasses import dataclass
 
 from .kv import KeyValueStore
@@ -48,14 +49,15 @@ class RaftConfig:
     election_timeout_max: int = 300_000
     heartbeat_interval: int = 50_000
     max_batch: int = 64  # entries per AppendEntries
+    max_inflight: int = 16  # AppendEntries carrying entries unacknowledged per follower (flow control)
     prevote: bool = False
     check_quorum: bool = False
 
     def __post_init__(self) -> None:
         if not 0 < self.election_timeout_min <= self.election_timeout_max:
             raise ValueError("need 0 < election_timeout_min <= election_timeout_max")
-        if self.heartbeat_interval <= 0 or self.max_batch <= 0:
-            raise ValueError("heartbeat_interval and max_batch must be positive")
+        if self.heartbeat_interval <= 0 or self.max_batch <= 0 or self.max_inflight <= 0:
+            raise ValueError("heartbeat_interval, max_batch and max_inflight must be positive")
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,20 +100,42 @@ class Output:
 
 
 class Progress:
-    """The leader's view of one follower (Figure 2's nextIndex and matchIndex, and the replication mode).
+    """The leader's view of one follower: Figure 2's nextIndex and matchIndex, plus flow control.
 
     While ``probing`` the leader does not know where the follower's log matches its own: it sends one
-    AppendEntries at a time (``paused`` until a reply or the next heartbeat). Once an AppendEntries succeeds it
-    streams new entries as they arrive and advances ``next`` optimistically.
+    AppendEntries at a time (``paused`` until a reply or the next heartbeat). Once one succeeds it *replicates*:
+    it streams entries as they arrive, advancing ``next`` optimistically, with at most ``max_inflight``
+    AppendEntries carrying entries unacknowledged (``inflight``: the last index and send time of each). The cap
+    matters on a network that reorders: a message that overtakes its predecessor is rejected, the leader probes
+    again, and without a cap each success would resend the whole backlog (a message storm).
     """
 
-    __slots__ = ("match", "next", "paused", "probing")
+    __slots__ = ("inflight", "match", "next", "paused", "probing")
 
     def __init__(self, next_index: int) -> None:
         self.next = next_index
         self.match = 0
         self.probing = True
         self.paused = False
+        self.inflight: deque[tuple[int, int]] = deque()
+
+    def probe(self, next_index: int) -> None:
+        self.next = next_index
+        self.probing = True
+        self.paused = False
+        self.inflight.clear()
+
+    def acknowledge(self, match: int) -> None:
+        """The follower's log matches up to ``match``: free the in-flight messages that it covers."""
+        if match > self.match:
+            self.match = match
+        if self.next <= match:
+            self.next = match + 1
+        self.probing = False
+        self.paused = False
+        inflight = self.inflight
+        while inflight and inflight[0][0] <= match:
+            inflight.popleft()
 
 
 class Node:
@@ -319,8 +343,6 @@ class Node:
                 self._become_follower(self.term, None)
                 return
         self.out.timers.append((HEARTBEAT, self.config.heartbeat_interval))
-        for p in self.peers:
-            self.progress[p].paused = False
         self._broadcast_append(heartbeat=True)
 
     # -------------------------------------------------------------- replication
@@ -374,12 +396,7 @@ class Node:
         pr = self.progress[m.src]
         self.last_ack[m.src] = self.now
         if m.success:
-            if m.match_index > pr.match:
-                pr.match = m.match_index
-            if pr.next <= m.match_index:
-                pr.next = m.match_index + 1
-            pr.probing = False
-            pr.paused = False
+            pr.acknowledge(m.match_index)
             self._maybe_commit()
             if pr.next <= self.log.last_index:
                 self._send_append(m.src)
@@ -394,9 +411,7 @@ class Node:
             last_of_term = self.log.last_index_of_term(m.conflict_term)
             if last_of_term:
                 next_index = last_of_term + 1
-        pr.next = max(pr.match + 1, min(next_index, m.prev_index))
-        pr.probing = True
-        pr.paused = False
+        pr.probe(max(pr.match + 1, min(next_index, m.prev_index)))
         self._send_append(m.src)
 
     def _broadcast_append(self, heartbeat: bool = False) -> None:
@@ -404,24 +419,46 @@ class Node:
             self._send_append(p, heartbeat)
 
     def _send_append(self, peer: int, heartbeat: bool = False) -> None:
+        """Send what ``peer`` is missing, as flow control allows; on a heartbeat, send something in any case."""
         pr = self.progress[peer]
-        if pr.paused and not heartbeat:
-            return
         log = self.log
         last = log.last_index
-        while True:
+        if pr.probing:
+            if pr.paused and not heartbeat:
+                return
+            prev = pr.next - 1
+            entries = log.slice(pr.next, min(last + 1, pr.next + self.config.max_batch))
+            self._send(AppendEntries(self.term, self.id, peer, prev, log.term_at(prev), entries, self.commit))
+            pr.paused = True
+            return
+        inflight = pr.inflight
+        if (
+            heartbeat
+            and inflight
+            and (
+                len(inflight) >= self.config.max_inflight or self.now - inflight[0][1] >= self.config.heartbeat_interval
+            )
+        ):
+            # A full window, or nothing acknowledged for a whole heartbeat interval: assume the stream was lost
+            # (or the follower is far behind) and probe from the last index known to match.
+            pr.probe(pr.match + 1)
+            self._send_append(peer, heartbeat)
+            return
+        sent = False
+        while pr.next <= last and len(inflight) < self.config.max_inflight:
             prev = pr.next - 1
             stop = min(last + 1, pr.next + self.config.max_batch)
             entries = log.slice(pr.next, stop)
             self._send(AppendEntries(self.term, self.id, peer, prev, log.term_at(prev), entries, self.commit))
-            if pr.probing:
-                pr.paused = True
-                return
-            if not entries:
-                return
+            inflight.append((stop - 1, self.now))
             pr.next = stop  # optimistic: stream the rest without waiting for replies
-            if stop > last:
-                return
+            sent = True
+        if heartbeat and not sent:
+            # A heartbeat anchored at the last index known to match: it cannot be rejected because of entries
+            # still in flight, and it carries the commit index only as far as that match (Figure 2's min rule on
+            # the follower's side does the rest).
+            prev = pr.match
+            self._send(AppendEntries(self.term, self.id, peer, prev, log.term_at(prev), (), self.commit))
 
     def _maybe_commit(self) -> None:
         """Section 5.4.2: commit the highest index stored on a majority, but only if it is of the current term
