@@ -12,6 +12,7 @@ time and lets the checker stop the run after the first event that breaks an inva
 
 from __future__ import annotations
 
+import gc
 import math
 from collections import deque
 from collections.abc import Callable
@@ -28,6 +29,8 @@ from .raft.node import LEADER, Node, Output, PersistentState, RaftConfig
 from .rng import stream
 from .trace import Trace, format_records
 from .workload import Client, WorkloadConfig
+
+_FREEZE_EVERY = 1 << 13  # events between gc.freeze() calls in Simulation.run
 
 
 @dataclass(frozen=True)
@@ -349,22 +352,39 @@ class Simulation:
 
     def run(self, until: int, after_event: Callable[[Simulation], None] | None = None) -> Violation | None:
         """Process events up to simulated time ``until`` (microseconds), checking after every event. Stops early
-        at the first violation, which it returns (and keeps in ``self.violation``)."""
+        at the first violation, which it returns (and keeps in ``self.violation``).
+
+        A long run keeps millions of objects alive (the trace, the logs), and CPython's cyclic garbage collector
+        would scan them all again at every full collection, making the cost per event grow with the length of
+        the run. So every ``_FREEZE_EVERY`` events the objects alive so far are moved out of its sight
+        (``gc.freeze``), and moved back when ``run`` returns (``gc.unfreeze``): reference counting still frees
+        them as usual meanwhile."""
         if self.violation:
             return self.violation
         env = self.env
         step = env.step
         peek = env.peek
         checker = self.checker
-        while peek() <= until:
-            step()
-            self.events += 1
-            if checker.violation is not None:
-                return self._stop(checker.violation)
-            if after_event is not None:
-                after_event(self)
+        freeze = gc.isenabled()
+        countdown = _FREEZE_EVERY
+        try:
+            while peek() <= until:
+                step()
+                self.events += 1
                 if checker.violation is not None:
                     return self._stop(checker.violation)
+                if after_event is not None:
+                    after_event(self)
+                    if checker.violation is not None:
+                        return self._stop(checker.violation)
+                countdown -= 1
+                if not countdown:
+                    countdown = _FREEZE_EVERY
+                    if freeze:
+                        gc.freeze()
+        finally:
+            if freeze and gc.get_freeze_count():
+                gc.unfreeze()
         if env.now < until:
             env._now = until  # nothing left to happen before ``until``: let the clock reach it
         return None
