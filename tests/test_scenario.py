@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import pytest
 
-from sim.cli import UsageError, _Parser
+from sim.cli import main
 from sim.faults import Fault
 from sim.network import Exponential, Fixed, LogNormal, Uniform
 from sim.scenario import (
@@ -17,7 +16,6 @@ from sim.scenario import (
     format_time,
     load,
     loads,
-    register,
     to_toml,
 )
 
@@ -27,15 +25,8 @@ LIBRARY = sorted(SCENARIO_DIR.glob("*.toml"))
 
 
 def run_cli(argv: list[str]) -> int:
-    """``raftsim <argv>`` in-process with only the ``run`` subcommand registered (as sim.cli.main does)."""
-    parser = _Parser(prog="raftsim")
-    register(parser.add_subparsers(dest="command", parser_class=_Parser))
-    args = parser.parse_args(argv)
-    try:
-        return int(args.func(args))
-    except UsageError as e:
-        print(f"raftsim {args.command}: {e}", file=sys.stderr)
-        return 2
+    """``raftsim <argv>`` in-process: the real entry point, exit code returned."""
+    return main(argv)
 
 
 def test_enough_bad_files() -> None:

@@ -11,23 +11,16 @@ from pathlib import Path
 
 import pytest
 
-from sim.cli import UsageError, _Parser
-from sim.scenario import DEFAULT_SCENARIO, SCENARIO_DIR, load, loads, register, run_scenario
+from sim.cli import main
+from sim.scenario import DEFAULT_SCENARIO, SCENARIO_DIR, load, loads, run_scenario
 
 REPO = Path(__file__).resolve().parent.parent
 LIBRARY = sorted(SCENARIO_DIR.glob("*.toml"))
 
 
 def run_cli(argv: list[str]) -> int:
-    """``raftsim <argv>`` in-process with only the ``run`` subcommand registered (as sim.cli.main does)."""
-    parser = _Parser(prog="raftsim")
-    register(parser.add_subparsers(dest="command", parser_class=_Parser))
-    args = parser.parse_args(argv)
-    try:
-        return int(args.func(args))
-    except UsageError as e:
-        print(f"raftsim {args.command}: {e}", file=sys.stderr)
-        return 2
+    """``raftsim <argv>`` in-process: the real entry point, exit code returned."""
+    return main(argv)
 
 
 def test_library_is_complete() -> None:
