@@ -191,8 +191,6 @@ def test_subprocess_raftsim_run(tmp_path: Path) -> None:
         text=True,
         timeout=120,
     )
-    if "has no attribute 'register'" in good.stderr:
-        pytest.skip("another subcommand module is not ready yet: " + good.stderr.strip().splitlines()[-1])
     assert good.returncode == 0, good.stderr
     assert good.stdout.startswith("PASS scenarios/first-election.toml seed=1")
     bad = subprocess.run(
