@@ -211,7 +211,10 @@ class Checker:
 
     def _identity(self, entry: Entry) -> tuple[int, int] | None:
         c = entry.command
-        return None if c is None else (self._client_number(c.client), c.seq)
+        if c is None:
+            return None
+        n = self._client_numbers.get(c.client)
+        return (self._client_number(c.client) if n is None else n, c.seq)
 
     def _client_number(self, client: str) -> int:
         # Chain hashes must not depend on PYTHONHASHSEED, so they hash ints: clients get numbers in order of
