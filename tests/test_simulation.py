@@ -400,6 +400,33 @@ def test_disk_latency_with_crashes_stays_safe() -> None:
         settle(sim)
 
 
+def test_early_vote_requests_with_disk_latency_and_crashes_stay_safe() -> None:
+    """RaftConfig.early_vote_requests: a candidate's RequestVotes leave while its own term and vote are being
+    written; crashes during those writes lose the candidacy, never safety."""
+    elections = []
+    for seed in (21, 22, 23):
+        sim = Simulation(
+            ClusterConfig(raft=RaftConfig(early_vote_requests=True), disk_latency=10 * MS),
+            NetworkConfig(delay=Fixed(1 * MS)),
+            workload(clients=4, rate=100, stop=5 * S),
+            seed=seed,
+        )
+        faults = []
+        for k in range(14):
+            faults.append(Fault(400 * MS + k * 250 * MS, "crash", node="leader" if k % 2 else "random"))
+            faults.append(Fault(520 * MS + k * 250 * MS, "restart", node="all-crashed"))
+        schedule(sim, faults)
+        run(sim, 5 * S)
+        # RequestVotes went out before the candidate's write was durable: the first election's requests leave a
+        # disk latency before the candidacy is recorded (the trace records state once it is durable).
+        first = next(r for r in sim.trace.records if r[1] == "state" and r[3]["role"] == "candidate")
+        sends = [r for r in sim.trace.records if r[1] == "send" and type(r[3]).__name__ == "RequestVote"]
+        assert sends and sends[0][0] == first[0] - 10 * MS
+        elections.append(len(sim.elections))
+        settle(sim)
+    assert min(elections) > 5  # the crashes did force many elections
+
+
 def test_stale_timer_expiry_does_not_start_an_election() -> None:
     """With a disk latency, inputs queue up while a write is in progress; an election timeout that expired then
     is superseded if a queued AppendEntries re-armed the timer (regression: it used to start an election)."""

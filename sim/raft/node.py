@@ -52,6 +52,11 @@ class RaftConfig:
     max_inflight: int = 16  # AppendEntries carrying entries unacknowledged per follower (flow control)
     prevote: bool = False
     check_quorum: bool = False
+    # A candidate's RequestVotes leave while its new term and self-vote are still being written (in the spirit of
+    # the thesis's Section 10.2.1, where a leader writes its log in parallel with replicating it). Safe because a
+    # RequestVote commits the sender to nothing, and the candidate handles no reply, so counts no vote, before its
+    # own write is durable: its environment feeds it one input at a time, after the previous Output's writes.
+    early_vote_requests: bool = False
 
     def __post_init__(self) -> None:
         if not 0 < self.election_timeout_min <= self.election_timeout_max:
@@ -86,8 +91,8 @@ class Output:
         self.log_entries: tuple[Entry, ...] = ()
         # To send once the above is durable.
         self.messages: list[Message] = []
-        # Messages that do not depend on the writes above and may leave before they are durable. The correct
-        # protocol never uses it; the known-bug variants in sim.bugs do.
+        # Messages that do not depend on the writes above and may leave before they are durable: a candidate's
+        # RequestVotes with ``early_vote_requests``, and what the known-bug variants in sim.bugs misuse it for.
         self.unsynced_messages: list[Message] = []
         # (timer, delay in local microseconds); a delay of None cancels the timer.
         self.timers: list[tuple[str, int | None]] = []
@@ -255,8 +260,9 @@ class Node:
         if len(self.votes) >= self.majority:
             self._become_leader()
             return
+        out = self.out.unsynced_messages if self.config.early_vote_requests else self.out.messages
         for p in self.peers:
-            self._send(RequestVote(self.term, self.id, p, self.log.last_index, self.log.last_term))
+            out.append(RequestVote(self.term, self.id, p, self.log.last_index, self.log.last_term))
 
     def _on_request_vote(self, m: RequestVote) -> None:
         up_to_date = self.log.is_up_to_date(m.last_log_index, m.last_log_term)
