@@ -400,6 +400,8 @@ class _Parser:
             "check_quorum",
             "disk_latency",
             "max_batch",
+            "max_inflight",
+            "early_vote_requests",
             "bug",
         )
         self.check_keys("cluster", t, keys)
@@ -419,8 +421,10 @@ class _Parser:
             election_timeout_max=high,
             heartbeat_interval=heartbeat,
             max_batch=self.integer("cluster.max_batch", t.get("max_batch", 64), 1, 1_000_000),
+            max_inflight=self.integer("cluster.max_inflight", t.get("max_inflight", 16), 1, 1_000_000),
             prevote=self.boolean("cluster.prevote", t.get("prevote", False)),
             check_quorum=self.boolean("cluster.check_quorum", t.get("check_quorum", False)),
+            early_vote_requests=self.boolean("cluster.early_vote_requests", t.get("early_vote_requests", False)),
         )
         bug = None
         if "bug" in t:
@@ -861,6 +865,8 @@ def to_toml(s: Scenario) -> str:
         f"check_quorum = {_toml_value(raft.check_quorum)}",
         f'disk_latency = "{format_time(c.disk_latency)}"',
         f"max_batch = {raft.max_batch}",
+        f"max_inflight = {raft.max_inflight}",
+        f"early_vote_requests = {_toml_value(raft.early_vote_requests)}",
     ]
     if c.bug:
         out.append(f"bug = {_toml_value(c.bug)}")
