@@ -381,6 +381,15 @@ def test_clock_drift_keeps_safety_and_a_fast_clock_wins_elections() -> None:
     settle(sim)
 
 
+def crash_storm(count: int, period: int, down: int, start: int = 400 * MS) -> list[Fault]:
+    """Every ``period`` from ``start``: crash the leader or a random server (alternately), restart after ``down``."""
+    faults = []
+    for k in range(count):
+        faults.append(Fault(start + k * period, "crash", node="leader" if k % 2 else "random"))
+        faults.append(Fault(start + down + k * period, "restart", node="all-crashed"))
+    return faults
+
+
 def test_disk_latency_with_crashes_stays_safe() -> None:
     for seed in (17, 18):
         sim = Simulation(
@@ -389,11 +398,7 @@ def test_disk_latency_with_crashes_stays_safe() -> None:
             workload(clients=4, rate=100, stop=5 * S),
             seed=seed,
         )
-        faults = []
-        for k in range(12):
-            faults.append(Fault(400 * MS + k * 300 * MS, "crash", node="leader" if k % 2 else "random"))
-            faults.append(Fault(550 * MS + k * 300 * MS, "restart", node="all-crashed"))
-        schedule(sim, faults)
+        schedule(sim, crash_storm(count=12, period=300 * MS, down=150 * MS))
         run(sim, 5 * S)
         lost = sum(r[3]["lost_writes"] for r in sim.trace.records if r[1] == "crash")
         assert lost > 0  # some crashes did hit a write in progress
@@ -411,11 +416,7 @@ def test_early_vote_requests_with_disk_latency_and_crashes_stay_safe() -> None:
             workload(clients=4, rate=100, stop=5 * S),
             seed=seed,
         )
-        faults = []
-        for k in range(14):
-            faults.append(Fault(400 * MS + k * 250 * MS, "crash", node="leader" if k % 2 else "random"))
-            faults.append(Fault(520 * MS + k * 250 * MS, "restart", node="all-crashed"))
-        schedule(sim, faults)
+        schedule(sim, crash_storm(count=14, period=250 * MS, down=120 * MS))
         run(sim, 5 * S)
         # RequestVotes went out before the candidate's write was durable: the first election's requests leave a
         # disk latency before the candidacy is recorded (the trace records state once it is durable).
