@@ -62,12 +62,6 @@ class Violation:
         return head + ("\nlast events:\n" + self.trace_tail if self.trace_tail else "")
 
 
-class ViolationFound(Exception):
-    def __init__(self, violation: Violation) -> None:
-        super().__init__(violation.report())
-        self.violation = violation
-
-
 @dataclass
 class _ServerView:
     term: int = 0

@@ -99,7 +99,6 @@ class Network:
         self.rng = rng
         self.servers = tuple(servers)
         self._deliver = deliver
-        self.trace = trace
         self.delay: Delay = delay
         self.drop = drop
         self.duplicate = duplicate
@@ -115,7 +114,6 @@ class Network:
         self._split = False
         self._faulted = False
         self._record = trace.records.append
-        self.sent = 0
         self.delivered = 0
 
     # ------------------------------------------------------------------------- sending and delivery
@@ -124,7 +122,6 @@ class Network:
         now = self.env.now
         src = m.src
         dst = m.dst
-        self.sent += 1
         record = self._record
         record((now, "send", src, m))
         if self._split and self.blocked(src, dst):
@@ -220,27 +217,6 @@ class Network:
         self._group = {s: 0 for s in self.servers}
         self._cuts = set()
         self._split = False
-
-    def connected_majority(self) -> bool:
-        """Whether some majority of servers can all reach each other in both directions (ignoring crashes)."""
-        need = len(self.servers) // 2 + 1
-        groups: dict[int, list[int]] = {}
-        for s in self.servers:
-            groups.setdefault(self._group[s], []).append(s)
-        for members in groups.values():
-            if len(members) < need:
-                continue
-            if not self._cuts:
-                return True
-            # Greedy clique search over the two-way links within the group (fine for <= 9 servers).
-            for start in members:
-                clique = [start]
-                for s in members:
-                    if s != start and all((s, c) not in self._cuts and (c, s) not in self._cuts for c in clique):
-                        clique.append(s)
-                if len(clique) >= need:
-                    return True
-        return False
 
     def set_link_delay(self, src: int, dst: int, delay: Delay | None) -> None:
         if delay is None:

@@ -102,4 +102,3 @@ class ClientReply:
 
 
 Message = RequestVote | RequestVoteReply | AppendEntries | AppendEntriesReply | ClientRequest | ClientReply
-PeerMessage = (RequestVote, RequestVoteReply, AppendEntries, AppendEntriesReply)
