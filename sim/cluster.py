@@ -23,9 +23,9 @@ from simpy import Environment
 from simpy.events import Event, Process, Timeout
 
 from .checker import Checker, Violation
-from .network import Delay, Network, Uniform
+from .network import Delay, Network, Uniform, describe_delay
 from .raft.messages import Entry, Message, RequestVoteReply
-from .raft.node import LEADER, Node, Output, PersistentState, RaftConfig
+from .raft.node import FOLLOWER, LEADER, Node, Output, PersistentState, RaftConfig
 from .rng import stream
 from .trace import Trace, format_records
 from .workload import Client, WorkloadConfig
@@ -413,6 +413,27 @@ class Simulation:
         ls = self.leaders()
         return ls[0] if ls else None
 
+    def established_leader(self) -> tuple[int, int] | None:
+        """The leader that a majority of servers (itself included) follow in its term, as (leader, term), or None.
+        Unlike ``leader``, this ignores a deposed leader that has not heard of the newer term yet."""
+        need = len(self.servers) // 2 + 1
+        for s in self.servers.values():
+            node = s.node
+            if node is None or node.role != LEADER:
+                continue
+            count = 1 + sum(
+                1
+                for o in self.servers.values()
+                if o.node is not None
+                and o.id != s.id
+                and o.node.role == FOLLOWER
+                and o.node.term == node.term
+                and o.node.leader_id == s.id
+            )
+            if count >= need:
+                return s.id, node.term
+        return None
+
     def alive(self) -> list[int]:
         return [i for i, s in self.servers.items() if s.alive]
 
@@ -473,8 +494,6 @@ class Simulation:
         self.network.duplicate = p
 
     def set_delay(self, delay: Delay, src: int | None = None, dst: int | None = None) -> None:
-        from .network import describe_delay
-
         if src is None or dst is None:
             self._fault("delay", value=describe_delay(delay))
             self.network.delay = delay

@@ -44,7 +44,7 @@ from .bugs import BUGS
 from .cluster import ClusterConfig, NetworkConfig, Simulation
 from .faults import Fault, schedule
 from .network import Delay, Exponential, Fixed, Uniform
-from .raft.node import FOLLOWER, LEADER, RaftConfig
+from .raft.node import RaftConfig
 from .rng import stream
 from .workload import WorkloadConfig
 
@@ -119,31 +119,10 @@ def build(case: Case, trace: bool = False) -> Simulation:
     return sim
 
 
-def established_leader(sim: Simulation) -> tuple[int, int] | None:
-    """The leader that a majority of servers (itself included) follow in its term, if any: (leader, term). The same
-    rule as the scenario expectation ``leader_within``, so a shrunk scenario judges liveness as the fuzzer did."""
-    need = len(sim.servers) // 2 + 1
-    for s in sim.servers.values():
-        node = s.node
-        if node is None or node.role != LEADER:
-            continue
-        count = 1 + sum(
-            1
-            for o in sim.servers.values()
-            if o.node is not None
-            and o.id != s.id
-            and o.node.role == FOLLOWER
-            and o.node.term == node.term
-            and o.node.leader_id == s.id
-        )
-        if count >= need:
-            return s.id, node.term
-    return None
-
-
 def liveness_problem(sim: Simulation) -> str | None:
     """Why the liveness phase failed at the end of a run, or None."""
-    leader = established_leader(sim)
+    # The same rule as the scenario expectation ``leader_within``, so a shrunk scenario judges liveness alike.
+    leader = sim.established_leader()
     pending = sim.pending_commands()
     if leader is None:
         return (

@@ -33,7 +33,7 @@ from .cli import UsageError
 from .cluster import ClusterConfig, NetworkConfig
 from .faults import ACTIONS, TARGET_WORDS, Fault, Target, schedule
 from .network import Delay, Exponential, Fixed, LogNormal, Uniform
-from .raft.node import LEADER, RaftConfig
+from .raft.node import RaftConfig
 from .workload import WorkloadConfig
 
 if TYPE_CHECKING:
@@ -898,26 +898,6 @@ def to_toml(s: Scenario) -> str:
 # ============================================================================================ running
 
 
-def _established_leader(sim: Simulation) -> tuple[int, int] | None:
-    """The leader a majority of servers (itself included) follow in its term, if any: (leader, term)."""
-    servers = sim.servers
-    need = len(servers) // 2 + 1
-    for s in servers.values():
-        node = s.node
-        if node is None or node.role != LEADER:
-            continue
-        term, me = node.term, s.id
-        count = 1
-        for o in servers.values():
-            other = o.node
-            if other is not None and o.id != me and other.term == term and other.leader_id == me:
-                if other.role == "follower":
-                    count += 1
-        if count >= need:
-            return me, term
-    return None
-
-
 class _Monitor:
     """Judges one expectation. ``event`` runs after every simulation event while ``active``; ``finish`` gives
     (passed, why) once the run has ended (``stopped`` is the violation that ended it early, if any)."""
@@ -968,7 +948,7 @@ class _LeaderWithin(_Monitor):
         if cand is not None and now >= cand[2] + self.stable:
             self._pass(cand)
             return
-        found = _established_leader(sim)
+        found = sim.established_leader()
         if found is None:
             self.candidate = None
         elif cand is None or (cand[0], cand[1]) != found:
