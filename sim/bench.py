@@ -21,6 +21,7 @@ import argparse
 import gc
 import json
 import time
+from statistics import median
 from typing import Any
 
 from simpy import Environment
@@ -79,12 +80,6 @@ def cluster_run(duration_us: int, check: bool = True, seed: int = 1) -> dict[str
     }
 
 
-def _median(values: list[float]) -> float:
-    ordered = sorted(values)
-    mid = len(ordered) // 2
-    return ordered[mid] if len(ordered) % 2 else (ordered[mid - 1] + ordered[mid]) / 2
-
-
 def measure(repeat: int = 5) -> dict[str, Any]:
     """All figures. The machine's speed drifts (other work, shared cores), so every ratio is formed from
     measurements taken back to back, repeated ``repeat`` times, and the median is reported."""
@@ -105,19 +100,19 @@ def measure(repeat: int = 5) -> dict[str, Any]:
     one_x = (before["cpu_s"] + after["cpu_s"]) / 2
     sample = rounds[0][1]
     return {
-        "bare_events_per_s": round(_median(bare_rates)),
-        "sim_events_per_s": round(_median(event_rates)),
-        "messages_per_s": round(_median(message_rates)),
-        "ratio": round(_median(ratios), 3),
-        "checker_overhead": round(_median(overheads), 3),
+        "bare_events_per_s": round(median(bare_rates)),
+        "sim_events_per_s": round(median(event_rates)),
+        "messages_per_s": round(median(message_rates)),
+        "ratio": round(median(ratios), 3),
+        "checker_overhead": round(median(overheads), 3),
         "scaling_10x": round(long["cpu_s"] / one_x, 2),
         "detail": {
             "repeat": repeat,
             "ratio_range": [round(min(ratios), 3), round(max(ratios), 3)],
             "checker_overhead_range": [round(min(overheads), 3), round(max(overheads), 3)],
             "simulated_s": BASE_DURATION_US / 1e6,
-            "run_cpu_s": round(_median([w["cpu_s"] for _, w, _ in rounds]), 3),
-            "run_cpu_s_no_checker": round(_median([n["cpu_s"] for _, _, n in rounds]), 3),
+            "run_cpu_s": round(median([w["cpu_s"] for _, w, _ in rounds]), 3),
+            "run_cpu_s_no_checker": round(median([n["cpu_s"] for _, _, n in rounds]), 3),
             "run_cpu_s_10x": round(long["cpu_s"], 3),
             "events": sample["events"],
             "messages_delivered": sample["delivered"],
