@@ -33,11 +33,10 @@ import hashlib
 import json
 from collections import deque
 from collections.abc import Iterable, Iterator
-from dataclasses import fields, is_dataclass
 from pathlib import Path
 from typing import Any
 
-from .raft.messages import AppendEntries, ClientRequest
+from .raft.messages import AppendEntries, ClientRequest, Command
 
 Record = tuple[int, str, Any, Any]
 
@@ -58,11 +57,8 @@ def message_to_dict(m: Any) -> dict[str, Any]:
             commit=m.commit,
         )
         return d
-    for f in fields(m):
-        value = getattr(m, f.name)
-        if is_dataclass(value):
-            value = {g.name: getattr(value, g.name) for g in fields(value)}
-        d[f.name] = value
+    for name, value in zip(m._fields, m, strict=True):
+        d[name] = value._asdict() if type(value) is Command else value
     if type(m) is ClientRequest:
         del d["term"]
     return d

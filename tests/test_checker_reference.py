@@ -6,8 +6,6 @@ reference checker name the property, at the same event.
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 import pytest
 
 from sim.cluster import ClusterConfig, NetworkConfig, Simulation
@@ -35,7 +33,7 @@ class FollowerRenumbersCommands(Node):
 
     def _merge_entries(self, prev: int, entries: tuple[Entry, ...]) -> None:
         changed = tuple(
-            Entry(e.term, replace(e.command, seq=e.command.seq + 1000)) if e.command else e for e in entries
+            Entry(e.term, e.command._replace(seq=e.command.seq + 1000)) if e.command else e for e in entries
         )
         super()._merge_entries(prev, changed)
 

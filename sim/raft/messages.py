@@ -1,20 +1,24 @@
 """Values that flow into and out of a Raft node: log entries, commands, messages.
 
-Everything here is immutable (frozen, slotted dataclasses), so a message can be kept in the trace, duplicated by
-the network and delivered twice without anyone being able to change it in between.
+Everything here is an immutable ``NamedTuple``, so a message can be kept in the trace, duplicated by the network
+and delivered twice without anyone being able to change it in between. Tuples rather than frozen dataclasses
+for speed, measured: a message is built and read on every hop, and building a tuple costs about a third of
+building a frozen dataclass. A tuple holding only numbers and strings is also dropped from the cyclic garbage
+collector's sight once it has survived one collection, which keeps a long trace of messages cheap to hold.
+
+Two values of different types are never equal, even with equal fields (plain tuples would say they are).
 
 Addresses: servers are ints 1..N; clients are strings such as ``"c1"``.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import Any, NamedTuple
 
 Address = int | str
 
 
-@dataclass(frozen=True, slots=True)
-class Command:
+class Command(NamedTuple):
     """A client's key-value operation. ``(client, seq)`` identifies it; a retry reuses both."""
 
     client: str
@@ -24,16 +28,14 @@ class Command:
     value: str = ""
 
 
-@dataclass(frozen=True, slots=True)
-class Entry:
+class Entry(NamedTuple):
     """One log entry. ``command`` is None for the no-op a leader appends at the start of its term (Section 8)."""
 
     term: int
     command: Command | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class RequestVote:
+class RequestVote(NamedTuple):
     term: int
     src: int
     dst: int
@@ -43,8 +45,7 @@ class RequestVote:
     prevote: bool = False
 
 
-@dataclass(frozen=True, slots=True)
-class RequestVoteReply:
+class RequestVoteReply(NamedTuple):
     term: int
     src: int
     dst: int
@@ -52,8 +53,7 @@ class RequestVoteReply:
     prevote: bool = False
 
 
-@dataclass(frozen=True, slots=True)
-class AppendEntries:
+class AppendEntries(NamedTuple):
     term: int
     src: int
     dst: int
@@ -63,8 +63,7 @@ class AppendEntries:
     commit: int
 
 
-@dataclass(frozen=True, slots=True)
-class AppendEntriesReply:
+class AppendEntriesReply(NamedTuple):
     term: int
     src: int
     dst: int
@@ -79,16 +78,14 @@ class AppendEntriesReply:
     conflict_term: int = 0
 
 
-@dataclass(frozen=True, slots=True)
-class ClientRequest:
+class ClientRequest(NamedTuple):
     src: str
     dst: int
     command: Command
     term: int = 0
 
 
-@dataclass(frozen=True, slots=True)
-class ClientReply:
+class ClientReply(NamedTuple):
     src: int
     dst: str
     seq: int
@@ -102,3 +99,28 @@ class ClientReply:
 
 
 Message = RequestVote | RequestVoteReply | AppendEntries | AppendEntriesReply | ClientRequest | ClientReply
+
+VALUE_TYPES: tuple[type[tuple[Any, ...]], ...] = (
+    Command,
+    Entry,
+    RequestVote,
+    RequestVoteReply,
+    AppendEntries,
+    AppendEntriesReply,
+    ClientRequest,
+    ClientReply,
+)
+
+
+def _eq(self: tuple[Any, ...], other: object) -> bool:
+    return type(self) is type(other) and tuple.__eq__(self, other)  # type: ignore[arg-type]
+
+
+def _ne(self: tuple[Any, ...], other: object) -> bool:
+    return not _eq(self, other)
+
+
+for _cls in VALUE_TYPES:
+    _cls.__eq__ = _eq  # type: ignore[method-assign,assignment]
+    _cls.__ne__ = _ne  # type: ignore[method-assign,assignment]
+    _cls.__hash__ = tuple.__hash__  # type: ignore[method-assign,assignment]
