@@ -89,7 +89,6 @@ class Network:
         env: Environment,
         rng: random.Random,
         servers: Iterable[int],
-        deliver: Callable[[Message], None],
         trace: Trace,
         delay: Delay = Uniform(5_000, 15_000),
         drop: float = 0.0,
@@ -98,7 +97,8 @@ class Network:
         self.env = env
         self.rng = rng
         self.servers = tuple(servers)
-        self._deliver = deliver
+        # Who takes a message that arrives for an address (see ``attach``).
+        self._receivers: dict[Address, Callable[[Message], None]] = {}
         self.delay: Delay = delay
         self.drop = drop
         self.duplicate = duplicate
@@ -117,9 +117,15 @@ class Network:
         self.delivered = 0
 
     # ------------------------------------------------------------------------- sending and delivery
+    # ``send`` and ``_arrive`` run for every message: they read the clock as ``env._now`` (SimPy 4, pinned),
+    # because the public ``env.now`` is a property and costs a Python call each time.
+
+    def attach(self, address: Address, receive: Callable[[Message], None]) -> None:
+        """From now on, messages that arrive for ``address`` go to ``receive`` (replacing any earlier one)."""
+        self._receivers[address] = receive
 
     def send(self, m: Message) -> None:
-        now = self.env.now
+        now = self.env._now
         src = m.src
         dst = m.dst
         record = self._record
@@ -148,8 +154,8 @@ class Network:
         if self._faulted and self._lost_in_flight(m, stamp):
             return
         self.delivered += 1
-        self._record((self.env.now, "deliver", m.dst, m))
-        self._deliver(m)
+        self._record((self.env._now, "deliver", m.dst, m))
+        self._receivers[m.dst](m)
 
     def _lost_in_flight(self, m: Message, stamp: tuple[int, int] | None) -> bool:
         """Whether the link was cut, or the destination restarted, while ``m`` was in flight."""

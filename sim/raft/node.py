@@ -379,7 +379,7 @@ class Node:
             if new_commit > self.commit:
                 self.commit = new_commit
                 self._apply_committed()
-        self._send(AppendEntriesReply(self.term, self.id, m.src, True, prev, match))
+        self.out.messages.append(AppendEntriesReply(self.term, self.id, m.src, True, prev, match))
 
     def _merge_entries(self, prev: int, entries: tuple[Entry, ...]) -> None:
         """Append ``entries`` after ``prev``, deleting an existing entry only where it conflicts (Figure 2,
@@ -402,8 +402,10 @@ class Node:
         pr = self.progress[m.src]
         self.last_ack[m.src] = self.now
         if m.success:
+            advanced = m.match_index > pr.match
             pr.acknowledge(m.match_index)
-            self._maybe_commit()
+            if advanced:
+                self._maybe_commit()
             if pr.next <= self.log.last_index:
                 self._send_append(m.src)
             return
@@ -451,11 +453,12 @@ class Node:
             self._send_append(peer, heartbeat)
             return
         sent = False
+        messages = self.out.messages
         while pr.next <= last and len(inflight) < self.config.max_inflight:
             prev = pr.next - 1
             stop = min(last + 1, pr.next + self.config.max_batch)
             entries = log.slice(pr.next, stop)
-            self._send(AppendEntries(self.term, self.id, peer, prev, log.term_at(prev), entries, self.commit))
+            messages.append(AppendEntries(self.term, self.id, peer, prev, log.term_at(prev), entries, self.commit))
             inflight.append((stop - 1, self.now))
             pr.next = stop  # optimistic: stream the rest without waiting for replies
             sent = True
@@ -464,7 +467,7 @@ class Node:
             # still in flight, and it carries the commit index only as far as that match (Figure 2's min rule on
             # the follower's side does the rest).
             prev = pr.match
-            self._send(AppendEntries(self.term, self.id, peer, prev, log.term_at(prev), (), self.commit))
+            messages.append(AppendEntries(self.term, self.id, peer, prev, log.term_at(prev), (), self.commit))
 
     def _maybe_commit(self) -> None:
         """Section 5.4.2: commit the highest index stored on a majority, but only if it is of the current term
