@@ -504,6 +504,7 @@ class Simulation:
         self._fault("drift", nodes=[node], value=rate)
         self.servers[node].set_drift(rate)
 
+
 class _NoChecker(Checker):
     """Stands in for the checker when checking is off (benchmarks): every hook does nothing."""
 
