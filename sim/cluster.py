@@ -153,10 +153,11 @@ class Server:
         out = node.start(self.local_now())
         self._carry_out(node, out)
         while True:
-            if not inbox:
-                self.waiter = waiter = env.event()
-                yield waiter
-            item = inbox.popleft()
+            if inbox:
+                item = inbox.popleft()
+            else:
+                self.waiter = waiter = Event(env)
+                item = yield waiter  # ``deliver`` hands over the input as the event's value
             now = self.anchor_local + (env._now - self.anchor_real) if self.rate == 1.0 else self.local_now()
             if item.__class__ is str:
                 if not self.fired.get(item):
@@ -228,18 +229,20 @@ class Server:
             self._arm(timer, delay)
 
     def deliver(self, item: Any) -> None:
-        """Queue an input (a message, or the name of an expired timer) and wake the process if it is idle."""
-        self.inbox.append(item)
+        """Hand an input (a message, or the name of an expired timer) to the process: at once if it is idle,
+        else through the inbox, which it empties before it waits again."""
         waiter = self.waiter
-        if waiter is not None:
-            self.waiter = None
-            # Trigger the event the idle process waits on and resume the process at once, rather than through
-            # the event queue (``waiter.succeed()``): same simulated time, same order of inputs, and one heap
-            # push, pop and event fewer per message. Inputs only ever arrive from event callbacks, never from
-            # inside a server's own process, so this never resumes a process re-entrantly.
-            waiter._ok = True
-            waiter._value = None
-            self.process._resume(waiter)
+        if waiter is None:
+            self.inbox.append(item)
+            return
+        self.waiter = None
+        # Trigger the event the idle process waits on and resume the process at once, rather than through
+        # the event queue (``waiter.succeed(item)``): same simulated time, same order of inputs, and one heap
+        # push, pop and event fewer per message. Inputs only ever arrive from event callbacks, never from
+        # inside a server's own process, so this never resumes a process re-entrantly.
+        waiter._ok = True
+        waiter._value = item
+        self.process._resume(waiter)
 
     def _drop(self, m: Message) -> None:
         """Takes the messages that arrive while this server is down."""
@@ -367,18 +370,28 @@ class Simulation:
             return self.violation
         env = self.env
         step = env.step
-        peek = env.peek
+        queue = env._queue  # SimPy 4's event heap of (time, priority, id, event): peek() without the call
         checker = self.checker
         collecting = gc.isenabled()
         gc.disable()
         try:
-            while peek() <= until:
-                step()
-                self.events += 1
-                if checker.violation is not None:
-                    return self._stop(checker.violation)
-                if after_event is not None:
-                    after_event(self)
+            if after_event is None:
+                events = self.events
+                try:
+                    while queue and queue[0][0] <= until:
+                        step()
+                        events += 1
+                        if checker.violation is not None:
+                            self.events = events
+                            return self._stop(checker.violation)
+                finally:
+                    self.events = events
+            else:
+                while queue and queue[0][0] <= until:
+                    step()
+                    self.events += 1
+                    if checker.violation is None:
+                        after_event(self)
                     if checker.violation is not None:
                         return self._stop(checker.violation)
         finally:
