@@ -148,11 +148,87 @@ class Server:
     # ------------------------------------------------------------------------------------------ the process
 
     def _run(self, incarnation: int, node: Node) -> Any:
+        """The server's process: feed the node one input at a time and carry out each Output in order (make
+        its writes durable, show the checker, trace, send, arm timers). This loop runs once per message
+        delivered, so it is written out in one function, with locals for what it reads often."""
         env = self.env
         inbox = self.inbox
-        out = node.start(self.local_now())
-        self._carry_out(node, out)
+        fired = self.fired
+        deadline = self.deadline
+        scheduled = self.scheduled
+        record = self._record
+        send = self._send
+        nid = self.id
+        sim = self.sim
+        out: Output | None = node.start(self.local_now())
         while True:
+            if out is not None:
+                # 1. Durability: messages that depend on the writes leave only once they are durable.
+                if out.hard_state is not None or out.log_from is not None:
+                    latency = sim.cluster.disk_latency
+                    if latency:
+                        early = out.unsynced_messages
+                        if early:
+                            for m in early:
+                                send(m)
+                            out.unsynced_messages = []
+                        self.writing = True
+                        yield Timeout(env, latency)
+                        if self.incarnation != incarnation:
+                            return  # crashed before the write became durable: it is lost
+                        self.writing = False
+                    self.storage.write(out)
+                now = env._now
+                # 2. The checker and the trace see what changed.
+                role = node.role
+                term = node.term
+                commit = node.commit
+                changed = role != self.traced_role or term != self.traced_term
+                if changed:
+                    self.traced_role = role
+                    self.traced_term = term
+                    record((now, "state", nid, {"role": role, "term": term}))
+                    if role == LEADER:
+                        sim.elections.append((now, nid, term))
+                applied = out.applied
+                if changed or commit != self.traced_commit or applied or out.log_from is not None:
+                    # Only inputs that changed something the checker watches are shown to it.
+                    self._observe(nid, term, role, commit, out.log_from, out.log_entries, applied)
+                    if commit != self.traced_commit:
+                        self.traced_commit = commit
+                        record((now, "commit", nid, {"index": commit}))
+                        if commit > sim.committed:
+                            sim.committed = commit
+                    for index, entry in applied:
+                        c = entry.command
+                        record(
+                            (
+                                now,
+                                "apply",
+                                nid,
+                                {"index": index, "term": entry.term, "client": c and c.client, "seq": c and c.seq},
+                            )
+                        )
+                # 3. Messages.
+                for m in out.unsynced_messages:
+                    send(m)
+                for m in out.messages:
+                    if m.__class__ is RequestVoteReply and m.granted and not m.prevote:
+                        record((now, "vote", nid, {"candidate": m.dst, "term": m.term}))
+                    send(m)
+                # 4. Timers, lazily: re-arming to a later deadline (every heartbeat) creates no event; the pending
+                # event, when it fires early, schedules itself again for the deadline (``_timer_event``).
+                for timer, local_delay in out.timers:
+                    fired[timer] = False
+                    if local_delay is None:
+                        deadline[timer] = None
+                        continue
+                    due = now + (local_delay if self.rate == 1.0 else math.ceil(local_delay / self.rate))
+                    deadline[timer] = due
+                    pending = scheduled.get(timer)
+                    if pending is None or pending > due:
+                        self._schedule(timer, due)
+            # The next input.
             if inbox:
                 item = inbox.popleft()
             else:
@@ -160,73 +236,13 @@ class Server:
                 item = yield waiter  # ``deliver`` hands over the input as the event's value
             now = self.anchor_local + (env._now - self.anchor_real) if self.rate == 1.0 else self.local_now()
             if item.__class__ is str:
-                if not self.fired.get(item):
-                    continue  # re-armed or cancelled after it expired, by an input handled since: superseded
-                self.fired[item] = False
-                out = node.tick(item, now)
+                if fired.get(item):
+                    fired[item] = False
+                    out = node.tick(item, now)
+                else:
+                    out = None  # re-armed or cancelled after it expired, by an input handled since: superseded
             else:
                 out = node.step(item, now)
-            if out.hard_state is not None or out.log_from is not None:
-                latency = self.sim.cluster.disk_latency
-                if latency:
-                    early = out.unsynced_messages
-                    if early:
-                        send = self.sim.network.send
-                        for m in early:
-                            send(m)
-                        out.unsynced_messages = []
-                    self.writing = True
-                    yield Timeout(env, latency)
-                    if self.incarnation != incarnation:
-                        return  # crashed before the write became durable: it is lost
-                    self.writing = False
-                self.storage.write(out)
-            self._carry_out(node, out)
-
-    def _carry_out(self, node: Node, out: Output) -> None:
-        """Everything after durability: observe, trace, send, arm timers. The simulator's hottest function."""
-        sim = self.sim
-        now = self.env._now
-        record = self._record
-        nid = self.id
-        role = node.role
-        term = node.term
-        commit = node.commit
-        changed = role != self.traced_role or term != self.traced_term
-        if changed:
-            self.traced_role = role
-            self.traced_term = term
-            record((now, "state", nid, {"role": role, "term": term}))
-            if role == LEADER:
-                sim.elections.append((now, nid, term))
-        applied = out.applied
-        if changed or commit != self.traced_commit or applied or out.log_from is not None:
-            # Only inputs that changed something the checker watches are shown to it.
-            self._observe(nid, term, role, commit, out.log_from, out.log_entries, applied)
-            if commit != self.traced_commit:
-                self.traced_commit = commit
-                record((now, "commit", nid, {"index": commit}))
-                if commit > sim.committed:
-                    sim.committed = commit
-            for index, entry in applied:
-                c = entry.command
-                record(
-                    (
-                        now,
-                        "apply",
-                        nid,
-                        {"index": index, "term": entry.term, "client": c and c.client, "seq": c and c.seq},
-                    )
-                )
-        send = self._send
-        for m in out.unsynced_messages:
-            send(m)
-        for m in out.messages:
-            if m.__class__ is RequestVoteReply and m.granted and not m.prevote:
-                record((now, "vote", nid, {"candidate": m.dst, "term": m.term}))
-            send(m)
-        for timer, delay in out.timers:
-            self._arm(timer, delay)
 
     def deliver(self, item: Any) -> None:
         """Hand an input (a message, or the name of an expired timer) to the process: at once if it is idle,
@@ -262,18 +278,6 @@ class Server:
         self.anchor_local = self.local_now()
         self.anchor_real = self.env.now
         self.rate = rate
-
-    def _arm(self, timer: str, local_delay: int | None) -> None:
-        self.fired[timer] = False
-        if local_delay is None:
-            self.deadline[timer] = None
-            return
-        real = local_delay if self.rate == 1.0 else math.ceil(local_delay / self.rate)
-        due = self.env._now + real
-        self.deadline[timer] = due
-        scheduled = self.scheduled.get(timer)
-        if scheduled is None or scheduled > due:
-            self._schedule(timer, due)
 
     def _schedule(self, timer: str, due: int) -> None:
         self.scheduled[timer] = due
