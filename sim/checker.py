@@ -220,10 +220,16 @@ class Checker:
 
     def _extend_chain(self, node: int, v: _ServerView, entries: Sequence[Entry]) -> bool:
         first = self._first_chain
+        numbers = self._client_numbers
         chain = v.chain
         h = chain[-1]
         for entry in entries:
-            ident = self._identity(entry)
+            c = entry.command  # the identity of the entry's command, as _identity computes it, inline: per entry
+            if c is None:
+                ident = None
+            else:
+                n = numbers.get(c.client)
+                ident = (self._client_number(c.client) if n is None else n, c.seq)
             # Hashing a tuple of ints is the same in every process, whatever PYTHONHASHSEED says.
             h = hash((h, entry.term, -1, -1) if ident is None else (h, entry.term, *ident))
             index = len(chain)

@@ -53,6 +53,10 @@ class RaftLog:
         self.last_index += 1
         return self.last_index
 
+    def extend(self, entries: Sequence[Entry]) -> None:
+        self._entries.extend(entries)
+        self.last_index = len(self._entries) - 1
+
     def truncate_from(self, index: int) -> None:
         """Delete the entries at ``index`` and after. Index 0 (the sentinel) can never be deleted."""
         assert index >= 1

@@ -393,9 +393,8 @@ class Node:
                 if log.term_at(index) == entry.term:
                     continue
                 log.truncate_from(index)
-                self._mark_log(index)
-            for e in entries[k:]:
-                self._append(e)
+            self._mark_log(index)
+            log.extend(entries[k:] if k else entries)
             return
 
     def _on_append_reply(self, m: AppendEntriesReply) -> None:
