@@ -157,8 +157,12 @@ class Checker:
         if commit > v.commit:
             if not self._commit(node, v, commit):
                 return
+        committed_ids = self._committed_ids
+        numbers = self._client_numbers
         for index, entry in applied:
-            if index > v.commit or self._committed_ids[index] != self._identity(entry):
+            c = entry.command  # the entry's identity, as _identity computes it, inline: this runs per entry
+            ident = None if c is None else (numbers.get(c.client), c.seq)
+            if index > v.commit or committed_ids[index] != ident:
                 return self._fail(
                     "StateMachineSafety",
                     f"node {node} applied index {index}, which is not the committed entry",
@@ -272,17 +276,16 @@ class Checker:
             self._fail("StateMachineSafety", f"node {node} committed index {commit} beyond its log", node)
             return False
         committed = self._committed
-        grew = False
-        for i in range(v.commit + 1, commit + 1):
-            if i < len(committed):
-                if committed[i] != chain[i]:
-                    self._fail("StateMachineSafety", f"node {node} committed a different entry at index {i}", node)
-                    return False
-            else:
-                committed.append(chain[i])
-                self._committed_ids.append(v.ids[i])
-                self._committed_term.append(max(v.term, self._committed_term[-1]))
-                grew = True
+        known = len(committed)
+        for i in range(v.commit + 1, min(commit + 1, known)):
+            if committed[i] != chain[i]:
+                self._fail("StateMachineSafety", f"node {node} committed a different entry at index {i}", node)
+                return False
+        grew = commit >= known
+        if grew:
+            committed.extend(chain[known : commit + 1])
+            self._committed_ids.extend(v.ids[known : commit + 1])
+            self._committed_term.extend([max(v.term, self._committed_term[-1])] * (commit + 1 - known))
         v.commit = commit
         if grew:
             # Every leader of a later term must already hold what was just committed.
