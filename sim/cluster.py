@@ -93,14 +93,11 @@ class Server:
         # An expiry waits in the inbox until the node handles it; if an input handled meanwhile re-armed or
         # cancelled that timer, the expiry is stale and must not reach the node (``fired`` turns False).
         self.fired: dict[str, bool] = {}
-        # Clock: local = anchor_local + (now - anchor_real) * rate.
+        # Clock: local = anchor_local + (now - anchor_real) * rate; without drift (rate 1), now + offset.
         self.rate = 1.0
         self.anchor_real = 0
         self.anchor_local = 0
-        # Last values written to the trace, to record changes only.
-        self.traced_role = ""
-        self.traced_term = -1
-        self.traced_commit = 0
+        self.offset = 0
         # Bound methods used on every input.
         self._record = sim.trace.records.append
         self._send = sim.network.send
@@ -123,7 +120,6 @@ class Server:
         self.node = node
         now = self.env.now
         self.sim.trace.add(now, "boot", self.id, {"term": state.term, "log": len(state.entries)})
-        self.traced_role, self.traced_term, self.traced_commit = node.role, node.term, 0
         self.sim.checker.restarted(self.id, state.term, state.entries)
         self.process = self.env.process(self._run(self.incarnation, node))
         self.sim.network.attach(self.id, self.deliver)
@@ -160,6 +156,10 @@ class Server:
         send = self._send
         nid = self.id
         sim = self.sim
+        # The last role, term and commit index written to the trace: only changes are recorded.
+        traced_role = node.role
+        traced_term = node.term
+        traced_commit = 0
         out: Output | None = node.start(self.local_now())
         while True:
             if out is not None:
@@ -183,19 +183,19 @@ class Server:
                 role = node.role
                 term = node.term
                 commit = node.commit
-                changed = role != self.traced_role or term != self.traced_term
+                changed = role != traced_role or term != traced_term
                 if changed:
-                    self.traced_role = role
-                    self.traced_term = term
+                    traced_role = role
+                    traced_term = term
                     record((now, "state", nid, {"role": role, "term": term}))
                     if role == LEADER:
                         sim.elections.append((now, nid, term))
                 applied = out.applied
-                if changed or commit != self.traced_commit or applied or out.log_from is not None:
+                if changed or commit != traced_commit or applied or out.log_from is not None:
                     # Only inputs that changed something the checker watches are shown to it.
                     self._observe(nid, term, role, commit, out.log_from, out.log_entries, applied)
-                    if commit != self.traced_commit:
-                        self.traced_commit = commit
+                    if commit != traced_commit:
+                        traced_commit = commit
                         record((now, "commit", nid, {"index": commit}))
                         if commit > sim.committed:
                             sim.committed = commit
@@ -234,7 +234,7 @@ class Server:
             else:
                 self.waiter = waiter = Event(env)
                 item = yield waiter  # ``deliver`` hands over the input as the event's value
-            now = self.anchor_local + (env._now - self.anchor_real) if self.rate == 1.0 else self.local_now()
+            now = env._now + self.offset if self.rate == 1.0 else self.local_now()
             if item.__class__ is str:
                 if fired.get(item):
                     fired[item] = False
@@ -277,6 +277,7 @@ class Server:
             raise ValueError(f"clock rate must be positive, got {rate}")
         self.anchor_local = self.local_now()
         self.anchor_real = self.env.now
+        self.offset = self.anchor_local - self.anchor_real
         self.rate = rate
 
     def _schedule(self, timer: str, due: int) -> None:

@@ -158,6 +158,8 @@ class Node:
         self.majority = (len(self.peers) + 1) // 2 + 1
         self.config = config
         self.rng = rng
+        self._timeout_min = config.election_timeout_min
+        self._timeout_span = config.election_timeout_max - config.election_timeout_min + 1
         # Persistent (Figure 2).
         self.term = state.term
         self.voted_for = state.voted_for
@@ -524,10 +526,8 @@ class Node:
             self._log_from = index
 
     def _reset_election_timer(self) -> None:
-        c = self.config
         # Uniform in [min, max]; random() rather than randint() because this runs on every AppendEntries.
-        span = c.election_timeout_max - c.election_timeout_min + 1
-        self.out.timers.append((ELECTION, c.election_timeout_min + int(self.rng.random() * span)))
+        self.out.timers.append((ELECTION, self._timeout_min + int(self.rng.random() * self._timeout_span)))
 
     def _send(self, m: Message) -> None:
         self.out.messages.append(m)
