@@ -1,18 +1,25 @@
 """``raftsim bench``: how fast the simulator runs, as ratios measured in one run on this machine.
 
 Time is read here, and only here: it measures the simulator, it never feeds it. It is the process's CPU time
-(``time.process_time``), which other work on a shared machine disturbs less than wall time; each ratio is formed
-from measurements taken back to back and the median over several rounds is reported.
+(``time.process_time``). On a shared machine the speed of the CPU drifts by a factor of two within seconds, so
+measurements that are compared are interleaved in slices of a few tens of milliseconds: a round advances bare
+SimPy, the checked cluster and the unchecked cluster in turns, slice by slice, and sums each one's CPU time. The
+median over rounds is reported, with the range.
 
 Figures:
 
 - ``bare_events_per_s``: plain SimPy, one process per node doing only timeouts: the ceiling for any SimPy model.
 - ``sim_events_per_s`` / ``messages_per_s``: a 5-node cluster under steady client load, checker on, trace kept in
-  memory: SimPy events and Raft messages delivered per second of wall time.
+  memory: SimPy events and Raft messages delivered per CPU second.
 - ``ratio``: messages_per_s / bare_events_per_s (how many bare SimPy events one delivered message costs, inverted).
 - ``checker_overhead``: run time with the invariant checker / without.
 - ``scaling_10x``: run time for 10x the simulated duration / 1x. The log grows with the load, so a figure near 10
-  says the cost per event does not grow with log or run length.
+  says the cost per event does not grow with log or run length. The long run advances in ten parts, each
+  interleaved with a fresh 1x run; the ratio of its last part to its first is reported too.
+
+The cyclic garbage collector is off while a cluster runs (``Simulation.run`` turns it off). Here it stays off
+for the whole measurement, bare SimPy included, and a full collection runs between rounds, untimed: otherwise
+the collection that ``Simulation.run`` defers would fall, at random, into whichever slice next allocates.
 """
 
 from __future__ import annotations
@@ -21,41 +28,50 @@ import argparse
 import gc
 import json
 import time
+from collections.abc import Iterator
 from statistics import median
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from simpy import Environment
 
+if TYPE_CHECKING:
+    from .cluster import Simulation
+
 NODES = 5
 BASE_DURATION_US = 4_000_000
+SLICES = 20  # per round: slices of 200 ms simulated (about 3,000 messages, 30-60 ms of CPU)
+BARE_EVENTS_PER_SLICE = 20_000
 
 
-def bare_simpy(events: int = 400_000) -> float:
-    """Events per second of SimPy with one process per node doing only timeouts."""
-    env = Environment()
+class BareSimPy:
+    """Plain SimPy, one process per node doing only timeouts; ``advance`` steps it and returns the CPU time."""
 
-    def node(period: int) -> Any:
-        while True:
-            yield env.timeout(period)
+    def __init__(self) -> None:
+        self.env = env = Environment()
 
-    for i in range(NODES):
-        env.process(node(1_000 + 7 * i))
-    step = env.step
-    for _ in range(1_000):
-        step()
-    start = time.process_time()
-    for _ in range(events):
-        step()
-    return events / (time.process_time() - start)
+        def node(period: int) -> Iterator[Any]:
+            while True:
+                yield env.timeout(period)
+
+        for i in range(NODES):
+            env.process(node(1_000 + 7 * i))
+        self.advance(1_000)
+
+    def advance(self, events: int) -> float:
+        step = self.env.step
+        start = time.process_time()
+        for _ in range(events):
+            step()
+        return time.process_time() - start
 
 
-def cluster_run(duration_us: int, check: bool = True, seed: int = 1) -> dict[str, float]:
-    """Run the steady-load cluster for ``duration_us`` of simulated time; return wall time and counts."""
+def steady_load(check: bool = True, seed: int = 1) -> Simulation:
+    """The benchmark's cluster: 5 nodes, 1-5 ms links, 20 clients offering 2,000 commands/s, trace in memory."""
     from .cluster import ClusterConfig, NetworkConfig, Simulation
     from .network import Uniform
     from .workload import WorkloadConfig
 
-    sim = Simulation(
+    return Simulation(
         ClusterConfig(nodes=NODES),
         NetworkConfig(delay=Uniform(1_000, 5_000)),
         # 1000 keys keep values short: appends to a few hot keys would make every apply copy an ever longer
@@ -65,59 +81,107 @@ def cluster_run(duration_us: int, check: bool = True, seed: int = 1) -> dict[str
         trace=True,
         check=check,
     )
-    gc.collect()
+
+
+def _advance(sim: Simulation, until: int) -> float:
     start = time.process_time()
-    violation = sim.run(duration_us)
+    violation = sim.run(until)
     cpu = time.process_time() - start
     if violation is not None:
         raise RuntimeError(f"benchmark run found a violation: {violation.report()}")
+    return cpu
+
+
+def measure_round(duration_us: int = BASE_DURATION_US, slices: int = SLICES) -> dict[str, float]:
+    """One round: bare SimPy, the checked cluster and the unchecked cluster advanced in turns, slice by slice."""
+    bare = BareSimPy()
+    checked = steady_load(check=True)
+    unchecked = steady_load(check=False)
+    cpu = {"bare": 0.0, "checked": 0.0, "unchecked": 0.0}
+    for k in range(1, slices + 1):
+        until = duration_us * k // slices
+        cpu["bare"] += bare.advance(BARE_EVENTS_PER_SLICE)
+        cpu["checked"] += _advance(checked, until)
+        cpu["unchecked"] += _advance(unchecked, until)
+    if (checked.events, checked.network.delivered) != (unchecked.events, unchecked.network.delivered):
+        raise RuntimeError("the checker changed the run: it differs from the same run without the checker")
+    bare_rate = BARE_EVENTS_PER_SLICE * slices / cpu["bare"]
     return {
-        "cpu_s": cpu,
-        "events": sim.events,
-        "delivered": sim.network.delivered,
-        "committed": sim.committed,
-        "trace_records": len(sim.trace),
+        "bare_events_per_s": bare_rate,
+        "sim_events_per_s": checked.events / cpu["checked"],
+        "messages_per_s": checked.network.delivered / cpu["checked"],
+        "ratio": checked.network.delivered / cpu["checked"] / bare_rate,
+        "checker_overhead": cpu["checked"] / cpu["unchecked"],
+        "cpu_s": cpu["checked"],
+        "cpu_s_no_checker": cpu["unchecked"],
+        "events": checked.events,
+        "delivered": checked.network.delivered,
+        "committed": checked.committed,
+        "trace_records": len(checked.trace),
     }
 
 
-def measure(repeat: int = 5) -> dict[str, Any]:
-    """All figures. The machine's speed drifts (other work, shared cores), so every ratio is formed from
-    measurements taken back to back, repeated ``repeat`` times, and the median is reported."""
-    rounds = []
-    for _ in range(repeat):
-        bare = bare_simpy()
-        with_checker = cluster_run(BASE_DURATION_US, check=True)
-        without = cluster_run(BASE_DURATION_US, check=False)
-        rounds.append((bare, with_checker, without))
-    before = cluster_run(BASE_DURATION_US, check=True)
-    long = cluster_run(10 * BASE_DURATION_US, check=True)
-    after = cluster_run(BASE_DURATION_US, check=True)
-    bare_rates = [b for b, _, _ in rounds]
-    event_rates = [w["events"] / w["cpu_s"] for _, w, _ in rounds]
-    message_rates = [w["delivered"] / w["cpu_s"] for _, w, _ in rounds]
-    ratios = [w["delivered"] / w["cpu_s"] / b for b, w, _ in rounds]
-    overheads = [w["cpu_s"] / n["cpu_s"] for _, w, n in rounds]
-    one_x = (before["cpu_s"] + after["cpu_s"]) / 2
-    sample = rounds[0][1]
+def measure_scaling(duration_us: int = BASE_DURATION_US, factor: int = 10) -> dict[str, float]:
+    """A run ``factor`` times as long as the base, advanced in ``factor`` parts, each interleaved with a fresh
+    base-length run: (CPU of the long run) / (mean CPU of a base run), and the long run's last part / first."""
+    long = steady_load()
+    parts = []
+    bases = []
+    for k in range(1, factor + 1):
+        bases.append(_advance(steady_load(), duration_us))
+        gc.collect()  # the base run just dropped (untimed)
+        parts.append(_advance(long, duration_us * k))
     return {
-        "bare_events_per_s": round(median(bare_rates)),
-        "sim_events_per_s": round(median(event_rates)),
-        "messages_per_s": round(median(message_rates)),
-        "ratio": round(median(ratios), 3),
-        "checker_overhead": round(median(overheads), 3),
-        "scaling_10x": round(long["cpu_s"] / one_x, 2),
+        "scaling": sum(parts) / (sum(bases) / len(bases)),
+        "last_part_over_first": parts[-1] / parts[0],
+        "cpu_s": sum(parts),
+        "committed": long.committed,
+    }
+
+
+def measure(repeat: int = 5, duration_us: int = BASE_DURATION_US, slices: int = SLICES) -> dict[str, Any]:
+    """All figures: the median over ``repeat`` interleaved rounds, and the scaling run."""
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        rounds = []
+        for _ in range(repeat):
+            gc.collect()
+            rounds.append(measure_round(duration_us, slices))
+        gc.collect()
+        scaling = measure_scaling(duration_us)
+    finally:
+        if collecting:
+            gc.enable()
+
+    def mid(key: str) -> float:
+        return median(r[key] for r in rounds)
+
+    def span(key: str) -> list[float]:
+        return [round(min(r[key] for r in rounds), 3), round(max(r[key] for r in rounds), 3)]
+
+    sample = rounds[0]
+    return {
+        "bare_events_per_s": round(mid("bare_events_per_s")),
+        "sim_events_per_s": round(mid("sim_events_per_s")),
+        "messages_per_s": round(mid("messages_per_s")),
+        "ratio": round(mid("ratio"), 3),
+        "checker_overhead": round(mid("checker_overhead"), 3),
+        "scaling_10x": round(scaling["scaling"], 2),
         "detail": {
             "repeat": repeat,
-            "ratio_range": [round(min(ratios), 3), round(max(ratios), 3)],
-            "checker_overhead_range": [round(min(overheads), 3), round(max(overheads), 3)],
-            "simulated_s": BASE_DURATION_US / 1e6,
-            "run_cpu_s": round(median([w["cpu_s"] for _, w, _ in rounds]), 3),
-            "run_cpu_s_no_checker": round(median([n["cpu_s"] for _, _, n in rounds]), 3),
-            "run_cpu_s_10x": round(long["cpu_s"], 3),
+            "slices": slices,
+            "ratio_range": span("ratio"),
+            "checker_overhead_range": span("checker_overhead"),
+            "simulated_s": duration_us / 1e6,
+            "run_cpu_s": round(mid("cpu_s"), 3),
+            "run_cpu_s_no_checker": round(mid("cpu_s_no_checker"), 3),
+            "run_cpu_s_10x": round(scaling["cpu_s"], 3),
+            "last_tenth_over_first_10x": round(scaling["last_part_over_first"], 2),
             "events": sample["events"],
             "messages_delivered": sample["delivered"],
             "entries_committed": sample["committed"],
-            "entries_committed_10x": long["committed"],
+            "entries_committed_10x": scaling["committed"],
             "trace_records": sample["trace_records"],
         },
     }
@@ -134,7 +198,7 @@ def _print_human(r: dict[str, Any]) -> None:
     lo, hi = d["ratio_range"]
     print(
         f"ratio (messages/bare)      {r['ratio']:>12.3f}        target >= 0.10 (stretch 0.25); "
-        f"range {lo:.3f}-{hi:.3f} over {d['repeat']} rounds"
+        f"range {lo:.3f}-{hi:.3f} over {d['repeat']} rounds of {d['slices']} interleaved slices"
     )
     lo, hi = d["checker_overhead_range"]
     print(
@@ -143,7 +207,8 @@ def _print_human(r: dict[str, Any]) -> None:
     )
     print(
         f"10x duration / 1x          {r['scaling_10x']:>12.2f}x       target <= 11x "
-        f"({d['run_cpu_s_10x']:.2f} s for {d['entries_committed_10x']:,} entries)"
+        f"({d['run_cpu_s_10x']:.2f} s for {d['entries_committed_10x']:,} entries; "
+        f"its last tenth took {d['last_tenth_over_first_10x']:.2f}x its first)"
     )
 
 
@@ -165,10 +230,20 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    return value
+
+
 def register(subparsers: Any) -> None:
     p = subparsers.add_parser("bench", help="measure simulator speed (ratios measured in one run)")
     p.add_argument("--json", action="store_true", help="print one JSON object")
-    p.add_argument("--repeat", type=int, default=5, help="rounds of back-to-back measurements (default 5)")
+    p.add_argument("--repeat", type=_positive, default=5, help="rounds of interleaved measurements (default 5)")
     p.add_argument("--bugs", action="store_true", help="also fuzz each known bug: seeds to first failure")
-    p.add_argument("--bug-budget", type=int, default=2000, help="seed budget per bug with --bugs (default 2000)")
+    p.add_argument("--bug-budget", type=_positive, default=2000, help="seed budget per bug with --bugs (default 2000)")
     p.set_defaults(func=run)
