@@ -368,8 +368,8 @@ class Node:
         if prev > log.last_index:
             self._send(AppendEntriesReply(self.term, self.id, m.src, False, prev, 0, log.last_index + 1, 0))
             return
-        if log.term_at(prev) != m.prev_term:
-            conflict_term = log.term_at(prev)
+        if log.items[prev].term != m.prev_term:  # prev <= last_index here
+            conflict_term = log.items[prev].term
             first = log.first_index_of_term(conflict_term)
             self._send(AppendEntriesReply(self.term, self.id, m.src, False, prev, 0, first, conflict_term))
             return
@@ -392,7 +392,7 @@ class Node:
         for k, entry in enumerate(entries):
             index += 1
             if index <= log.last_index:
-                if log.term_at(index) == entry.term:
+                if log.items[index].term == entry.term:
                     continue
                 log.truncate_from(index)
             self._mark_log(index)
@@ -485,7 +485,7 @@ class Node:
         while self.last_applied < self.commit:
             index = self.last_applied + 1
             self.last_applied = index
-            entry = log.entry(index)
+            entry = log.items[index]
             command = entry.command
             self.out.applied.append((index, entry))
             if command is None:
