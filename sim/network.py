@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from simpy import Environment
-from simpy.events import Timeout
+from simpy.events import NORMAL, Event
 
 from .raft.messages import Address, Message
 from .trace import Trace
@@ -83,6 +83,23 @@ def describe_delay(d: Delay) -> dict[str, Any]:
 # ---------------------------------------------------------------------------------------------- the network
 
 
+class _InFlight(Event):
+    """A message in flight: a SimPy event, already triggered, that the environment processes at the message's
+    arrival. What ``Timeout(env, delay, value).callbacks.append(callback)`` makes, with one call and the
+    argument check fewer: one is made per message."""
+
+    def __init__(
+        self, env: Environment, delay: int, message: Message, stamp: tuple[int, int] | None, arrive: Any
+    ) -> None:
+        self.env = env
+        self.callbacks = [arrive]
+        self.message = message
+        self.stamp = stamp
+        self._value = None
+        self._ok = True
+        env.schedule(self, NORMAL, delay)
+
+
 class Network:
     def __init__(
         self,
@@ -99,10 +116,10 @@ class Network:
         self.servers = tuple(servers)
         # Who takes a message that arrives for an address (see ``attach``).
         self._receivers: dict[Address, Callable[[Message], None]] = {}
-        self.delay: Delay = delay
-        self.drop = drop
-        self.duplicate = duplicate
-        self.link_delay: dict[tuple[int, int], Delay] = {}
+        self._delay: Delay = delay
+        self._drop = drop
+        self._duplicate = duplicate
+        self._link_delay: dict[tuple[int, int], Delay] = {}
         # Partition groups (server -> group number) and one-way cuts (src, dst).
         self._group: dict[int, int] = {s: 0 for s in self.servers}
         self._cuts: set[tuple[int, int]] = set()
@@ -114,7 +131,49 @@ class Network:
         self._split = False
         self._faulted = False
         self._record = trace.records.append
+        self._arrive_callback = self._arrive
         self.delivered = 0
+        self._refresh()
+
+    # The knobs are properties so that ``_refresh`` can precompute what ``send`` needs for the common case.
+
+    @property
+    def delay(self) -> Delay:
+        return self._delay
+
+    @delay.setter
+    def delay(self, delay: Delay) -> None:
+        self._delay = delay
+        self._refresh()
+
+    @property
+    def drop(self) -> float:
+        return self._drop
+
+    @drop.setter
+    def drop(self, p: float) -> None:
+        self._drop = p
+        self._refresh()
+
+    @property
+    def duplicate(self) -> float:
+        return self._duplicate
+
+    @duplicate.setter
+    def duplicate(self, p: float) -> None:
+        self._duplicate = p
+        self._refresh()
+
+    def _refresh(self) -> None:
+        """Whether a message can take ``send``'s fast path: no link blocked, no loss, no duplication, one uniform
+        delay for every link, and no cut or restart yet whose in-flight losses ``_arrive`` would have to check."""
+        d = self._delay
+        self._plain = d.__class__ is Uniform and not (
+            self._split or self._drop or self._duplicate or self._link_delay or self._faulted
+        )
+        if d.__class__ is Uniform:
+            self._low = d.low
+            self._span = d.high - d.low + 1
 
     # ------------------------------------------------------------------------- sending and delivery
     # ``send`` and ``_arrive`` run for every message: they read the clock as ``env._now`` (SimPy 4, pinned),
@@ -127,31 +186,31 @@ class Network:
     def send(self, m: Message) -> None:
         now = self.env._now
         src = m.src
-        dst = m.dst
         record = self._record
         record((now, "send", src, m))
+        if self._plain:
+            # The same draws, in the same order, as the general path below makes in this case.
+            _InFlight(self.env, self._low + int(self.rng.random() * self._span), m, None, self._arrive_callback)
+            return
+        dst = m.dst
         if self._split and self.blocked(src, dst):
             record((now, "drop", src, (m, "partition")))
             return
         rng = self.rng
-        if self.drop and rng.random() < self.drop:
+        if self._drop and rng.random() < self._drop:
             record((now, "drop", src, (m, "random")))
             return
-        delay = self.link_delay.get((src, dst), self.delay) if self.link_delay else self.delay
+        delay = self._link_delay.get((src, dst), self._delay) if self._link_delay else self._delay
         # Until the first cut or restart, every link's counts are 0: no stamp needed (see _lost_in_flight).
         stamp = (self._cut_count.get((src, dst), 0), self._epoch.get(dst, 0)) if self._faulted else None
-        if delay.__class__ is Uniform:  # the common case, drawn inline: this runs for every message
-            d = delay.low + int(rng.random() * (delay.high - delay.low + 1))
-        else:
-            d = delay.sample(rng)
-        Timeout(self.env, d, (m, stamp)).callbacks.append(self._arrive)
-        if self.duplicate and rng.random() < self.duplicate:
+        _InFlight(self.env, delay.sample(rng), m, stamp, self._arrive_callback)
+        if self._duplicate and rng.random() < self._duplicate:
             record((now, "duplicate", src, m))
-            Timeout(self.env, delay.sample(rng), (m, stamp)).callbacks.append(self._arrive)
+            _InFlight(self.env, delay.sample(rng), m, stamp, self._arrive_callback)
 
-    def _arrive(self, ev: Timeout) -> None:
-        m, stamp = ev._value
-        if self._faulted and self._lost_in_flight(m, stamp):
+    def _arrive(self, ev: _InFlight) -> None:
+        m = ev.message
+        if self._faulted and self._lost_in_flight(m, ev.stamp):
             return
         self.delivered += 1
         self._record((self.env._now, "deliver", m.dst, m))
@@ -182,6 +241,7 @@ class Network:
         """Messages in flight to ``node`` are lost (its connections died with it)."""
         self._epoch[node] = self._epoch.get(node, 0) + 1
         self._faulted = True
+        self._refresh()
 
     # ------------------------------------------------------------------------------------- partitions
 
@@ -194,6 +254,7 @@ class Network:
                 if a != b and (a, b) not in before and self.blocked(a, b):
                     self._cut_count[(a, b)] = self._cut_count.get((a, b), 0) + 1
                     self._faulted = True
+        self._refresh()
 
     def partition(self, groups: Iterable[Iterable[int]]) -> None:
         """Split the servers into groups that cannot reach each other; servers not named form one more group.
@@ -223,9 +284,11 @@ class Network:
         self._group = {s: 0 for s in self.servers}
         self._cuts = set()
         self._split = False
+        self._refresh()
 
     def set_link_delay(self, src: int, dst: int, delay: Delay | None) -> None:
         if delay is None:
-            self.link_delay.pop((src, dst), None)
+            self._link_delay.pop((src, dst), None)
         else:
-            self.link_delay[(src, dst)] = delay
+            self._link_delay[(src, dst)] = delay
+        self._refresh()

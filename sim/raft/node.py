@@ -388,6 +388,11 @@ class Node:
         receiver step 3). Entries that already match are kept, so a stale or reordered AppendEntries never
         shortens the log."""
         log = self.log
+        if prev == log.last_index:  # the common case: nothing to compare, the entries extend the log
+            if entries:
+                self._mark_log(prev + 1)
+                log.extend(entries)
+            return
         index = prev
         for k, entry in enumerate(entries):
             index += 1
