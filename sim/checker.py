@@ -5,7 +5,8 @@ crashed and restarted, and when a client was told its command committed. Every c
 appended, committed or applied, and O(servers) per new leader or newly committed index: nothing depends on the
 length of the log or of the run. The trick is a chained hash per log entry,
 ``chain[i] = H(chain[i-1], term_i, command_i)``, so that "these two logs agree up to i" is one integer
-comparison, and one global table ``(index, term) -> chain`` that makes Log Matching a dictionary lookup.
+comparison, and one global table ``(index, term) -> chain`` that makes Log Matching a lookup (a list indexed by
+index for the first term seen there, a dictionary for the rare later ones).
 
 Properties (names as reported):
 
@@ -81,7 +82,13 @@ class Checker:
         self.servers: dict[int, _ServerView] = {n: _ServerView() for n in nodes}
         self.violation: Violation | None = None
         self._leaders: dict[int, int] = {}  # term -> leader
-        self._first_chain: dict[tuple[int, int], int] = {}  # (index, term) -> chain hash
+        # The first log prefix seen ending in each (index, term): by index, for the first term seen there (lists:
+        # the index advances with the logs, so these stay in cache), and a dict for any later term at an index.
+        # Servers' chains share the hash objects kept here. Also each such entry's command identity.
+        self._first_terms: list[int] = [0]
+        self._first_chains: list[int] = [0]
+        self._first_ids: list[tuple[int, int] | None] = [None]
+        self._other_chains: dict[tuple[int, int], tuple[int, tuple[int, int] | None]] = {}
         # The committed log as first committed anywhere: chain hashes and command identities, index 0 a sentinel.
         self._committed: list[int] = [0]
         self._committed_ids: list[tuple[int, int] | None] = [None]
@@ -160,7 +167,7 @@ class Checker:
         committed_ids = self._committed_ids
         numbers = self._client_numbers
         for index, entry in applied:
-            c = entry.command  # the entry's identity, as _identity computes it, inline: this runs per entry
+            c = entry.command  # its identity: (client number, seq), None for a no-op
             ident = None if c is None else (numbers.get(c.client), c.seq)
             if index > v.commit or committed_ids[index] != ident:
                 return self._fail(
@@ -207,13 +214,6 @@ class Checker:
 
     # -------------------------------------------------------------------------------------- internals
 
-    def _identity(self, entry: Entry) -> tuple[int, int] | None:
-        c = entry.command
-        if c is None:
-            return None
-        n = self._client_numbers.get(c.client)
-        return (self._client_number(c.client) if n is None else n, c.seq)
-
     def _client_number(self, client: str) -> int:
         # Chain hashes must not depend on PYTHONHASHSEED, so they hash ints: clients get numbers in order of
         # appearance.
@@ -223,32 +223,52 @@ class Checker:
         return n
 
     def _extend_chain(self, node: int, v: _ServerView, entries: Sequence[Entry]) -> bool:
-        first = self._first_chain
         numbers = self._client_numbers
+        terms = self._first_terms
+        chains = self._first_chains
+        ids = self._first_ids
         chain = v.chain
         h = chain[-1]
         for entry in entries:
-            c = entry.command  # the identity of the entry's command, as _identity computes it, inline: per entry
+            term = entry.term
+            c = entry.command  # its identity: (client number, seq), None for a no-op
             if c is None:
-                ident = None
+                n = seq = -1
             else:
-                n = numbers.get(c.client)
-                ident = (self._client_number(c.client) if n is None else n, c.seq)
+                n = numbers.get(c.client) or self._client_number(c.client)  # numbers start at 1
+                seq = c.seq
             # Hashing a tuple of ints is the same in every process, whatever PYTHONHASHSEED says.
-            h = hash((h, entry.term, -1, -1) if ident is None else (h, entry.term, *ident))
+            h = hash((h, term, n, seq))
             index = len(chain)
+            if index == len(terms):  # the first log to reach this index
+                ident = None if c is None else (n, seq)
+                terms.append(term)
+                chains.append(h)
+                ids.append(ident)
+            elif terms[index] == term:
+                seen = chains[index]
+                if seen != h:
+                    return self._log_mismatch(node, index, term)
+                h = seen
+                ident = ids[index]
+            else:
+                ident = None if c is None else (n, seq)
+                seen, ident = self._other_chains.setdefault((index, term), (h, ident))
+                if seen != h:
+                    return self._log_mismatch(node, index, term)
+                h = seen
             chain.append(h)
             v.ids.append(ident)
-            seen = first.setdefault((index, entry.term), h)
-            if seen != h:
-                self._fail(
-                    "LogMatching",
-                    f"node {node} holds an entry at index {index} of term {entry.term} whose log differs from "
-                    f"another log's entry with the same index and term",
-                    node,
-                )
-                return False
         return True
+
+    def _log_mismatch(self, node: int, index: int, term: int) -> bool:
+        self._fail(
+            "LogMatching",
+            f"node {node} holds an entry at index {index} of term {term} whose log differs from "
+            f"another log's entry with the same index and term",
+            node,
+        )
+        return False
 
     def _new_leader(self, node: int, term: int, chain: list[int]) -> bool:
         other = self._leaders.setdefault(term, node)
