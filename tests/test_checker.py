@@ -107,6 +107,15 @@ def test_same_index_and_term_differ_across_time() -> None:
     assert prop(c) == "LogMatching"
 
 
+def test_same_index_and_term_differ_for_a_term_not_first_seen_at_that_index() -> None:
+    c = fresh()
+    c.observe(1, 1, FOLLOWER, 0, 1, [E(1)])  # index 1 is first seen in term 1
+    c.observe(2, 2, FOLLOWER, 0, 1, [E(2, "a", 1)])  # then in term 2
+    assert c.violation is None
+    c.observe(3, 2, FOLLOWER, 0, 1, [E(2, "b", 1)])  # and in term 2 again, another entry
+    assert prop(c) == "LogMatching"
+
+
 def test_a_hole_in_the_log() -> None:
     c = fresh()
     c.observe(1, 1, FOLLOWER, 0, 1, [E(1)])
