@@ -57,8 +57,8 @@ def message_to_dict(m: Any) -> dict[str, Any]:
             commit=m.commit,
         )
         return d
-    for name, value in zip(m._fields, m, strict=True):
-        d[name] = value._asdict() if type(value) is Command else value
+    for name, value in m.asdict().items():
+        d[name] = value.asdict() if type(value) is Command else value
     if type(m) is ClientRequest:
         del d["term"]
     return d

@@ -32,9 +32,7 @@ class FollowerRenumbersCommands(Node):
     leader's entry, different content. LogMatching."""
 
     def _merge_entries(self, prev: int, entries: tuple[Entry, ...]) -> None:
-        changed = tuple(
-            Entry(e.term, e.command._replace(seq=e.command.seq + 1000)) if e.command else e for e in entries
-        )
+        changed = tuple(Entry(e.term, e.command.replace(seq=e.command.seq + 1000)) if e.command else e for e in entries)
         super()._merge_entries(prev, changed)
 
 

@@ -388,6 +388,35 @@ def test_a_run_makes_no_cyclic_garbage_except_crashed_processes() -> None:
     assert gc.collect() <= 8 * crashes  # measured: 4 objects per crash
 
 
+def test_messages_arrive_as_they_were_sent() -> None:
+    """Messages are immutable by contract (sim.raft.messages), not frozen: nothing may change one once it is sent,
+    not the nodes, the network (duplicates share the object), the trace or the checker."""
+    sim = Simulation(
+        network=NetworkConfig(delay=LogNormal(6 * MS, 0.6, 1 * MS), drop=0.05, duplicate=0.1),
+        workload=workload(clients=10, rate=1000, stop=2 * S),
+        seed=9,
+    )
+    sim.at(700 * MS, lambda: sim.crash(sim.leader() or 1))
+    sim.at(900 * MS, lambda: sim.partition([[1, 2]]))
+    sim.at(1300 * MS, sim.heal)
+    sim.at(1400 * MS, lambda: [sim.restart(i) for i in sim.servers if not sim.servers[i].alive])
+    records = sim.trace.records
+    seen = 0
+    snapshots = []
+
+    def snapshot(_: Simulation) -> None:
+        nonlocal seen
+        for r in records[seen:]:
+            if r[1] == "send":
+                snapshots.append((r[3], repr(r[3])))  # repr shows nested entries and commands too
+        seen = len(records)
+
+    sim.run(2 * S, after_event=snapshot)
+    assert sim.violation is None
+    assert len(snapshots) > 1000 and sum(1 for r in records if r[1] == "duplicate") > 50
+    assert all(repr(m) == before for m, before in snapshots)
+
+
 def test_clock_drift_keeps_safety_and_a_fast_clock_wins_elections() -> None:
     sim = Simulation(workload=workload(), seed=16)
     sim.set_drift(1, 0.5)
