@@ -3,8 +3,8 @@
 Time is read here, and only here: it measures the simulator, it never feeds it. It is the process's CPU time
 (``time.process_time``). On a shared machine the speed of the CPU drifts by a factor of two within seconds, so
 measurements that are compared are interleaved in slices of a few tens of milliseconds: a round advances bare
-SimPy, the checked cluster and the unchecked cluster in turns, slice by slice, and sums each one's CPU time. The
-median over rounds is reported, with the range.
+SimPy and the checked cluster in turns, slice by slice, and sums each one's CPU time; then the checked and the
+unchecked cluster, the same way. The median over rounds is reported, with the range.
 
 Figures:
 
@@ -14,8 +14,8 @@ Figures:
 - ``ratio``: messages_per_s / bare_events_per_s (how many bare SimPy events one delivered message costs, inverted).
 - ``checker_overhead``: run time with the invariant checker / without.
 - ``scaling_10x``: run time for 10x the simulated duration / 1x. The log grows with the load, so a figure near 10
-  says the cost per event does not grow with log or run length. The long run advances in ten parts, each
-  interleaved with a fresh 1x run; the ratio of its last part to its first is reported too.
+  says the cost per event does not grow with log or run length. The long run advances in ten parts, each right
+  after a fresh 1x run and compared with it; the ratio of its last part to its first is reported too.
 
 The cyclic garbage collector is off while a cluster runs (``Simulation.run`` turns it off). Here it stays off
 for the whole measurement, bare SimPy included, and a full collection runs between rounds, untimed: otherwise
@@ -93,48 +93,60 @@ def _advance(sim: Simulation, until: int) -> float:
 
 
 def measure_round(duration_us: int = BASE_DURATION_US, slices: int = SLICES) -> dict[str, float]:
-    """One round: bare SimPy, the checked cluster and the unchecked cluster advanced in turns, slice by slice."""
+    """One round, in two parts. First the checked cluster and bare SimPy, advanced in turns slice by slice: the
+    rates and their ratio. Then the checked cluster again and the unchecked one, in turns: the checker's overhead.
+    (Each part keeps only what it compares in memory: a second cluster alive, itself idle, measurably slows the
+    first down.)"""
     bare = BareSimPy()
     checked = steady_load(check=True)
-    unchecked = steady_load(check=False)
-    cpu = {"bare": 0.0, "checked": 0.0, "unchecked": 0.0}
+    bare_cpu = checked_cpu = 0.0
     for k in range(1, slices + 1):
-        until = duration_us * k // slices
-        cpu["bare"] += bare.advance(BARE_EVENTS_PER_SLICE)
-        cpu["checked"] += _advance(checked, until)
-        cpu["unchecked"] += _advance(unchecked, until)
-    if (checked.events, checked.network.delivered) != (unchecked.events, unchecked.network.delivered):
-        raise RuntimeError("the checker changed the run: it differs from the same run without the checker")
-    bare_rate = BARE_EVENTS_PER_SLICE * slices / cpu["bare"]
-    return {
+        bare_cpu += bare.advance(BARE_EVENTS_PER_SLICE)
+        checked_cpu += _advance(checked, duration_us * k // slices)
+    bare_rate = BARE_EVENTS_PER_SLICE * slices / bare_cpu
+    figures = {
         "bare_events_per_s": bare_rate,
-        "sim_events_per_s": checked.events / cpu["checked"],
-        "messages_per_s": checked.network.delivered / cpu["checked"],
-        "ratio": checked.network.delivered / cpu["checked"] / bare_rate,
-        "checker_overhead": cpu["checked"] / cpu["unchecked"],
-        "cpu_s": cpu["checked"],
-        "cpu_s_no_checker": cpu["unchecked"],
+        "sim_events_per_s": checked.events / checked_cpu,
+        "messages_per_s": checked.network.delivered / checked_cpu,
+        "ratio": checked.network.delivered / checked_cpu / bare_rate,
+        "cpu_s": checked_cpu,
         "events": checked.events,
         "delivered": checked.network.delivered,
         "committed": checked.committed,
         "trace_records": len(checked.trace),
     }
+    del bare, checked
+    gc.collect()
+    checked = steady_load(check=True)
+    unchecked = steady_load(check=False)
+    checked_cpu = unchecked_cpu = 0.0
+    for k in range(1, slices + 1):
+        checked_cpu += _advance(checked, duration_us * k // slices)
+        unchecked_cpu += _advance(unchecked, duration_us * k // slices)
+    if (checked.events, checked.network.delivered) != (unchecked.events, unchecked.network.delivered):
+        raise RuntimeError("the checker changed the run: it differs from the same run without the checker")
+    figures["checker_overhead"] = checked_cpu / unchecked_cpu
+    figures["cpu_s_no_checker"] = unchecked_cpu
+    return figures
 
 
 def measure_scaling(duration_us: int = BASE_DURATION_US, factor: int = 10) -> dict[str, float]:
-    """A run ``factor`` times as long as the base, advanced in ``factor`` parts, each interleaved with a fresh
-    base-length run: (CPU of the long run) / (mean CPU of a base run), and the long run's last part / first."""
+    """A run ``factor`` times as long as the base, advanced in ``factor`` parts, each right after a fresh
+    base-length run: the sum over parts of (part / its base run), which is ``factor`` when the cost per event
+    does not grow, and the last part's ratio over the first's."""
     long = steady_load()
-    parts = []
-    bases = []
+    ratios = []
+    cpu = 0.0
     for k in range(1, factor + 1):
-        bases.append(_advance(steady_load(), duration_us))
+        base = _advance(steady_load(), duration_us)
         gc.collect()  # the base run just dropped (untimed)
-        parts.append(_advance(long, duration_us * k))
+        part = _advance(long, duration_us * k)
+        cpu += part
+        ratios.append(part / base)
     return {
-        "scaling": sum(parts) / (sum(bases) / len(bases)),
-        "last_part_over_first": parts[-1] / parts[0],
-        "cpu_s": sum(parts),
+        "scaling": sum(ratios),
+        "last_part_over_first": ratios[-1] / ratios[0],
+        "cpu_s": cpu,
         "committed": long.committed,
     }
 
