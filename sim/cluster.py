@@ -196,19 +196,11 @@ class Server:
                     self._observe(nid, term, role, commit, out.log_from, out.log_entries, applied)
                     if commit != traced_commit:
                         traced_commit = commit
-                        record((now, "commit", nid, {"index": commit}))
+                        record((now, "commit", nid, commit))
                         if commit > sim.committed:
                             sim.committed = commit
-                    for index, entry in applied:
-                        c = entry.command
-                        record(
-                            (
-                                now,
-                                "apply",
-                                nid,
-                                {"index": index, "term": entry.term, "client": c and c.client, "seq": c and c.seq},
-                            )
-                        )
+                    for index_entry in applied:
+                        record((now, "apply", nid, index_entry))
                 # 3. Messages.
                 for m in out.unsynced_messages:
                     send(m)

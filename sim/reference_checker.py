@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any
 from .checker import Violation
 from .raft.messages import Entry
 from .raft.node import LEADER, Node
+from .trace import record_to_dict
 
 if TYPE_CHECKING:
     from .cluster import Simulation
@@ -160,8 +161,9 @@ class ReferenceChecker:
             if s.last_applied > s.commit:
                 return "StateMachineSafety", f"node {i} applied {s.last_applied} beyond commit {s.commit}", (i,)
         for record in records:
-            _, kind, node, data = record
-            if kind == "apply":
+            if record[1] == "apply":
+                data = record_to_dict(record)
+                node = record[2]
                 first = self._committed_at(data["index"])
                 if first is None or first.term != data["term"] or not _same_command(first, data["client"], data["seq"]):
                     return "StateMachineSafety", f"node {node} applied index {data['index']} not committed", (node,)

@@ -1,8 +1,9 @@
 """The record of what happened in a run, kept in memory and written as JSON Lines.
 
 A record is a tuple ``(time_us, kind, node, data)``; ``data`` is a message object for the message kinds (kept by
-reference: messages are immutable) and a dict otherwise. Turning records into JSON is deferred until someone asks,
-so keeping the trace on costs one tuple per record.
+reference: messages are immutable), ``(index, entry)`` for ``apply``, the index for ``commit`` (the two kinds
+written most often after messages), and a dict otherwise. Turning records into JSON is deferred until someone
+asks (``record_to_dict``), so keeping the trace on costs one tuple per record.
 
 Kinds and their JSON fields (``t`` is simulated microseconds, ``node`` the server or client concerned):
 
@@ -73,6 +74,12 @@ def record_to_dict(record: Record) -> dict[str, Any]:
             d["reason"] = data[1]
         else:
             d["msg"] = message_to_dict(data)
+    elif kind == "apply":
+        index, entry = data
+        c = entry.command
+        d.update(index=index, term=entry.term, client=c and c.client, seq=c and c.seq)
+    elif kind == "commit":
+        d["index"] = data
     elif data:
         d.update(data)
     return d
