@@ -202,8 +202,9 @@ class Server:
                     for index_entry in applied:
                         record((now, "apply", nid, index_entry))
                 # 3. Messages.
-                for m in out.unsynced_messages:
-                    send(m)
+                if out.unsynced_messages:
+                    for m in out.unsynced_messages:
+                        send(m)
                 for m in out.messages:
                     if m.__class__ is RequestVoteReply and m.granted and not m.prevote:
                         record((now, "vote", nid, {"candidate": m.dst, "term": m.term}))
