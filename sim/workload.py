@@ -13,7 +13,7 @@ import random
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from simpy.events import Event, Timeout
+from simpy.events import Event, Process, Timeout
 
 from .raft.messages import ClientReply, ClientRequest, Command
 
@@ -44,7 +44,8 @@ class Client:
         self.leader_guess: int | None = None
         self.acked = 0
         self.latencies: list[int] = []
-        self._waiter: Event | None = None
+        self._waiter: Event | None = None  # what the process waits on for a reply, None when it does not
+        self.process: Process | None = None
         self._reply: ClientReply | None = None
         self.target: int | None = None  # the server the current attempt went to
         self.sent_at = 0
@@ -58,7 +59,7 @@ class Client:
 
     def start(self) -> None:
         if self.config.rate > 0 and self.config.clients > 0:
-            self.sim.env.process(self._run())
+            self.process = self.sim.env.process(self._run())
 
     def _run(self) -> Any:
         env = self.sim.env
@@ -125,9 +126,7 @@ class Client:
             self._schedule_timer(deadline)  # a later attempt moved the deadline
             return
         self.deadline = None  # timed out: wake the client
-        waiter = self._waiter
-        if waiter is not None and not waiter.triggered:
-            waiter.succeed()
+        self._wake()
 
     def _other(self, servers: list[int], current: int) -> int:
         others = [s for s in servers if s != current] or servers
@@ -149,6 +148,16 @@ class Client:
             sim.checker.acked(self.name, m.seq, m.index)
         self._reply = m
         self.deadline = None
+        self._wake()
+
+    def _wake(self) -> None:
+        """Resume the client's process if it waits for a reply: at once, past the event queue, as
+        ``Server.deliver`` does (same time, one event fewer per command). Replies and timeouts reach the client
+        only from event callbacks, never from inside its own process."""
         waiter = self._waiter
-        if waiter is not None and not waiter.triggered:
-            waiter.succeed()
+        if waiter is not None:
+            self._waiter = None
+            waiter._ok = True
+            waiter._value = None
+            assert self.process is not None
+            self.process._resume(waiter)

@@ -521,9 +521,10 @@ def test_client_ignores_a_refusal_from_a_server_an_earlier_attempt_went_to() -> 
     assert client.outstanding is not None
     seq, target = client.outstanding.seq, client.target
     other = next(i for i in sim.servers if i != target)
+    waiter = client._waiter
     # A duplicated or late refusal from another server must not end the current attempt...
     client.on_reply(ClientReply(other, "c1", seq, False, None, other))
-    assert client._reply is None and not client._waiter.triggered
-    # ...but the current target's answer does.
+    assert client._waiter is waiter and not waiter.triggered and client.target == target
+    # ...but the current target's answer does: the client goes to the leader it names.
     client.on_reply(ClientReply(target, "c1", seq, False, None, other))
-    assert client._reply is not None and client._waiter.triggered
+    assert waiter.triggered and client.target == other and client.outstanding.seq == seq
