@@ -84,10 +84,12 @@ class Checker:
         self._leaders: dict[int, int] = {}  # term -> leader
         # The first log prefix seen ending in each (index, term): by index, for the first term seen there (lists:
         # the index advances with the logs, so these stay in cache), and a dict for any later term at an index.
-        # Servers' chains share the hash objects kept here. Also each such entry's command identity.
+        # Servers' chains share the hash objects kept here. Also each such entry's command identity, and the entry
+        # object itself: a server appending that very object after the very same prefix needs no hashing.
         self._first_terms: list[int] = [0]
         self._first_chains: list[int] = [0]
         self._first_ids: list[tuple[int, int] | None] = [None]
+        self._first_entries: list[Entry | None] = [None]
         self._other_chains: dict[tuple[int, int], tuple[int, tuple[int, int] | None]] = {}
         # The committed log as first committed anywhere: chain hashes and command identities, index 0 a sentinel.
         self._committed: list[int] = [0]
@@ -227,9 +229,18 @@ class Checker:
         terms = self._first_terms
         chains = self._first_chains
         ids = self._first_ids
+        firsts = self._first_entries
         chain = v.chain
         h = chain[-1]
         for entry in entries:
+            index = len(chain)
+            if index < len(firsts) and firsts[index] is entry and h is chains[index - 1]:
+                # The very entry object first seen here, after the very same prefix: the same hash, not
+                # recomputed (the common case: followers append the objects the leader sent).
+                h = chains[index]
+                chain.append(h)
+                v.ids.append(ids[index])
+                continue
             term = entry.term
             c = entry.command  # its identity: (client number, seq), None for a no-op
             if c is None:
@@ -239,12 +250,12 @@ class Checker:
                 seq = c.seq
             # Hashing a tuple of ints is the same in every process, whatever PYTHONHASHSEED says.
             h = hash((h, term, n, seq))
-            index = len(chain)
             if index == len(terms):  # the first log to reach this index
                 ident = None if c is None else (n, seq)
                 terms.append(term)
                 chains.append(h)
                 ids.append(ident)
+                firsts.append(entry)
             elif terms[index] == term:
                 seen = chains[index]
                 if seen != h:

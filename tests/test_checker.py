@@ -116,6 +116,18 @@ def test_same_index_and_term_differ_for_a_term_not_first_seen_at_that_index() ->
     assert prop(c) == "LogMatching"
 
 
+def test_the_same_entry_object_after_different_prefixes() -> None:
+    c = fresh()
+    shared = E(2, "x", 1)
+    c.observe(1, 2, FOLLOWER, 0, 1, [E(1, "a", 1), shared])
+    c.observe(2, 2, FOLLOWER, 0, 1, [E(1, "a", 1), shared])  # equal prefix, other objects: fine
+    assert c.violation is None
+    c.observe(3, 2, FOLLOWER, 0, 1, [E(2, "b", 2)])  # another term at index 1: legal so far
+    assert c.violation is None
+    c.observe(3, 2, FOLLOWER, 0, 2, [shared])  # but the shared entry of (2, term 2) now follows another prefix
+    assert prop(c) == "LogMatching" and "index 2" in c.violation.detail
+
+
 def test_a_hole_in_the_log() -> None:
     c = fresh()
     c.observe(1, 1, FOLLOWER, 0, 1, [E(1)])
