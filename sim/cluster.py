@@ -147,6 +147,8 @@ class Server:
         """The server's process: feed the node one input at a time and carry out each Output in order (make
         its writes durable, show the checker, trace, send, arm timers). This loop runs once per message
         delivered, so it is written out in one function, with locals for what it reads often."""
+        if self.incarnation != incarnation:
+            return  # crashed before the process got to start
         env = self.env
         inbox = self.inbox
         fired = self.fired

@@ -417,6 +417,21 @@ def test_messages_arrive_as_they_were_sent() -> None:
     assert all(repr(m) == before for m, before in snapshots)
 
 
+def test_a_server_crashed_before_its_process_starts_stays_silent() -> None:
+    sim = Simulation(ClusterConfig(nodes=3), seed=4)
+    server = sim.servers[1]
+    sim.at(100 * MS, lambda: sim.crash(1))
+
+    def boot_and_crash() -> None:
+        server.boot()
+        server.crash()  # in the same callback: before the new process has run at all
+
+    sim.at(200 * MS, boot_and_crash)
+    run(sim, 2 * S)
+    assert not server.alive
+    assert not [r for r in sim.trace.records if r[0] > 200 * MS and r[1] in ("send", "state") and r[2] == 1]
+
+
 def test_clock_drift_keeps_safety_and_a_fast_clock_wins_elections() -> None:
     sim = Simulation(workload=workload(), seed=16)
     sim.set_drift(1, 0.5)
