@@ -1,10 +1,14 @@
-"""Unit tests of the replicated log (sim.raft.log) and the key-value state machine (sim.raft.kv)."""
+"""Unit tests of the replicated log (sim.raft.log), the key-value state machine (sim.raft.kv) and the values
+nodes exchange (sim.raft.messages)."""
 
 from __future__ import annotations
 
+import copy
+import pickle
+
 import pytest
 
-from sim.raft import Command, Entry, KeyValueStore, RaftLog
+from sim.raft import AppendEntries, Command, Entry, KeyValueStore, RaftLog, RequestVoteReply
 
 
 def log_of(*terms: int) -> RaftLog:
@@ -118,3 +122,17 @@ def test_kv_stale_commands_are_ignored() -> None:
     # An old retry that arrives late changes nothing.
     assert kv.apply(Command("a", 1, "put", "x", "1"), 3) == ("2", 2)
     assert kv.data == {"x": "2"}
+
+
+def test_values_compare_by_type_and_fields_and_copy_with_replace() -> None:
+    c = Command("c", 1, "put", "k", "v")
+    assert c == Command("c", 1, "put", "k", "v") and hash(c) == hash(Command("c", 1, "put", "k", "v"))
+    assert c != Command("c", 2, "put", "k", "v")
+    # Same fields, another type: not equal.
+    assert RequestVoteReply(1, 2, 3, True) != AppendEntries(1, 2, 3, True, 0, 0, 0)  # type: ignore[arg-type]
+    m = AppendEntries(2, 1, 3, 4, 1, (Entry(2, c),), 4)
+    changed = m.replace(commit=5)
+    assert changed.commit == 5 and m.commit == 4 and changed.entries is m.entries
+    assert m.asdict()["entries"] == (Entry(2, c),) and list(m.asdict()) == list(AppendEntries._fields)
+    assert pickle.loads(pickle.dumps(m)) == m == copy.deepcopy(m)
+    assert repr(c) == "Command(client='c', seq=1, op='put', key='k', value='v')"
