@@ -44,6 +44,9 @@ class NetworkConfig:
     delay: Delay = Uniform(5_000, 15_000)
     drop: float = 0.0
     duplicate: float = 0.0
+    # Each directed link delivers in the order it was sent, as a TCP connection does: a message that would
+    # overtake an earlier one on its link waits for it. Off, every message's delay is independent (they reorder).
+    fifo: bool = False
 
 
 class Storage:
@@ -328,6 +331,7 @@ class Simulation:
             network.delay,
             network.drop,
             network.duplicate,
+            network.fifo,
         )
         self.fault_rng = stream(seed, "faults")
         node_class: type[Node] = Node

@@ -1,8 +1,9 @@
 """The simulated network: per-message delay, loss, duplication, partitions and one-way cuts.
 
-Reordering is not a separate knob: it follows from independent per-message delays. This module alone knows how
-partitions are represented (a group number per server plus a set of cut directed links); everyone else says
-``partition``, ``cut``, ``repair``, ``heal``.
+Reordering is not a separate knob: it follows from independent per-message delays, unless ``fifo`` makes each
+directed link deliver in send order (as a TCP connection does). This module alone knows how partitions are
+represented (a group number per server plus a set of cut directed links); everyone else says ``partition``,
+``cut``, ``repair``, ``heal``.
 
 A message is checked twice: when it is sent (a blocked link drops it at once) and when it arrives (a link cut
 while the message was in flight drops it, as does a destination that crashed meanwhile). Clients are outside
@@ -110,6 +111,7 @@ class Network:
         delay: Delay = Uniform(5_000, 15_000),
         drop: float = 0.0,
         duplicate: float = 0.0,
+        fifo: bool = False,
     ) -> None:
         self.env = env
         self.rng = rng
@@ -120,6 +122,9 @@ class Network:
         self._drop = drop
         self._duplicate = duplicate
         self._link_delay: dict[tuple[int, int], Delay] = {}
+        # With ``fifo``, when the last message sent on each directed link arrives: none may arrive before it.
+        self._fifo = fifo
+        self._last_arrival: dict[tuple[Address, Address], int] = {}
         # Partition groups (server -> group number) and one-way cuts (src, dst).
         self._group: dict[int, int] = {s: 0 for s in self.servers}
         self._cuts: set[tuple[int, int]] = set()
@@ -169,7 +174,7 @@ class Network:
         delay for every link, and no cut or restart yet whose in-flight losses ``_arrive`` would have to check."""
         d = self._delay
         self._plain = d.__class__ is Uniform and not (
-            self._split or self._drop or self._duplicate or self._link_delay or self._faulted
+            self._split or self._drop or self._duplicate or self._link_delay or self._faulted or self._fifo
         )
         if d.__class__ is Uniform:
             self._low = d.low
@@ -203,10 +208,20 @@ class Network:
         delay = self._link_delay.get((src, dst), self._delay) if self._link_delay else self._delay
         # Until the first cut or restart, every link's counts are 0: no stamp needed (see _lost_in_flight).
         stamp = (self._cut_count.get((src, dst), 0), self._epoch.get(dst, 0)) if self._faulted else None
-        _InFlight(self.env, delay.sample(rng), m, stamp, self._arrive_callback)
+        _InFlight(self.env, self._in_order(src, dst, delay.sample(rng)), m, stamp, self._arrive_callback)
         if self._duplicate and rng.random() < self._duplicate:
             record((now, "duplicate", src, m))
-            _InFlight(self.env, delay.sample(rng), m, stamp, self._arrive_callback)
+            _InFlight(self.env, self._in_order(src, dst, delay.sample(rng)), m, stamp, self._arrive_callback)
+
+    def _in_order(self, src: Address, dst: Address, delay: int) -> int:
+        """The delay of a message about to be sent, held back with ``fifo`` so as not to overtake its link's last
+        message (arriving at the same time as it is enough: SimPy processes same-time events in order)."""
+        if not self._fifo:
+            return delay
+        now = self.env._now
+        arrival = max(now + delay, self._last_arrival.get((src, dst), 0))
+        self._last_arrival[(src, dst)] = arrival
+        return arrival - now
 
     def _arrive(self, ev: _InFlight) -> None:
         m = ev.message

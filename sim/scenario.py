@@ -435,12 +435,13 @@ class _Parser:
         return ClusterConfig(nodes=nodes, raft=raft, disk_latency=disk, bug=bug)
 
     def network(self, t: dict[str, Any]) -> tuple[NetworkConfig, list[Fault]]:
-        self.check_keys("network", t, ("delay", "drop", "duplicate", "links"))
+        self.check_keys("network", t, ("delay", "drop", "duplicate", "fifo", "links"))
         delay: Delay = NetworkConfig.delay
         if "delay" in t:
             delay = self.delay("network.delay", t["delay"])
         drop = self.probability("network.drop", t.get("drop", 0.0))
         duplicate = self.probability("network.duplicate", t.get("duplicate", 0.0))
+        fifo = self.boolean("network.fifo", t.get("fifo", False))
         links = t.get("links", [])
         if not isinstance(links, list):
             raise self.fail("network.links", "an array of tables ([[network.links]])", links)
@@ -453,7 +454,7 @@ class _Parser:
             if "delay" not in link:
                 raise self.fail(f"{path}.delay", "a delay distribution for this link (missing)")
             faults.append(Fault(0, "delay", src=src, dst=dst, delay=self.delay(f"{path}.delay", link["delay"])))
-        return NetworkConfig(delay=delay, drop=drop, duplicate=duplicate), faults
+        return NetworkConfig(delay=delay, drop=drop, duplicate=duplicate, fifo=fifo), faults
 
     def link(self, path: str, t: dict[str, Any]) -> tuple[int, int]:
         for key in ("from", "to"):
@@ -876,6 +877,7 @@ def to_toml(s: Scenario) -> str:
         f"delay = {_toml_value(_delay_table(n.delay))}",
         f"drop = {_toml_value(float(n.drop))}",
         f"duplicate = {_toml_value(float(n.duplicate))}",
+        f"fifo = {_toml_value(n.fifo)}",
         "",
         "[workload]",
         f"clients = {w.clients}",

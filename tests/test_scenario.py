@@ -97,6 +97,7 @@ def test_defaults() -> None:
     assert s.cluster.nodes == 5
     assert s.cluster.raft.election_timeout_min == 150_000
     assert s.network.delay == Uniform(5_000, 15_000)
+    assert not s.network.fifo
     assert s.workload.clients == 0
     assert s.faults == () and s.expectations == ()
 
@@ -220,6 +221,7 @@ def test_round_trip_odd_values() -> None:
         [network]
         delay = { dist = "exponential", mean = "7ms" }
         drop = 0.00001
+        fifo = true
         [workload]
         clients = 2
         rate = 12.5

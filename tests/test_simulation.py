@@ -432,6 +432,53 @@ def test_a_server_crashed_before_its_process_starts_stays_silent() -> None:
     assert not [r for r in sim.trace.records if r[0] > 200 * MS and r[1] in ("send", "state") and r[2] == 1]
 
 
+def link_orders(sim: Simulation) -> tuple[int, int]:
+    """(links whose deliveries came in send order, links where some message overtook another)."""
+    sent: dict[int, int] = {}
+    last: dict[tuple[object, object], int] = {}
+    in_order, overtaken = set(), set()
+    for r in sim.trace.records:
+        if r[1] == "send":
+            sent.setdefault(id(r[3]), len(sent))
+        elif r[1] == "deliver":
+            m = r[3]
+            link = (m.src, m.dst)
+            position = sent[id(m)]
+            (overtaken if position < last.get(link, -1) else in_order).add(link)
+            last[link] = max(position, last.get(link, -1))
+    return len(in_order - overtaken), len(overtaken)
+
+
+def test_fifo_links_deliver_in_send_order() -> None:
+    def simulation(fifo: bool) -> Simulation:
+        sim = Simulation(
+            network=NetworkConfig(delay=LogNormal(4 * MS, 0.8, 1 * MS), duplicate=0.05, fifo=fifo),
+            workload=workload(clients=10, rate=1000, stop=2 * S),
+            seed=6,
+        )
+        sim.at(800 * MS, lambda: sim.crash(sim.leader() or 1))
+        sim.at(1200 * MS, lambda: [sim.restart(i) for i in sim.servers if not sim.servers[i].alive])
+        run(sim, 2 * S)
+        return sim
+
+    reordering, fifo = simulation(False), simulation(True)
+    assert link_orders(reordering)[1] > 10  # without fifo, messages overtake one another on most links
+    in_order, overtaken = link_orders(fifo)
+    assert overtaken == 0 and in_order > 20
+
+    # So, until the crash, no follower lacks the predecessor of an AppendEntries: none is rejected.
+    def rejections_before_the_crash(sim: Simulation) -> int:
+        return sum(
+            1
+            for t, kind, _, m in sim.trace.records
+            if t < 800 * MS and kind == "deliver" and type(m) is AppendEntriesReply and not m.success
+        )
+
+    assert rejections_before_the_crash(reordering) > 20
+    assert rejections_before_the_crash(fifo) == 0
+    assert fifo.acked() > 100
+
+
 def test_clock_drift_keeps_safety_and_a_fast_clock_wins_elections() -> None:
     sim = Simulation(workload=workload(), seed=16)
     sim.set_drift(1, 0.5)
