@@ -255,6 +255,7 @@ def draw_case(
     bug: str | None = None,
     families: Iterable[str] | None = None,
     max_duration_ms: int = 3_000,
+    fifo: bool = False,
 ) -> Case:
     """Draw one case. All structure comes from ``d``; ``seed`` only seeds the simulation's own streams."""
     swarm = draw_swarm(d, families)
@@ -278,7 +279,7 @@ def draw_case(
     )
     disk = d.pick((1, 2, 5, 10, 20)) * MS if "disk" in on else 0
     cluster = ClusterConfig(nodes=nodes, raft=raft, disk_latency=disk, bug=bug)
-    network = NetworkConfig(delay=BASE_DELAY)
+    network = NetworkConfig(delay=BASE_DELAY, fifo=fifo)
     clients, rate = {"none": (0, 0.0), "light": (1, 10.0), "medium": (3, 50.0), "heavy": (4, 100.0)}[swarm.load]
     duration = d.integer(max(2, max_duration_ms // 250), max_duration_ms // 100) * 100 * MS
     workload = WorkloadConfig(clients=clients, rate=rate, timeout=300 * MS, stop=duration)
@@ -393,12 +394,13 @@ class Options:
     bug: str | None = None
     families: tuple[str, ...] | None = None
     max_duration_ms: int = 3_000
+    fifo: bool = False  # every case's links deliver in send order (NetworkConfig.fifo); draws nothing
 
 
 def case_for_seed(seed: int, options: Options = Options()) -> Case:
     """The case of one seed: a pure function of (seed, options)."""
     d = RandomDraw(stream(seed, "fuzz"))
-    return draw_case(d, seed, options.nodes, options.bug, options.families, options.max_duration_ms)
+    return draw_case(d, seed, options.nodes, options.bug, options.families, options.max_duration_ms, options.fifo)
 
 
 def run_seed(seed: int, options: Options = Options(), digest: bool = False) -> Outcome:
@@ -771,6 +773,8 @@ def replay_command(seed: int, options: Options) -> str:
         cmd += f" --bug {options.bug}"
     if options.families is not None:
         cmd += f" --families {','.join(options.families)}"
+    if options.fifo:
+        cmd += " --fifo"
     return cmd
 
 
@@ -865,7 +869,7 @@ def _options(args: argparse.Namespace) -> Options:
             raise UsageError(
                 f"--families: expected a comma-separated list of {', '.join(FAMILIES)}, got {args.families!r}"
             )
-    return Options(nodes=args.nodes, bug=args.bug, families=families)
+    return Options(nodes=args.nodes, bug=args.bug, families=families, fifo=args.fifo)
 
 
 def _common(p: argparse.ArgumentParser) -> None:
@@ -876,6 +880,7 @@ def _common(p: argparse.ArgumentParser) -> None:
         metavar="LIST",
         help=f"only these fault families may be switched on (comma-separated; default all: {','.join(FAMILIES)})",
     )
+    p.add_argument("--fifo", action="store_true", help="links deliver in send order, as TCP connections do")
 
 
 def register(subparsers: Any) -> None:

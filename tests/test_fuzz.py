@@ -61,6 +61,17 @@ def test_replay_reproduces_the_trace_digest(tmp_path: Path, capsys: pytest.Captu
     assert trace.stat().st_size > 0
 
 
+def test_fifo_option_changes_only_the_links(capsys: pytest.CaptureFixture[str]) -> None:
+    for seed in range(5):
+        plain, fifo = case_for_seed(seed, Options()), case_for_seed(seed, Options(fifo=True))
+        assert fifo.network.fifo and not plain.network.fifo
+        assert replace(fifo, network=plain.network) == plain  # the same draws otherwise
+    rc = main(["fuzz", "--seeds", "4", "--workers", "1", "--fifo", "--no-shrink"])
+    out = capsys.readouterr().out
+    assert rc == 0, out
+    assert "failures by property: none" in out
+
+
 def test_check_determinism_passes(capsys: pytest.CaptureFixture[str]) -> None:
     rc = main(["fuzz", "--seeds", "4", "--workers", "1", "--check-determinism", "--no-shrink"])
     out = capsys.readouterr().out
