@@ -17,6 +17,7 @@ import math
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 from simpy import Environment
@@ -27,6 +28,7 @@ from .network import Delay, Network, Uniform, describe_delay
 from .raft.messages import Entry, Message, RequestVoteReply
 from .raft.node import FOLLOWER, LEADER, Node, Output, PersistentState, RaftConfig
 from .rng import stream
+from .timers import LazyTimer
 from .trace import Trace, format_records
 from .workload import Client, WorkloadConfig
 
@@ -89,10 +91,9 @@ class Server:
         self.waiter: Event | None = None
         self.process: Process | None = None
         self.writing = False
-        # Lazy timers: ``deadline`` is when the timer is due; ``scheduled`` when its pending SimPy event fires.
-        # Re-arming to a later deadline (every heartbeat) creates no event; the early event re-schedules itself.
-        self.deadline: dict[str, int | None] = {}
-        self.scheduled: dict[str, int | None] = {}
+        # The node's timers by name, lazy (sim.timers): re-arming the election timer on every AppendEntries
+        # creates no event.
+        self.timers: dict[str, LazyTimer] = {}
         # An expiry waits in the inbox until the node handles it; if an input handled meanwhile re-armed or
         # cancelled that timer, the expiry is stale and must not reach the node (``fired`` turns False).
         self.fired: dict[str, bool] = {}
@@ -113,8 +114,7 @@ class Server:
         self.alive = True
         self.inbox = deque()
         self.waiter = None
-        self.deadline = {}
-        self.scheduled = {}
+        self.timers = {}
         self.fired = {}
         state = self.storage.state()
         raft = self.sim.cluster.raft
@@ -137,8 +137,9 @@ class Server:
         self.inbox = deque()
         self.waiter = None
         self.writing = False
-        self.deadline = {}
-        self.scheduled = {}
+        for timer in self.timers.values():
+            timer.cancel()  # their pending events, when they fire, find nothing to do
+        self.timers = {}
         self.fired = {}
         self.sim.network.endpoint_restarted(self.id)
         self.sim.network.attach(self.id, self._drop)
@@ -155,8 +156,7 @@ class Server:
         env = self.env
         inbox = self.inbox
         fired = self.fired
-        deadline = self.deadline
-        scheduled = self.scheduled
+        timers = self.timers
         record = self._record
         send = self._send
         nid = self.id
@@ -214,18 +214,16 @@ class Server:
                     if m.__class__ is RequestVoteReply and m.granted and not m.prevote:
                         record((now, "vote", nid, {"candidate": m.dst, "term": m.term}))
                     send(m)
-                # 4. Timers, lazily: re-arming to a later deadline (every heartbeat) creates no event; the pending
-                # event, when it fires early, schedules itself again for the deadline (``_timer_event``).
-                for timer, local_delay in out.timers:
-                    fired[timer] = False
+                # 4. Timers.
+                for name, local_delay in out.timers:
+                    fired[name] = False
+                    timer = timers.get(name)
+                    if timer is None:
+                        timer = timers[name] = LazyTimer(env, partial(self._expired, name))
                     if local_delay is None:
-                        deadline[timer] = None
-                        continue
-                    due = now + (local_delay if self.rate == 1.0 else math.ceil(local_delay / self.rate))
-                    deadline[timer] = due
-                    pending = scheduled.get(timer)
-                    if pending is None or pending > due:
-                        self._schedule(timer, due)
+                        timer.cancel()
+                    else:
+                        timer.arm(now + (local_delay if self.rate == 1.0 else math.ceil(local_delay / self.rate)))
             # The next input.
             if inbox:
                 item = inbox.popleft()
@@ -278,23 +276,8 @@ class Server:
         self.offset = self.anchor_local - self.anchor_real
         self.rate = rate
 
-    def _schedule(self, timer: str, due: int) -> None:
-        self.scheduled[timer] = due
-        ev = Timeout(self.env, due - self.env._now, (self.incarnation, timer, due))
-        ev.callbacks.append(self._timer_event)
-
-    def _timer_event(self, ev: Timeout) -> None:
-        incarnation, timer, due = ev._value
-        if incarnation != self.incarnation or self.scheduled.get(timer) != due:
-            return  # stale: crashed since, or superseded by an earlier event
-        self.scheduled[timer] = None
-        deadline = self.deadline.get(timer)
-        if deadline is None:
-            return  # cancelled
-        if deadline > self.env._now:
-            self._schedule(timer, deadline)  # re-armed later while this event was pending
-            return
-        self.deadline[timer] = None
+    def _expired(self, timer: str) -> None:
+        """A timer expired: its name goes to the process as an input, current until the timer is re-armed."""
         self.fired[timer] = True
         self.deliver(timer)
 

@@ -208,16 +208,16 @@ class Network:
         delay = self._link_delay.get((src, dst), self._delay) if self._link_delay else self._delay
         # Until the first cut or restart, every link's counts are 0: no stamp needed (see _lost_in_flight).
         stamp = (self._cut_count.get((src, dst), 0), self._epoch.get(dst, 0)) if self._faulted else None
-        _InFlight(self.env, self._in_order(src, dst, delay.sample(rng)), m, stamp, self._arrive_callback)
+        d = delay.sample(rng)
+        _InFlight(self.env, self._in_order(src, dst, d) if self._fifo else d, m, stamp, self._arrive_callback)
         if self._duplicate and rng.random() < self._duplicate:
             record((now, "duplicate", src, m))
-            _InFlight(self.env, self._in_order(src, dst, delay.sample(rng)), m, stamp, self._arrive_callback)
+            d = delay.sample(rng)
+            _InFlight(self.env, self._in_order(src, dst, d) if self._fifo else d, m, stamp, self._arrive_callback)
 
     def _in_order(self, src: Address, dst: Address, delay: int) -> int:
-        """The delay of a message about to be sent, held back with ``fifo`` so as not to overtake its link's last
+        """With ``fifo``: the delay of a message about to be sent, held back so as not to overtake its link's last
         message (arriving at the same time as it is enough: SimPy processes same-time events in order)."""
-        if not self._fifo:
-            return delay
         now = self.env._now
         arrival = max(now + delay, self._last_arrival.get((src, dst), 0))
         self._last_arrival[(src, dst)] = arrival

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 from simpy.events import Event, Process, Timeout
 
 from .raft.messages import ClientReply, ClientRequest, Command
+from .timers import LazyTimer
 
 if TYPE_CHECKING:
     from .cluster import Simulation
@@ -49,13 +50,9 @@ class Client:
         self._reply: ClientReply | None = None
         self.target: int | None = None  # the server the current attempt went to
         self.sent_at = 0
-        # The attempt's timeout, as a lazy timer (like the servers' timers): ``deadline`` is when the current
-        # attempt times out (None once answered), ``timer_due`` when the one pending SimPy event fires. Every
-        # attempt moves the deadline later, so no attempt needs an event of its own: the pending event, when it
-        # fires early, schedules itself again for the deadline. (An event per attempt would keep hundreds of
-        # dead timeouts in the event heap under load, and process each one.)
-        self.deadline: int | None = None
-        self.timer_due: int | None = None
+        # The attempt's timeout, lazy (sim.timers): every attempt moves it later, so no attempt needs an event of
+        # its own (under load an event per attempt kept hundreds of dead timeouts in the event heap).
+        self._timeout = LazyTimer(sim.env, self._wake)
 
     def start(self) -> None:
         if self.config.rate > 0 and self.config.clients > 0:
@@ -93,9 +90,7 @@ class Client:
                 self.sim.network.send(ClientRequest(self.name, target, command))
                 # Wake on a reply or after the timeout, whichever comes first (a timer callback rather than an
                 # AnyOf condition, which costs several events and objects per attempt).
-                self.deadline = deadline = env.now + cfg.timeout
-                if self.timer_due is None or self.timer_due > deadline:
-                    self._schedule_timer(deadline)
+                self._timeout.arm(env.now + cfg.timeout)
                 yield waiter
                 reply = self._reply
                 if self.outstanding is None:
@@ -110,23 +105,6 @@ class Client:
                     yield Timeout(env, cfg.redirect_backoff)
                     target = self._other(servers, target)
             self.latencies.append(env.now - sent_at)
-
-    def _schedule_timer(self, due: int) -> None:
-        self.timer_due = due
-        Timeout(self.sim.env, due - self.sim.env.now, due).callbacks.append(self._on_timer)
-
-    def _on_timer(self, ev: Timeout) -> None:
-        if ev._value != self.timer_due:
-            return  # superseded by an earlier event
-        self.timer_due = None
-        deadline = self.deadline
-        if deadline is None:
-            return  # the attempt was answered
-        if deadline > self.sim.env.now:
-            self._schedule_timer(deadline)  # a later attempt moved the deadline
-            return
-        self.deadline = None  # timed out: wake the client
-        self._wake()
 
     def _other(self, servers: list[int], current: int) -> int:
         others = [s for s in servers if s != current] or servers
@@ -147,7 +125,7 @@ class Client:
             sim.trace.add(sim.env.now, "ack", self.name, {"seq": m.seq, "index": m.index, "latency_us": latency})
             sim.checker.acked(self.name, m.seq, m.index)
         self._reply = m
-        self.deadline = None
+        self._timeout.cancel()
         self._wake()
 
     def _wake(self) -> None:
