@@ -167,7 +167,7 @@ def measure(repeat: int = 5, duration_us: int = BASE_DURATION_US, slices: int = 
             gc.collect()
             rounds.append(measure_round(duration_us, slices))
         gc.collect()
-        scaling = measure_scaling(duration_us)
+        scaling = measure_scaling(duration_us, slices=slices)
     finally:
         if collecting:
             gc.enable()
