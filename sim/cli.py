@@ -14,11 +14,13 @@ import sys
 from collections.abc import Sequence
 from typing import NoReturn
 
+from .errors import UsageError
+
+__all__ = ["UsageError", "main"]
+
 SUBCOMMAND_MODULES = ("sim.scenario", "sim.fuzz", "sim.plot", "sim.figure16", "sim.bench")
 
 
-class UsageError(Exception):
-    """Bad input: reported as one line on stderr with exit code 2."""
 
 
 class _Parser(argparse.ArgumentParser):

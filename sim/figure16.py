@@ -52,7 +52,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .cli import UsageError
+from .errors import UsageError
 
 # The lines of the two panels, as (min, max) election timeouts in milliseconds.
 TOP = ((150, 150), (150, 151), (150, 155), (150, 175), (150, 200), (150, 300))

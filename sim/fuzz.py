@@ -521,10 +521,10 @@ def _campaign_dask(
     try:
         from distributed import Client
     except ImportError as e:  # pragma: no cover - depends on the install
-        from .cli import UsageError
+        from .errors import UsageError
 
         raise UsageError("--scheduler: needs dask[distributed] (pip install 'raftsim[dask]')") from e
-    from .cli import UsageError
+    from .errors import UsageError
 
     try:
         client = Client(address, timeout="10s") if isinstance(address, str) else Client(address)
@@ -845,7 +845,7 @@ _DURATION_RE = re.compile(r"^\s*(\d+(?:\.\d*)?)\s*(ms|s|m|min|h)?\s*$")
 
 def parse_wall_time(text: str) -> float:
     """``--time`` values: ``60s``, ``2m``, ``500ms``, ``1h``; a bare number is seconds."""
-    from .cli import UsageError
+    from .errors import UsageError
 
     m = _DURATION_RE.match(text)
     if not m or float(m.group(1)) <= 0:
@@ -855,7 +855,7 @@ def parse_wall_time(text: str) -> float:
 
 
 def _options(args: argparse.Namespace) -> Options:
-    from .cli import UsageError
+    from .errors import UsageError
 
     if not 1 <= args.nodes <= 15:
         raise UsageError(f"--nodes: expected an integer from 1 to 15, got {args.nodes}")
@@ -953,7 +953,7 @@ class _Progress:
 
 
 def fuzz_command(args: argparse.Namespace) -> int:
-    from .cli import UsageError
+    from .errors import UsageError
 
     if args.list_bugs:
         for name in BUGS:
@@ -1039,7 +1039,7 @@ def report_failures(camp: Campaign, options: Options, out_dir: str, shrink_failu
 
 
 def replay_command_main(args: argparse.Namespace) -> int:
-    from .cli import UsageError
+    from .errors import UsageError
 
     options = _options(args)
     if args.seed < 0:

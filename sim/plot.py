@@ -34,7 +34,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .cli import UsageError
+from .errors import UsageError
 from .trace import MESSAGE_KINDS, Trace, record_to_dict
 
 ROLES = ("follower", "precandidate", "candidate", "leader")

@@ -29,8 +29,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .checker import PROPERTIES, Violation
-from .cli import UsageError
 from .cluster import ClusterConfig, NetworkConfig
+from .errors import UsageError
 from .faults import ACTIONS, TARGET_WORDS, Fault, Target, schedule
 from .network import Delay, Exponential, Fixed, LogNormal, Uniform
 from .raft.node import RaftConfig
