@@ -18,9 +18,7 @@ from .errors import UsageError
 
 __all__ = ["UsageError", "main"]
 
-SUBCOMMAND_MODULES = ("sim.scenario", "sim.fuzz", "sim.plot", "sim.figure16", "sim.bench")
-
-
+SUBCOMMAND_MODULES = ("sim.scenario.cli", "sim.fuzz.cli", "sim.viz.cli", "sim.experiments.cli")
 
 
 class _Parser(argparse.ArgumentParser):

@@ -14,7 +14,7 @@ from dataclasses import replace
 
 import pytest
 
-from sim.checker import Checker
+from sim.check.safety import Checker
 from sim.raft import (
     ELECTION,
     HEARTBEAT,

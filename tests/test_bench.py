@@ -7,8 +7,8 @@ import gc
 
 import pytest
 
-from sim import bench
 from sim.cli import main
+from sim.experiments import bench
 
 
 def test_measure_reports_every_figure() -> None:

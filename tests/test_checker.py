@@ -1,4 +1,4 @@
-"""The incremental checker (sim.checker) on hand-built histories: every property has a history that breaks it
+"""The incremental checker (sim.check.safety) on hand-built histories: every property has a history that breaks it
 (the checker must name it) and legitimate histories that look suspicious (the checker must stay quiet).
 
 Histories are fed through the checker's hooks exactly as the simulator calls them: ``observe`` after each
@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pytest
 
-from sim.checker import PROPERTIES, Checker, Violation
+from sim.check.safety import PROPERTIES, Checker, Violation
 from sim.raft import CANDIDATE, FOLLOWER, LEADER, Command, Entry
 
 

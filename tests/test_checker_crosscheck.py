@@ -1,7 +1,7 @@
-"""Cross-check: the incremental Checker against the brute-force ReferenceChecker (sim.reference_checker).
+"""Cross-check: the incremental Checker against the brute-force ReferenceChecker (sim.check.reference).
 
 On random runs (random fault schedules, drops, duplicates, clients) both must find nothing for the correct
-protocol, and for the known-bug variants of sim.bugs both must flag a violation at the same event. The reference
+protocol, and for the known-bug variants of sim.nodes.bugs both must flag a violation at the same event. The reference
 reads in-memory node state, the incremental checker durable state: runs here keep ``disk_latency`` at 0 so the
 two coincide (which leaves out ``ack-before-persist``, a bug that needs a disk latency). ``figure8-commit`` is
 cross-checked in tests/test_simulation_figure8.py, where a scripted run reaches it reliably.
@@ -14,13 +14,13 @@ from collections.abc import Callable
 
 import pytest
 
-from sim.checker import Violation
-from sim.cluster import ClusterConfig, NetworkConfig, Simulation
-from sim.faults import Fault, schedule
-from sim.network import Exponential, Fixed, LogNormal
+from sim.check.reference import ReferenceChecker
+from sim.check.safety import Violation
 from sim.raft import LEADER, RaftConfig
-from sim.reference_checker import ReferenceChecker
-from sim.workload import WorkloadConfig
+from sim.world.cluster import Simulation
+from sim.world.config import ClusterConfig, NetworkConfig, WorkloadConfig
+from sim.world.faults import Fault, schedule
+from sim.world.network import Exponential, Fixed, LogNormal
 
 MS = 1_000
 S = 1_000_000

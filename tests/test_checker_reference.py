@@ -1,4 +1,4 @@
-"""Both checkers on Simulations whose nodes break one rule each, for the properties the sim.bugs catalog does
+"""Both checkers on Simulations whose nodes break one rule each, for the properties the sim.nodes.bugs catalog does
 not reach (LeaderAppendOnly, LogMatching, CommitMonotonic, AckedDurable). The broken nodes are defined here and
 swapped into the servers before the run starts; each test asserts that the incremental checker and the
 reference checker name the property, at the same event.
@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import pytest
 
-from sim.cluster import ClusterConfig, NetworkConfig, Simulation
-from sim.network import Fixed
+from sim.check.reference import ReferenceChecker
 from sim.raft import LEADER, ClientReply, ClientRequest, Entry, Node
-from sim.reference_checker import ReferenceChecker
-from sim.workload import WorkloadConfig
+from sim.world.cluster import Simulation
+from sim.world.config import ClusterConfig, NetworkConfig, WorkloadConfig
+from sim.world.network import Fixed
 
 
 class LeaderDropsItsLastEntry(Node):

@@ -11,7 +11,7 @@ from collections.abc import Callable
 
 from conftest import CONFIG, ManualNet
 
-from sim.bugs import Figure8Commit
+from sim.nodes.bugs import Figure8Commit
 from sim.raft import (
     CANDIDATE,
     ELECTION,

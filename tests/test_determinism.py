@@ -16,11 +16,12 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 
 PROGRAM = """
-from sim.cluster import ClusterConfig, NetworkConfig, Simulation
-from sim.faults import Fault, schedule
-from sim.network import LogNormal, Uniform
+from sim.world.config import ClusterConfig, NetworkConfig
+from sim.world.cluster import Simulation
+from sim.world.faults import Fault, schedule
+from sim.world.network import LogNormal, Uniform
 from sim.raft import RaftConfig
-from sim.workload import WorkloadConfig
+from sim.world.config import WorkloadConfig
 
 def run(seed):
     sim = Simulation(

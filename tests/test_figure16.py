@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from sim import figure16
-from sim.figure16 import LOG_LENGTHS, run_experiment, run_trial, summarize
+from sim.experiments import figure16
+from sim.experiments.figure16 import LOG_LENGTHS, run_experiment, run_trial, summarize
 
 ROOT = Path(__file__).resolve().parents[1]
 LINES = ((150, 200), (12, 24))

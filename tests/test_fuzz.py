@@ -8,20 +8,20 @@ from pathlib import Path
 
 import pytest
 
-from sim.bugs import BUGS
 from sim.cli import main
 from sim.fuzz import (
     LIVENESS,
     Options,
     case_for_seed,
-    restrict,
     run_campaign,
     run_case,
     run_seed,
-    scenario_property,
     shrink,
     write_failure,
 )
+from sim.fuzz.export import scenario_property
+from sim.fuzz.shrink import restrict
+from sim.nodes.bugs import BUGS
 
 
 def test_list_bugs_prints_the_catalog(capsys: pytest.CaptureFixture[str]) -> None:

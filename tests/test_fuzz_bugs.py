@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from sim.bugs import BUGS
 from sim.fuzz import BUG_HUNTS, Options, hunt
+from sim.nodes.bugs import BUGS
 
 # (properties that can show the bug first, seed budget). The budgets are about twice the seeds the hunt needs today (see
 # ``raftsim bench``), so a generator change that makes a bug markedly harder to find fails here.

@@ -7,10 +7,11 @@ import contextlib
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sim.cluster import ClusterConfig, Simulation
-from sim.faults import ACTIONS, Fault, schedule
 from sim.fuzz import FAMILIES, Case, run_case
-from sim.strategies import cases, cluster_configs, fault_schedules
+from sim.fuzz.strategies import cases, cluster_configs, fault_schedules
+from sim.world.cluster import Simulation
+from sim.world.config import ClusterConfig
+from sim.world.faults import ACTIONS, Fault, schedule
 
 
 @settings(max_examples=6, deadline=None, database=None)

@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from sim.cluster import ClusterConfig, NetworkConfig, Simulation
-from sim.faults import Fault, schedule
-from sim.plot import MAX_VOTES_DRAWN, plot_timeline, read_trace
 from sim.trace import read_jsonl
-from sim.workload import WorkloadConfig
+from sim.viz.timeline import MAX_VOTES_DRAWN, plot_timeline, read_trace
+from sim.world.cluster import Simulation
+from sim.world.config import ClusterConfig, NetworkConfig, WorkloadConfig
+from sim.world.faults import Fault, schedule
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -116,7 +116,7 @@ def test_ten_minute_trace_is_summarised(tmp_path: Path) -> None:
 
 
 def _cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    code = "import sys; import sim.plot as p, sim.cli as c; sys.exit(c.main(sys.argv[1:]))"
+    code = "import sys, sim.cli as c; sys.exit(c.main(sys.argv[1:]))"
     return subprocess.run(
         [sys.executable, "-c", code, *args],
         cwd=cwd,

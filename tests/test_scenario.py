@@ -7,17 +7,13 @@ from pathlib import Path
 import pytest
 
 from sim.cli import main
-from sim.faults import Fault
-from sim.network import Exponential, Fixed, LogNormal, Uniform
-from sim.scenario import (
-    SCENARIO_DIR,
-    Expectation,
-    ScenarioError,
-    format_time,
-    load,
-    loads,
-    to_toml,
-)
+from sim.scenario import Expectation, ScenarioError, load, loads, to_toml
+from sim.scenario.library import library_dir
+from sim.units import format_time
+from sim.world.faults import Fault
+from sim.world.network import Exponential, Fixed, LogNormal, Uniform
+
+SCENARIO_DIR = library_dir()
 
 BAD_DIR = Path(__file__).parent / "data" / "scenarios_bad"
 BAD_FILES = sorted(BAD_DIR.glob("*.toml"))

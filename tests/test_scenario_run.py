@@ -12,7 +12,10 @@ from pathlib import Path
 import pytest
 
 from sim.cli import main
-from sim.scenario import DEFAULT_SCENARIO, SCENARIO_DIR, load, loads, run_scenario
+from sim.scenario import load, loads, run_scenario
+from sim.scenario.library import DEFAULT_SCENARIO, library_dir
+
+SCENARIO_DIR = library_dir()
 
 REPO = Path(__file__).resolve().parent.parent
 LIBRARY = sorted(SCENARIO_DIR.glob("*.toml"))
@@ -209,7 +212,6 @@ def test_subprocess_raftsim_run(tmp_path: Path) -> None:
 
 
 def test_plot(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    pytest.importorskip("sim.plot", reason="sim.plot (the plot helper's module) is not available")
     out = tmp_path / "timeline.png"
     assert run_cli(["run", str(SCENARIO_DIR / "partitioned-leader.toml"), "--plot", str(out), "--quiet"]) == 0
     assert out.exists() and out.stat().st_size > 1000

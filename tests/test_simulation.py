@@ -1,4 +1,5 @@
-"""Whole-cluster tests: sim.cluster.Simulation with faults from sim.faults, the checker on after every event.
+"""Whole-cluster tests: sim.world.cluster.Simulation with faults from sim.world.faults, the checker after every
+event.
 
 Every test asserts outcomes, not just the absence of a violation: who leads, that logs converge, that
 committed entries and acknowledged commands survive. ``settle`` ends a test the same way each time: heal the
@@ -10,11 +11,11 @@ from __future__ import annotations
 import contextlib
 import gc
 
-from sim.cluster import ClusterConfig, NetworkConfig, Simulation
-from sim.faults import Fault, schedule
-from sim.network import Exponential, Fixed, LogNormal
 from sim.raft import FOLLOWER, LEADER, AppendEntriesReply, ClientReply, ClientRequest, Command, Entry, RaftConfig
-from sim.workload import WorkloadConfig
+from sim.world.cluster import Simulation
+from sim.world.config import ClusterConfig, NetworkConfig, WorkloadConfig
+from sim.world.faults import Fault, schedule
+from sim.world.network import Exponential, Fixed, LogNormal
 
 MS = 1_000
 S = 1_000_000

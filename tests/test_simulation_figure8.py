@@ -15,12 +15,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from sim.checker import Violation
-from sim.cluster import ClusterConfig, NetworkConfig, Simulation
-from sim.network import Fixed
+from sim.check.reference import ReferenceChecker
+from sim.check.safety import Violation
 from sim.raft import LEADER, ClientRequest, Command, Node, RaftConfig
-from sim.reference_checker import ReferenceChecker
-from sim.workload import WorkloadConfig
+from sim.world.cluster import Simulation
+from sim.world.config import ClusterConfig, NetworkConfig, WorkloadConfig
+from sim.world.network import Fixed
 
 MS = 1_000
 

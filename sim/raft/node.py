@@ -92,7 +92,7 @@ class Output:
         # To send once the above is durable.
         self.messages: list[Message] = []
         # Messages that do not depend on the writes above and may leave before they are durable: a candidate's
-        # RequestVotes with ``early_vote_requests``, and what the known-bug variants in sim.bugs misuse it for.
+        # RequestVotes with ``early_vote_requests``, and what the known-bug variants in sim.nodes.bugs misuse it for.
         self.unsynced_messages: list[Message] = []
         # (timer, delay in local microseconds); a delay of None cancels the timer.
         self.timers: list[tuple[str, int | None]] = []

@@ -10,33 +10,39 @@ all clients together offer ``rate`` commands per simulated second (achieved whil
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from simpy.events import Event, Process, Timeout
 
-from .raft.messages import ClientReply, ClientRequest, Command
-from .timers import LazyTimer
+from sim.raft.messages import ClientReply, ClientRequest, Command
+from sim.world.config import WorkloadConfig
+from sim.world.timers import LazyTimer
 
 if TYPE_CHECKING:
-    from .cluster import Simulation
+    from simpy import Environment
 
-
-@dataclass(frozen=True)
-class WorkloadConfig:
-    clients: int = 0
-    rate: float = 0.0  # commands per simulated second, all clients together
-    timeout: int = 500_000  # microseconds before a client retries elsewhere
-    redirect_backoff: int = 20_000  # microseconds to wait when a server knows no leader
-    keys: int = 8
-    start: int = 0  # microseconds: first command not before
-    stop: int | None = None  # microseconds: no new command after (retries go on)
-    ops: tuple[str, ...] = ("put", "append", "get")
+    from sim.check.safety import Checker
+    from sim.trace import Trace
+    from sim.world.network import Network
 
 
 class Client:
-    def __init__(self, sim: Simulation, name: str, rng: random.Random, config: WorkloadConfig) -> None:
-        self.sim = sim
+    def __init__(
+        self,
+        env: Environment,
+        network: Network,
+        trace: Trace,
+        checker: Checker,
+        servers: list[int],
+        name: str,
+        rng: random.Random,
+        config: WorkloadConfig,
+    ) -> None:
+        self.env = env
+        self.network = network
+        self.trace = trace
+        self.checker = checker
+        self.servers = servers
         self.name = name
         self.rng = rng
         self.config = config
@@ -50,18 +56,18 @@ class Client:
         self._reply: ClientReply | None = None
         self.target: int | None = None  # the server the current attempt went to
         self.sent_at = 0
-        # The attempt's timeout, lazy (sim.timers): every attempt moves it later, so no attempt needs an event of
+        # The attempt's timeout, lazy (sim.world.timers): every attempt moves it later, so no attempt needs an event of
         # its own (under load an event per attempt kept hundreds of dead timeouts in the event heap).
-        self._timeout = LazyTimer(sim.env, self._wake)
+        self._timeout = LazyTimer(env, self._wake)
 
     def start(self) -> None:
         if self.config.rate > 0 and self.config.clients > 0:
-            self.process = self.sim.env.process(self._run())
+            self.process = self.env.process(self._run())
 
     def _run(self) -> Any:
-        env = self.sim.env
+        env = self.env
         cfg = self.config
-        servers = list(self.sim.servers)
+        servers = list(self.servers)
         mean_think = cfg.clients / cfg.rate * 1e6
         # Commands are due at Poisson arrival times, so all clients together offer ``rate`` commands per second.
         # One command is outstanding at a time: a command that comes due while its predecessor is still waiting
@@ -83,11 +89,11 @@ class Client:
             target = self.leader_guess if self.leader_guess is not None else self.rng.choice(servers)
             while self.outstanding is not None:
                 attempt += 1
-                self.sim.trace.add(env.now, "request", self.name, {"seq": self.seq, "to": target, "attempt": attempt})
+                self.trace.add(env.now, "request", self.name, {"seq": self.seq, "to": target, "attempt": attempt})
                 self._reply = None
                 self._waiter = waiter = env.event()
                 self.target = target
-                self.sim.network.send(ClientRequest(self.name, target, command))
+                self.network.send(ClientRequest(self.name, target, command))
                 # Wake on a reply or after the timeout, whichever comes first (a timer callback rather than an
                 # AnyOf condition, which costs several events and objects per attempt).
                 self._timeout.arm(env.now + cfg.timeout)
@@ -120,10 +126,10 @@ class Client:
             self.outstanding = None
             self.acked += 1
             self.leader_guess = m.src
-            sim = self.sim
-            latency = sim.env.now - self.sent_at
-            sim.trace.add(sim.env.now, "ack", self.name, {"seq": m.seq, "index": m.index, "latency_us": latency})
-            sim.checker.acked(self.name, m.seq, m.index)
+            now = self.env.now
+            latency = now - self.sent_at
+            self.trace.add(now, "ack", self.name, {"seq": m.seq, "index": m.index, "latency_us": latency})
+            self.checker.acked(self.name, m.seq, m.index)
         self._reply = m
         self._timeout.cancel()
         self._wake()

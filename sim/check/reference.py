@@ -1,4 +1,4 @@
-"""A slow, obviously-correct checker that recomputes every property of ``sim.checker`` from scratch.
+"""A slow, obviously-correct checker that recomputes every property of ``sim.check.safety`` from scratch.
 
 It exists only to cross-check the incremental ``Checker`` in the tests. After every SimPy event it looks at every
 live server's node (term, role, log, commit index, last applied index) and at the trace records written since the
@@ -11,7 +11,7 @@ Use::
     sim = Simulation(cluster, network, workload, seed=..., check=True)   # trace must be on
     ref = ReferenceChecker(sim)
     sim.run(until_us, after_event=ref.check)
-    ref.violation  # a sim.checker.Violation or None; same property names as the incremental checker
+    ref.violation  # a sim.check.safety.Violation or None; same property names as the incremental checker
 
 It reads the nodes' in-memory state, while the incremental checker observes a node once its writes are durable:
 the two agree when ``ClusterConfig.disk_latency`` is 0 (the default), so cross-check runs use that.
@@ -26,13 +26,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from .checker import Violation
-from .raft.messages import Entry
-from .raft.node import LEADER, Node
-from .trace import record_to_dict
+from sim.check.safety import Violation
+from sim.raft.messages import Entry
+from sim.raft.node import LEADER, Node
+from sim.trace import record_to_dict
 
 if TYPE_CHECKING:
-    from .cluster import Simulation
+    from sim.world.cluster import Simulation
 
 
 @dataclass(frozen=True)

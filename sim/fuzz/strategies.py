@@ -1,16 +1,16 @@
 """Hypothesis strategies for your own property tests of the simulator: fault schedules, cluster configurations,
 whole fuzz cases.
 
-They drive the fuzzer's own generator (``sim.fuzz.draw_case``) from Hypothesis instead of a seeded Random, so a
+They drive the fuzzer's own generator (``sim.fuzz.draw.draw_case``) from Hypothesis instead of a seeded Random, so a
 failing example shrinks: towards fewer fault events, a shorter run, fewer fault families, lighter load.
 
 Usage, in a test file of your own::
 
     from hypothesis import given, settings
-    from sim.cluster import Simulation
-    from sim.faults import schedule
-    from sim.fuzz import run_case
-    from sim.strategies import cases, cluster_configs, fault_schedules
+    from sim.world.cluster import Simulation
+    from sim.world.faults import schedule
+    from sim.fuzz.case import run_case
+    from sim.fuzz.strategies import cases, cluster_configs, fault_schedules
 
     # 1. Whole fuzz cases (configuration, workload, faults, liveness phase): the checker must find nothing.
     @settings(max_examples=20, deadline=None)
@@ -34,7 +34,7 @@ Usage, in a test file of your own::
         assert sim.violation is None
         assert sim.leader() is not None
 
-Fault families (``sim.fuzz.FAMILIES``): crash, partition, cut, drop, duplicate, delay, drift, disk, prevote,
+Fault families (``sim.fuzz.draw.FAMILIES``): crash, partition, cut, drop, duplicate, delay, drift, disk, prevote,
 check_quorum, small_batch, narrow_timeouts. Use ``deadline=None``: a simulation takes milliseconds to seconds.
 """
 
@@ -45,9 +45,10 @@ from typing import Any
 
 from hypothesis import strategies as st
 
-from .cluster import ClusterConfig
-from .faults import Fault
-from .fuzz import FAMILIES, Case, draw_case
+from sim.fuzz.case import Case
+from sim.fuzz.draw import FAMILIES, draw_case
+from sim.world.config import ClusterConfig
+from sim.world.faults import Fault
 
 __all__ = ["FAMILIES", "HypothesisDraw", "cases", "cluster_configs", "fault_schedules"]
 
@@ -106,8 +107,8 @@ def fault_schedules(
     duration_ms: int = 3_000,
     families: Iterable[str] | None = None,
 ) -> tuple[Fault, ...]:
-    """Explicit fault lists (``sim.faults.Fault``, times in microseconds, sorted) within ``duration_ms``, from the
-    given fault families (all by default). Pass them to ``sim.faults.schedule(sim, faults)``."""
+    """Explicit fault lists (``sim.world.faults.Fault``, times in microseconds, sorted) within ``duration_ms``, from the
+    given fault families (all by default). Pass them to ``sim.world.faults.schedule(sim, faults)``."""
     case = draw_case(HypothesisDraw(draw), 0, nodes, None, _families(families), max(duration_ms, 200))
     return tuple(f for f in case.faults if f.at < duration_ms * 1_000)
 

@@ -21,8 +21,8 @@ from typing import Any
 from simpy import Environment
 from simpy.events import NORMAL, Event
 
-from .raft.messages import Address, Message
-from .trace import Trace
+from sim.raft.messages import Address, Message
+from sim.trace import Trace
 
 # --------------------------------------------------------------------------------------- delay distributions
 

@@ -16,62 +16,22 @@ import gc
 import math
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
 
 from simpy import Environment
 from simpy.events import Event, Process, Timeout
 
-from .checker import Checker, Violation
-from .network import Delay, Network, Uniform, describe_delay
-from .raft.messages import Entry, Message, RequestVoteReply
-from .raft.node import FOLLOWER, LEADER, Node, Output, PersistentState, RaftConfig
-from .rng import stream
-from .timers import LazyTimer
-from .trace import Trace, format_records
-from .workload import Client, WorkloadConfig
-
-
-@dataclass(frozen=True)
-class ClusterConfig:
-    nodes: int = 5
-    raft: RaftConfig = field(default_factory=RaftConfig)
-    disk_latency: int = 0  # microseconds for a write to become durable
-    bug: str | None = None  # a known-bug variant from sim.bugs, None for the correct protocol
-
-
-@dataclass(frozen=True)
-class NetworkConfig:
-    delay: Delay = Uniform(5_000, 15_000)
-    drop: float = 0.0
-    duplicate: float = 0.0
-    # Each directed link delivers in the order it was sent, as a TCP connection does: a message that would
-    # overtake an earlier one on its link waits for it. Off, every message's delay is independent (they reorder).
-    fifo: bool = False
-
-
-class Storage:
-    """A server's stable storage: what survives a crash."""
-
-    __slots__ = ("entries", "term", "voted_for", "writes")
-
-    def __init__(self) -> None:
-        self.term = 0
-        self.voted_for: int | None = None
-        self.entries: list[Entry] = []
-        self.writes = 0
-
-    def write(self, out: Output) -> None:
-        self.writes += 1
-        if out.hard_state is not None:
-            self.term, self.voted_for = out.hard_state
-        if out.log_from is not None:
-            del self.entries[out.log_from - 1 :]
-            self.entries.extend(out.log_entries)
-
-    def state(self) -> PersistentState:
-        return PersistentState(self.term, self.voted_for, tuple(self.entries))
+from sim.check.safety import Checker, Violation
+from sim.raft.messages import Message, RequestVoteReply
+from sim.raft.node import FOLLOWER, LEADER, Node, Output
+from sim.rng import stream
+from sim.trace import Trace, format_records
+from sim.world.clients import Client
+from sim.world.config import ClusterConfig, NetworkConfig, WorkloadConfig
+from sim.world.network import Delay, Network, describe_delay
+from sim.world.storage import Storage
+from sim.world.timers import LazyTimer
 
 
 class Server:
@@ -91,7 +51,7 @@ class Server:
         self.waiter: Event | None = None
         self.process: Process | None = None
         self.writing = False
-        # The node's timers by name, lazy (sim.timers): re-arming the election timer on every AppendEntries
+        # The node's timers by name, lazy (sim.world.timers): re-arming the election timer on every AppendEntries
         # creates no event.
         self.timers: dict[str, LazyTimer] = {}
         # An expiry waits in the inbox until the node handles it; if an input handled meanwhile re-armed or
@@ -319,7 +279,7 @@ class Simulation:
         self.fault_rng = stream(seed, "faults")
         node_class: type[Node] = Node
         if cluster.bug:
-            from .bugs import node_class_for
+            from sim.nodes.bugs import node_class_for
 
             node_class = node_class_for(cluster.bug)
         self.servers: dict[int, Server] = {i: Server(self, i, node_class) for i in ids}
@@ -331,7 +291,9 @@ class Simulation:
         self.clients: dict[str, Client] = {}
         for i in range(workload.clients):
             name = f"c{i + 1}"
-            self.clients[name] = client = Client(self, name, stream(seed, f"clients/{name}"), workload)
+            self.clients[name] = client = Client(
+                self.env, self.network, self.trace, self.checker, ids, name, stream(seed, f"clients/{name}"), workload
+            )
             self.network.attach(name, client.on_reply)
         for server in self.servers.values():
             server.boot()

@@ -16,92 +16,31 @@ unit: ``"500us"``, ``"150ms"``, ``"2.5s"``, ``"1min"``.
 
 from __future__ import annotations
 
-import argparse
 import difflib
 import json
 import math
 import re
-import sys
 import tomllib
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from .checker import PROPERTIES, Violation
-from .cluster import ClusterConfig, NetworkConfig
-from .errors import UsageError
-from .faults import ACTIONS, TARGET_WORDS, Fault, Target, schedule
-from .network import Delay, Exponential, Fixed, LogNormal, Uniform
-from .raft.node import RaftConfig
-from .workload import WorkloadConfig
-
-if TYPE_CHECKING:
-    from .cluster import Simulation
-
-SCENARIO_DIR = Path(__file__).resolve().parent.parent / "scenarios"
-DEFAULT_SCENARIO = "leader-crash.toml"
-MAX_NODES = 99
-OPS = ("put", "append", "get")
-
-
-class ScenarioError(UsageError):
-    """Bad scenario input. ``str(e)`` is one line: ``<file>:<line>: <key>: expected ..., got ...``."""
-
-
-# ============================================================================================ the model
-
-
-@dataclass(frozen=True)
-class Expectation:
-    """One stated expectation. ``kind`` is one of ``EXPECTATION_KINDS``; times are microseconds.
-
-    - leader_within: ``value`` = window; ``start`` = the reference time (None: the last event's time).
-    - committed_at_least, acked_at_least, max_elections, min_elections, max_term: ``value`` = a count.
-    - logs_converge_by: ``value`` = the time; ``lag`` = how far behind the newest commit a server may be.
-    - no_leader, no_commit: ``start``..``end`` = the interval, ``value`` None.
-    - violation: ``value`` = a property name from ``sim.checker.PROPERTIES`` or ``"any"``.
-    - clients_complete: ``value`` True.
-    - latency_p99_below: ``value`` = a latency.
-    """
-
-    kind: str
-    value: object
-    start: int | None = None
-    end: int | None = None
-    lag: int | None = None
-
-
-@dataclass(frozen=True)
-class Scenario:
-    name: str
-    description: str
-    seed: int
-    duration: int  # microseconds
-    cluster: ClusterConfig
-    network: NetworkConfig
-    workload: WorkloadConfig
-    faults: tuple[Fault, ...]  # sorted by time; faults at one time fire in this order
-    expectations: tuple[Expectation, ...]
-    source: str = field(default="<string>", compare=False)
-
-
-# ========================================================================================= time values
-
-_UNITS = {"us": 1, "µs": 1, "ms": 1_000, "s": 1_000_000, "min": 60_000_000, "m": 60_000_000}
-_TIME_RE = re.compile(r"^\s*([+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?)\s*(us|µs|ms|s|min|m)\s*$")
-
-
-def format_time(us: int) -> str:
-    """A time as a scenario-file string: whole milliseconds as ``"150ms"``, otherwise ``"1500us"``."""
-    return f"{us // 1000}ms" if us % 1000 == 0 else f"{us}us"
-
-
-def _ms(us: int | float) -> str:
-    """A time for humans: milliseconds with at most three decimals."""
-    text = f"{us / 1000:.3f}".rstrip("0").rstrip(".")
-    return f"{text}ms"
-
+from sim.check.safety import PROPERTIES
+from sim.raft.node import RaftConfig
+from sim.scenario.model import (
+    EXPECTATION_KINDS,
+    EXPECTATION_MODIFIERS,
+    MAX_NODES,
+    MODIFIER_NAMES,
+    OPS,
+    Expectation,
+    Scenario,
+    ScenarioError,
+)
+from sim.units import TIME_RE, UNITS, format_ms, format_time
+from sim.world.config import ClusterConfig, NetworkConfig, WorkloadConfig
+from sim.world.faults import ACTIONS, TARGET_WORDS, Fault, Target
+from sim.world.network import Delay, Exponential, Fixed, LogNormal, Uniform
 
 # ====================================================================================== TOML locations
 
@@ -291,10 +230,10 @@ class _Parser:
                 raise self.fail(path, what, value)
             amount = value * 1000
         elif isinstance(value, str):
-            match = _TIME_RE.match(value)
+            match = TIME_RE.match(value)
             if not match:
                 raise self.fail(path, what, value)
-            amount = float(match.group(1)) * _UNITS[match.group(2)]
+            amount = float(match.group(1)) * UNITS[match.group(2)]
             if not math.isfinite(amount):
                 raise self.fail(path, what, value)
         else:
@@ -390,7 +329,7 @@ class _Parser:
         )
 
     def cluster(self, t: dict[str, Any]) -> ClusterConfig:
-        from .bugs import BUGS
+        from sim.nodes.bugs import BUGS
 
         keys = (
             "nodes",
@@ -547,7 +486,7 @@ class _Parser:
             if at < previous:
                 raise self.fail(
                     f"{path}.at",
-                    f"events in time order: a time not before the previous event's ({_ms(previous)})",
+                    f"events in time order: a time not before the previous event's ({format_ms(previous)})",
                     event["at"],
                 )
             previous = at
@@ -566,9 +505,9 @@ class _Parser:
                         what = f"{path}.at" if (k, offset) == (0, 0) else path
                         raise self.fail(
                             what,
-                            f"events within the run (duration {_ms(duration)}), but "
+                            f"events within the run (duration {format_ms(duration)}), but "
                             f"{'repetition ' + str(k + 1) + ' of ' if count > 1 else ''}this event "
-                            f"{'fires' if offset == 0 else 'is undone'} at {_ms(t)}",
+                            f"{'fires' if offset == 0 else 'is undone'} at {format_ms(t)}",
                             None,
                             show=False,
                         )
@@ -584,7 +523,7 @@ class _Parser:
                 return []
             after = self.time(f"{path}.{key}", e[key], positive=True)
             if every and after >= every:
-                raise self.fail(f"{path}.{key}", f"a time shorter than 'every' ({_ms(every)})", e[key])
+                raise self.fail(f"{path}.{key}", f"a time shorter than 'every' ({format_ms(every)})", e[key])
             return [(after, undo)]
 
         if do == "crash":
@@ -663,7 +602,7 @@ class _Parser:
 
         def within_run(p: str, t: int, raw_value: Any) -> int:
             if t > duration:
-                raise self.fail(p, f"a time within the run (duration {_ms(duration)})", raw_value)
+                raise self.fail(p, f"a time within the run (duration {format_ms(duration)})", raw_value)
             return t
 
         if kind == "leader_within":
@@ -696,24 +635,6 @@ class _Parser:
             return Expectation(kind, True)
         # latency_p99_below
         return Expectation(kind, self.time(kpath, value, positive=True))
-
-
-EXPECTATION_KINDS = (
-    "leader_within",
-    "committed_at_least",
-    "acked_at_least",
-    "logs_converge_by",
-    "no_leader",
-    "no_commit",
-    "violation",
-    "clients_complete",
-    "min_elections",
-    "max_elections",
-    "max_term",
-    "latency_p99_below",
-)
-EXPECTATION_MODIFIERS: dict[str, tuple[str, ...]] = {"leader_within": ("after",), "logs_converge_by": ("lag",)}
-MODIFIER_NAMES = ("after", "lag")
 
 
 def _range_text(low: float | None, high: float | None) -> str:
@@ -766,624 +687,3 @@ def load(path: str | Path) -> Scenario:
         line = data[: e.start].count(b"\n") + 1
         raise ScenarioError(f"{source}:{line}: expected UTF-8 text (TOML), got a byte that is not UTF-8") from None
     return loads(text, source)
-
-
-# ============================================================================================ writing
-
-
-def _toml_value(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int):
-        return str(value)
-    if isinstance(value, float):
-        if not math.isfinite(value):
-            raise ValueError(f"cannot write {value!r} to TOML")
-        return repr(value)
-    if isinstance(value, str):
-        return json.dumps(value, ensure_ascii=False)
-    if isinstance(value, list | tuple):
-        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
-    if isinstance(value, dict):
-        return "{ " + ", ".join(f"{k} = {_toml_value(v)}" for k, v in value.items()) + " }"
-    raise TypeError(f"cannot write {type(value).__name__} to TOML")
-
-
-def _delay_table(d: Delay) -> dict[str, Any]:
-    if isinstance(d, Fixed):
-        return {"dist": "fixed", "value": format_time(d.value)}
-    if isinstance(d, Uniform):
-        return {"dist": "uniform", "min": format_time(d.low), "max": format_time(d.high)}
-    if isinstance(d, Exponential):
-        return {"dist": "exponential", "mean": format_time(d.mean), "min": format_time(d.minimum)}
-    return {
-        "dist": "lognormal",
-        "median": format_time(d.median),
-        "sigma": float(d.sigma),
-        "min": format_time(d.minimum),
-    }
-
-
-def _target_value(node: Target) -> Any:
-    return list(node) if isinstance(node, tuple) else node
-
-
-def _fault_table(f: Fault) -> dict[str, Any]:
-    t: dict[str, Any] = {"at": format_time(f.at), "do": f.do}
-    if f.do in ("crash", "restart", "isolate"):
-        t["node"] = _target_value(f.node)
-    elif f.do == "drift":
-        t["node"] = _target_value(f.node)
-        t["rate"] = float(f.value if f.value is not None else 1.0)
-    elif f.do == "partition":
-        t["groups"] = [list(g) for g in f.groups]
-    elif f.do in ("cut", "repair"):
-        t["from"], t["to"] = f.src, f.dst
-    elif f.do in ("drop", "duplicate"):
-        t["value"] = float(f.value or 0.0)
-    elif f.do == "delay":
-        assert f.delay is not None
-        t["delay"] = _delay_table(f.delay)
-        if f.src is not None and f.dst is not None:
-            t["from"], t["to"] = f.src, f.dst
-    return t
-
-
-def _expectation_table(e: Expectation) -> dict[str, Any]:
-    if e.kind == "leader_within":
-        t: dict[str, Any] = {e.kind: format_time(int(e.value))}  # type: ignore[call-overload]
-        if e.start is not None:
-            t["after"] = format_time(e.start)
-        return t
-    if e.kind == "logs_converge_by":
-        t = {e.kind: format_time(int(e.value))}  # type: ignore[call-overload]
-        if e.lag is not None:
-            t["lag"] = format_time(e.lag)
-        return t
-    if e.kind in ("no_leader", "no_commit"):
-        assert e.start is not None and e.end is not None
-        return {e.kind: [format_time(e.start), format_time(e.end)]}
-    if e.kind == "latency_p99_below":
-        return {e.kind: format_time(int(e.value))}  # type: ignore[call-overload]
-    return {e.kind: e.value}
-
-
-def to_toml(s: Scenario) -> str:
-    """The scenario as a TOML file that ``loads`` reads back to an equal Scenario. Every key is written out, with
-    times as ``"123ms"`` strings (``"123456us"`` when not whole milliseconds)."""
-    c, raft, n, w = s.cluster, s.cluster.raft, s.network, s.workload
-    out = [
-        f"name = {_toml_value(s.name)}",
-        f"description = {_toml_value(s.description)}",
-        f"seed = {s.seed}",
-        f'duration = "{format_time(s.duration)}"',
-        "",
-        "[cluster]",
-        f"nodes = {c.nodes}",
-        f'election_timeout = ["{format_time(raft.election_timeout_min)}", "{format_time(raft.election_timeout_max)}"]',
-        f'heartbeat = "{format_time(raft.heartbeat_interval)}"',
-        f"prevote = {_toml_value(raft.prevote)}",
-        f"check_quorum = {_toml_value(raft.check_quorum)}",
-        f'disk_latency = "{format_time(c.disk_latency)}"',
-        f"max_batch = {raft.max_batch}",
-        f"max_inflight = {raft.max_inflight}",
-        f"early_vote_requests = {_toml_value(raft.early_vote_requests)}",
-    ]
-    if c.bug:
-        out.append(f"bug = {_toml_value(c.bug)}")
-    out += [
-        "",
-        "[network]",
-        f"delay = {_toml_value(_delay_table(n.delay))}",
-        f"drop = {_toml_value(float(n.drop))}",
-        f"duplicate = {_toml_value(float(n.duplicate))}",
-        f"fifo = {_toml_value(n.fifo)}",
-        "",
-        "[workload]",
-        f"clients = {w.clients}",
-        f"rate = {_toml_value(float(w.rate))}",
-        f'timeout = "{format_time(w.timeout)}"',
-        f'redirect_backoff = "{format_time(w.redirect_backoff)}"',
-        f"keys = {w.keys}",
-        f'start = "{format_time(w.start)}"',
-    ]
-    if w.stop is not None:
-        out.append(f'stop = "{format_time(w.stop)}"')
-    out.append(f"ops = {_toml_value(list(w.ops))}")
-    for f in s.faults:
-        out += ["", "[[events]]"] + [f"{k} = {_toml_value(v)}" for k, v in _fault_table(f).items()]
-    for e in s.expectations:
-        out += ["", "[[expect]]"] + [f"{k} = {_toml_value(v)}" for k, v in _expectation_table(e).items()]
-    return "\n".join(out) + "\n"
-
-
-# ============================================================================================ running
-
-
-class _Monitor:
-    """Judges one expectation. ``event`` runs after every simulation event while ``active``; ``finish`` gives
-    (passed, why) once the run has ended (``stopped`` is the violation that ended it early, if any)."""
-
-    active = False
-
-    def __init__(self, e: Expectation, s: Scenario) -> None:
-        self.e = e
-        self.s = s
-
-    def event(self, sim: Simulation) -> None:
-        pass
-
-    def finish(self, sim: Simulation, stopped: Violation | None) -> tuple[bool, str]:
-        raise NotImplementedError
-
-
-def _at_or_after(sim: Simulation, t: int) -> bool:
-    """Whether the simulation's state is now the state at time ``t`` or later: every event up to ``t`` is done."""
-    return sim.env.now > t or sim.env.peek() > t
-
-
-def _not_reached(sim: Simulation, t: int, stopped: Violation | None) -> str:
-    why = f"a {stopped.property} violation" if stopped else "the end of the run"
-    return f"not reached: the run stopped at {_ms(sim.now)} ({why}) before {_ms(t)}"
-
-
-class _LeaderWithin(_Monitor):
-    """A leader counts once a majority follows it in its term and keeps doing so for a maximum election timeout:
-    that excludes a deposed leader whose old followers have not yet noticed it is gone."""
-
-    active = True
-
-    def __init__(self, e: Expectation, s: Scenario) -> None:
-        super().__init__(e, s)
-        last = s.faults[-1].at if s.faults else 0
-        self.ref = e.start if e.start is not None else last
-        self.deadline = self.ref + int(e.value)  # type: ignore[call-overload]
-        self.stable = s.cluster.raft.election_timeout_max
-        self.candidate: tuple[int, int, int] | None = None  # leader, term, since
-        self.result: tuple[bool, str] | None = None
-
-    def event(self, sim: Simulation) -> None:
-        now = sim.env.now
-        if now <= self.ref and sim.env.peek() <= self.ref:
-            return  # not yet at the reference time
-        cand = self.candidate
-        if cand is not None and now >= cand[2] + self.stable:
-            self._pass(cand)
-            return
-        found = sim.established_leader()
-        if found is None:
-            self.candidate = None
-        elif cand is None or (cand[0], cand[1]) != found:
-            self.candidate = (found[0], found[1], max(now, self.ref))
-        if self.candidate is None and now > self.deadline:
-            self._fail(sim)
-
-    def _pass(self, cand: tuple[int, int, int]) -> None:
-        leader, term, since = cand
-        self.result = (
-            True,
-            f"leader {leader} (term {term}) followed by a majority from {_ms(since)}, "
-            f"{_ms(since - self.ref)} after {self._ref_text()}",
-        )
-        self.active = False
-
-    def _fail(self, sim: Simulation) -> None:
-        self.result = (
-            False,
-            f"no leader followed by a majority within {_ms(self.deadline - self.ref)} after "
-            f"{self._ref_text()}{self._leaders_text(sim)}",
-        )
-        self.active = False
-
-    def _ref_text(self) -> str:
-        what = "the reference time" if self.e.start is not None else ("the last event" if self.s.faults else "start")
-        return f"{what} at {_ms(self.ref)}"
-
-    @staticmethod
-    def _leaders_text(sim: Simulation) -> str:
-        leaders = sim.leaders()
-        return f" (servers that believe they lead now: {', '.join(map(str, leaders))})" if leaders else ""
-
-    def finish(self, sim: Simulation, stopped: Violation | None) -> tuple[bool, str]:
-        if self.result is None:
-            cand = self.candidate
-            if cand is not None and cand[2] <= self.deadline and stopped is None:
-                leader, term, since = cand
-                self.result = (
-                    True,
-                    f"leader {leader} (term {term}) followed by a majority from {_ms(since)} to the end, "
-                    f"{_ms(since - self.ref)} after {self._ref_text()}",
-                )
-            elif stopped is not None or sim.now < self.deadline:
-                self.result = (False, _not_reached(sim, self.deadline, stopped))
-            else:
-                self._fail(sim)
-        assert self.result is not None
-        return self.result
-
-
-class _LogsConverge(_Monitor):
-    active = True
-
-    def __init__(self, e: Expectation, s: Scenario) -> None:
-        super().__init__(e, s)
-        self.t = int(e.value)  # type: ignore[call-overload]
-        self.lag = e.lag if e.lag is not None else s.cluster.raft.election_timeout_max
-        self.base_time = max(0, self.t - self.lag)
-        self.base: int | None = None
-        self.result: tuple[bool, str] | None = None
-
-    def event(self, sim: Simulation) -> None:
-        if self.base is None and _at_or_after(sim, self.base_time):
-            self.base = sim.committed
-        if _at_or_after(sim, self.t):
-            self.result = self._judge(sim)
-            self.active = False
-
-    def _judge(self, sim: Simulation) -> tuple[bool, str]:
-        base = self.base or 0
-        live = {i: s.node for i, s in sim.servers.items() if s.node is not None}
-        crashed = [i for i in sim.servers if i not in live]
-        note = f"; crashed, not counted: {', '.join(map(str, crashed))}" if crashed else ""
-        if not live:
-            return False, f"at {_ms(self.t)} no server is alive"
-        commits = ", ".join(f"{i}:{n.commit}" for i, n in live.items())
-        behind = [i for i, n in live.items() if n.commit < base]
-        if behind:
-            return False, (
-                f"at {_ms(self.t)} node(s) {', '.join(map(str, behind))} had not committed index {base} "
-                f"(committed somewhere by {_ms(self.base_time)}); commit indexes {commits}{note}"
-            )
-        terms = {n.log.term_at(base) for n in live.values()} if base else {0}
-        if len(terms) > 1:
-            return False, f"at {_ms(self.t)} the live logs differ at index {base}{note}"
-        return True, (
-            f"at {_ms(self.t)} every live server holds the committed log up to index {base} "
-            f"(committed by {_ms(self.base_time)}); commit indexes {commits}{note}"
-        )
-
-    def finish(self, sim: Simulation, stopped: Violation | None) -> tuple[bool, str]:
-        if self.result is None:
-            return False, _not_reached(sim, self.t, stopped)
-        return self.result
-
-
-class _Interval(_Monitor):
-    """no_leader / no_commit: the state at every moment of [start, end]."""
-
-    active = True
-
-    def __init__(self, e: Expectation, s: Scenario) -> None:
-        super().__init__(e, s)
-        assert e.start is not None and e.end is not None
-        self.start, self.end = e.start, e.end
-        self.base: int | None = None
-        self.broken: str | None = None
-        self.done = False
-
-    def event(self, sim: Simulation) -> None:
-        now = sim.env.now
-        if now > self.end:
-            self.done = True
-            self.active = False
-            return
-        if not _at_or_after(sim, self.start):
-            return
-        if self.e.kind == "no_leader":
-            leaders = sim.leaders()
-            if leaders:
-                node = sim.servers[leaders[0]].node
-                term = node.term if node else 0
-                self.broken = f"node {leaders[0]} was leader (term {term}) at {_ms(max(now, self.start))}"
-        else:
-            if self.base is None:
-                self.base = sim.committed
-            elif sim.committed > self.base:
-                self.broken = f"the commit index rose from {self.base} to {sim.committed} at {_ms(now)}"
-        if self.broken:
-            self.active = False
-        elif sim.env.peek() > self.end:
-            self.done = True
-            self.active = False
-
-    def finish(self, sim: Simulation, stopped: Violation | None) -> tuple[bool, str]:
-        span = f"[{_ms(self.start)}, {_ms(self.end)}]"
-        if self.broken:
-            return False, self.broken
-        if not self.done and (stopped is not None or sim.now < self.end):
-            return False, _not_reached(sim, self.end, stopped)
-        if self.e.kind == "no_leader":
-            return True, f"no server was leader during {span}"
-        return True, f"the commit index stayed at {self.base if self.base is not None else sim.committed} during {span}"
-
-
-class _AtEnd(_Monitor):
-    """Expectations judged on the final state."""
-
-    def finish(self, sim: Simulation, stopped: Violation | None) -> tuple[bool, str]:
-        kind, value = self.e.kind, self.e.value
-        note = f" (the run stopped at {_ms(sim.now)})" if stopped else ""
-        if kind == "committed_at_least":
-            n = sim.committed
-            return n >= value, f"commit index reached {n}, need >= {value}{note}"  # type: ignore[operator]
-        if kind == "acked_at_least":
-            n = sim.acked()
-            return n >= value, f"{n} client commands acknowledged, need >= {value}{note}"  # type: ignore[operator]
-        if kind in ("min_elections", "max_elections"):
-            n = len(sim.elections)
-            ok = n >= value if kind == "min_elections" else n <= value  # type: ignore[operator]
-            need = ">=" if kind == "min_elections" else "<="
-            return ok, f"{n} leader(s) elected, need {need} {value}{note}"
-        if kind == "max_term":
-            term = max(max(s.storage.term, s.node.term if s.node else 0) for s in sim.servers.values())
-            return term <= value, f"highest term reached {term}, need <= {value}{note}"  # type: ignore[operator]
-        if kind == "clients_complete":
-            issued = sum(c.seq for c in sim.clients.values())
-            pending = sim.pending_commands()
-            if pending:
-                waiting = ", ".join(
-                    f"{name} #{c.seq} (since {_ms(c.sent_at)})"
-                    for name, c in sim.clients.items()
-                    if c.outstanding is not None
-                )
-                return False, f"{pending} of {issued} commands never acknowledged: {waiting}{note}"
-            return True, f"all {issued} commands acknowledged{note}"
-        if kind == "latency_p99_below":
-            lat = sim.latencies()
-            if not lat:
-                return False, f"no client command completed{note}"
-            p99 = _percentile(lat, 99)
-            return p99 < value, f"p99 latency {_ms(p99)} over {len(lat)} commands, need < {_ms(value)}{note}"  # type: ignore[arg-type,operator]
-        # violation
-        if stopped is None:
-            return False, f"no invariant was violated in {_ms(sim.now)}"
-        if value in ("any", stopped.property):
-            return True, f"{stopped.property} violated at {_ms(stopped.time)}, as expected"
-        return False, f"expected {value}, but {stopped.property} was violated at {_ms(stopped.time)}"
-
-
-def _monitor(e: Expectation, s: Scenario) -> _Monitor:
-    if e.kind == "leader_within":
-        return _LeaderWithin(e, s)
-    if e.kind == "logs_converge_by":
-        return _LogsConverge(e, s)
-    if e.kind in ("no_leader", "no_commit"):
-        return _Interval(e, s)
-    return _AtEnd(e, s)
-
-
-def _percentile(sorted_values: Sequence[int], p: float) -> int:
-    """Nearest-rank percentile of an ascending list."""
-    k = max(0, math.ceil(p / 100 * len(sorted_values)) - 1)
-    return sorted_values[k]
-
-
-@dataclass
-class ScenarioResult:
-    scenario: Scenario
-    seed: int
-    sim: Simulation
-    violation: Violation | None
-    expectations: list[tuple[Expectation, bool, str]]  # (expectation, passed, why)
-
-    @property
-    def violation_expected(self) -> bool:
-        return any(e.kind == "violation" for e in self.scenario.expectations)
-
-    @property
-    def passed(self) -> bool:
-        if self.violation is not None and not self.violation_expected:
-            return False
-        return all(ok for _, ok, _ in self.expectations)
-
-    def replay_command(self) -> str:
-        source = self.scenario.source
-        if source == "<string>":
-            return f"write the scenario with sim.scenario.to_toml(...) and run: raftsim run FILE --seed {self.seed}"
-        return f"raftsim run {_shell_quote(source)} --seed {self.seed}"
-
-    def line(self) -> str:
-        """One line: verdict, file, seed and the headline numbers."""
-        s, sim = self.scenario, self.sim
-        ok = sum(1 for _, passed, _ in self.expectations if passed)
-        if self.violation is None:
-            verdict = "invariants ok"
-        else:
-            verdict = f"{self.violation.property} at {_ms(self.violation.time)}"
-            verdict += " (expected)" if self.violation_expected else ""
-        first_fail = next((f"; {e.kind}: {why}" for e, passed, why in self.expectations if not passed), "")
-        return (
-            f"{'PASS' if self.passed else 'FAIL'} {s.source} seed={self.seed} {_ms(s.duration)}: "
-            f"{len(sim.elections)} leader(s), commit {sim.committed}, {sim.acked()} acked, "
-            f"expectations {ok}/{len(self.expectations)}, {verdict}{first_fail}"
-        )
-
-    def summary(self) -> str:
-        """The human summary ``raftsim run`` prints for one scenario."""
-        s, sim = self.scenario, self.sim
-        out = [
-            f"{s.name} ({s.source}, seed {self.seed}, {_ms(s.duration)} simulated, {s.cluster.nodes} nodes"
-            f"{', bug ' + s.cluster.bug if s.cluster.bug else ''})"
-        ]
-        if s.description:
-            out.append(f"  {s.description}")
-        elections = sim.elections
-        shown = ", ".join(f"{_ms(t)} node {n} (term {term})" for t, n, term in elections[:8])
-        more = f", ... {len(elections) - 8} more" if len(elections) > 8 else ""
-        out.append(f"  leaders:     {len(elections)} elected{': ' + shown if shown else ''}{more}")
-        faults = [_fault_text(t, action, d) for t, action, d in sim.faults]
-        more = f", ... {len(faults) - 10} more" if len(faults) > 10 else ""
-        out.append(f"  faults:      {len(faults)} applied{': ' + ', '.join(faults[:10]) if faults else ''}{more}")
-        issued = sum(c.seq for c in sim.clients.values())
-        out.append(
-            f"  commits:     commit index {sim.committed}; {sim.acked()} of {issued} client commands acknowledged, "
-            f"{sim.pending_commands()} pending"
-        )
-        lat = sim.latencies()
-        if lat:
-            out.append(
-                f"  latency:     p50 {_ms(_percentile(lat, 50))}, p99 {_ms(_percentile(lat, 99))}, "
-                f"max {_ms(lat[-1])} over {len(lat)} commands"
-            )
-        else:
-            out.append("  latency:     no client command completed")
-        for e, passed, why in self.expectations:
-            out.append(f"  expect:      {'PASS' if passed else 'FAIL'} {_expectation_text(e)}: {why}")
-        if self.violation is None:
-            out.append(f"  invariants:  hold ({len(PROPERTIES)} properties checked after each of {sim.events} events)")
-        else:
-            tag = " (expected by the scenario)" if self.violation_expected else ""
-            out.append(f"  invariants:  VIOLATED{tag}")
-            out.extend("    " + line for line in self.violation.report().splitlines())
-        out.append(f"  result:      {'PASS' if self.passed else 'FAIL'}")
-        if not self.passed or self.violation is not None:
-            out.append(f"  replay:      {self.replay_command()}")
-        return "\n".join(out)
-
-
-def _shell_quote(text: str) -> str:
-    import shlex
-
-    return shlex.quote(text)
-
-
-def _fault_text(t: int, action: str, d: dict[str, Any]) -> str:
-    if "nodes" in d:
-        arg = ",".join(map(str, d["nodes"]))
-    elif "groups" in d:
-        arg = "|".join(",".join(map(str, g)) for g in d["groups"])
-    elif "src" in d:
-        arg = f"{d['src']}->{d['dst']}"
-    else:
-        arg = ""
-    if "value" in d:
-        v = d["value"]
-        val = f"{v.get('dist')}" if isinstance(v, dict) else f"{v:g}"
-        arg = f"{arg} {val}".strip()
-    return f"{_ms(t)} {action}{' ' + arg if arg else ''}"
-
-
-def _expectation_text(e: Expectation) -> str:
-    if e.kind in ("no_leader", "no_commit"):
-        return f"{e.kind} [{_ms(e.start or 0)}, {_ms(e.end or 0)}]"
-    if e.kind in ("leader_within", "logs_converge_by", "latency_p99_below"):
-        return f"{e.kind} {_ms(int(e.value))}"  # type: ignore[call-overload]
-    if e.kind == "clients_complete":
-        return e.kind
-    return f"{e.kind} {e.value}"
-
-
-def run_scenario(s: Scenario, seed: int | None = None, trace: bool = True) -> ScenarioResult:
-    """Run a scenario (with ``seed`` instead of its own, if given) and judge its expectations."""
-    from .cluster import Simulation
-
-    run_seed = s.seed if seed is None else seed
-    sim = Simulation(s.cluster, s.network, s.workload, seed=run_seed, trace=trace)
-    schedule(sim, s.faults)
-    monitors = [_monitor(e, s) for e in s.expectations]
-    watching = [m for m in monitors if m.active]
-
-    def after_event(sim: Simulation) -> None:
-        for m in watching:
-            if m.active:
-                m.event(sim)
-
-    violation = sim.run(s.duration, after_event if watching else None)
-    if violation is None:
-        # Let monitors see the final state (the clock has been moved to the end).
-        for m in watching:
-            if m.active:
-                m.event(sim)
-    results = [(m.e, *m.finish(sim, violation)) for m in monitors]
-    return ScenarioResult(s, run_seed, sim, violation, results)
-
-
-# ======================================================================================= command line
-
-
-def register(subparsers: Any) -> None:
-    p = subparsers.add_parser(
-        "run",
-        help="run scenario files and check their expectations",
-        description=(
-            "Run scenario files (TOML, see scenarios/README.md) and check every invariant and expectation. "
-            f"With no FILE, runs scenarios/{DEFAULT_SCENARIO}. Exit code 0 when everything holds, 1 when an "
-            "invariant or expectation fails, 2 for bad input."
-        ),
-    )
-    p.add_argument("files", nargs="*", metavar="FILE", help="scenario files (.toml)")
-    p.add_argument("--seed", type=int, help="use this seed instead of each file's own")
-    p.add_argument("--trace", metavar="OUT.jsonl", help="write the trace as JSON Lines (one file per scenario)")
-    p.add_argument("--plot", metavar="OUT.png", help="draw a timeline of the run (one file per scenario)")
-    p.add_argument("--quiet", action="store_true", help="print one line per scenario")
-    p.set_defaults(func=run_command)
-
-
-def _output_path(base: str, source: str, several: bool) -> Path:
-    """``--trace out.jsonl`` for one scenario; ``out.<scenario>.jsonl`` for each of several."""
-    path = Path(base)
-    if not several:
-        return path
-    return path.with_name(f"{path.stem}.{Path(source).stem}{path.suffix}")
-
-
-def run_command(args: argparse.Namespace) -> int:
-    files = list(args.files)
-    if not files:
-        default = SCENARIO_DIR / DEFAULT_SCENARIO
-        files = [str(default.relative_to(Path.cwd())) if default.is_relative_to(Path.cwd()) else str(default)]
-    # Every file is validated before anything runs, so a typo in the fifth file does not waste four runs.
-    scenarios = [load(f) for f in files]
-    several = len(scenarios) > 1
-    if args.seed is not None and args.seed < 0:
-        raise UsageError("--seed: expected a non-negative integer, got " + str(args.seed))
-    want_trace = bool(args.trace or args.plot)
-    failed = 0
-    for s in scenarios:
-        result = run_scenario(s, seed=args.seed, trace=want_trace)
-        if args.trace:
-            out = _output_path(args.trace, s.source, several)
-            result.sim.trace.write_jsonl(out)
-        if args.plot:
-            _plot(result, _output_path(args.plot, s.source, several))
-        if not result.passed:
-            failed += 1
-        if several or args.quiet:
-            print(result.line())
-            if not result.passed and not args.quiet:
-                for e, passed, why in result.expectations:
-                    if not passed:
-                        print(f"    FAIL {_expectation_text(e)}: {why}")
-                if result.violation is not None and not result.violation_expected:
-                    print("    " + result.violation.report().splitlines()[0])
-                print(f"    replay: {result.replay_command()}")
-        else:
-            print(result.summary())
-        sys.stdout.flush()
-    if several:
-        print(f"total: {len(scenarios)} scenarios, {len(scenarios) - failed} passed, {failed} failed")
-    return 1 if failed else 0
-
-
-def _plot(result: ScenarioResult, out: Path) -> None:
-    try:
-        from .plot import plot_timeline
-    except ImportError as e:
-        raise UsageError(f"--plot: expected the plotting module sim.plot, got {e}") from None
-    plot_timeline(result.sim.trace, out, title=f"{result.scenario.name} (seed {result.seed})")
-
-
-# Keep the names other modules use in one place.
-__all__ = [
-    "EXPECTATION_KINDS",
-    "Expectation",
-    "Scenario",
-    "ScenarioError",
-    "ScenarioResult",
-    "format_time",
-    "load",
-    "loads",
-    "register",
-    "run_scenario",
-    "to_toml",
-]

@@ -41,18 +41,12 @@ Every trial is reproducible on its own: trial ``i`` of the line ``L`` (e.g. ``15
 
 from __future__ import annotations
 
-import argparse
 import csv
 import math
-import os
-import sys
-import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-
-from .errors import UsageError
 
 # The lines of the two panels, as (min, max) election timeouts in milliseconds.
 TOP = ((150, 150), (150, 151), (150, 155), (150, 175), (150, 200), (150, 300))
@@ -65,7 +59,7 @@ LINES = tuple(dict.fromkeys(TOP + BOTTOM))  # 150-300 is in both panels: run onc
 # - disk: a LAN (0.2-0.8 ms one way) and a 14 ms durable write before a server answers a vote or appends entries;
 #   Section 5.6 of the paper puts broadcast times at 0.5-20 ms depending on storage technology, since servers
 #   persist state before answering. Here a candidate also persists its new term and vote before its RequestVotes
-#   leave, and a new leader its no-op before its first AppendEntries (etcd's order, see sim.cluster).
+#   leave, and a new leader its no-op before its first AppendEntries (etcd's order, see sim.world.cluster).
 # - disk-early: as disk, but a candidate's RequestVotes leave while its own write is in progress
 #   (``RaftConfig.early_vote_requests``): voters hear of the election 14 ms sooner.
 BROADCAST = {"network": ((4_000, 9_000), 0), "disk": ((200, 800), 14_000), "disk-early": ((200, 800), 14_000)}
@@ -89,7 +83,7 @@ def label(line: tuple[int, int]) -> str:
 
 def trial_seed(base_seed: int, line_label: str, index: int) -> int:
     """The simulation seed of trial ``index`` of a line: a function of (base seed, line, index) only."""
-    from .rng import stream
+    from sim.rng import stream
 
     return stream(base_seed, f"figure16/{line_label}/{index}").getrandbits(63)
 
@@ -125,11 +119,12 @@ def run_trial(
 ) -> Trial:
     """Run one trial of the line ``lo_ms-hi_ms`` (see the module docstring for the setup). ``broadcast`` says
     where the broadcast time is spent (a key of ``BROADCAST``)."""
-    from .cluster import ClusterConfig, NetworkConfig, Simulation
-    from .network import Uniform
-    from .raft.messages import AppendEntries, Entry
-    from .raft.node import RaftConfig
-    from .rng import stream
+    from sim.raft.messages import AppendEntries, Entry
+    from sim.raft.node import RaftConfig
+    from sim.rng import stream
+    from sim.world.cluster import Simulation
+    from sim.world.config import ClusterConfig, NetworkConfig
+    from sim.world.network import Uniform
 
     name = f"{lo_ms}-{hi_ms}"
     seed = trial_seed(base_seed, name, index)
@@ -373,79 +368,3 @@ def plot_figure(
     )
     fig.savefig(path, dpi=120)
     plt.close(fig)
-
-
-# ------------------------------------------------------------------------------------------- the command
-
-
-def _parse_line(text: str) -> tuple[int, int]:
-    try:
-        lo, hi = (int(x) for x in text.split("-"))
-    except ValueError:
-        raise UsageError(f"--lines: expected MIN-MAX in ms such as 150-155, got {text!r}") from None
-    if not 0 < lo <= hi:
-        raise UsageError(f"--lines: expected 0 < MIN <= MAX, got {text!r}")
-    return lo, hi
-
-
-def main(args: argparse.Namespace) -> int:
-    if args.experiment != "figure16":
-        raise UsageError(f"unknown experiment {args.experiment!r}: expected figure16")
-    if args.trials < 1:
-        raise UsageError(f"--trials: expected a positive number, got {args.trials}")
-    if args.cap <= 0:
-        raise UsageError(f"--cap: expected a positive number of ms, got {args.cap}")
-    lines = tuple(_parse_line(x) for x in args.lines.split(",")) if args.lines else LINES
-    workers = args.workers or os.cpu_count() or 1
-    if workers < 1:
-        raise UsageError(f"--workers: expected a positive number, got {workers}")
-    out = Path(args.out)
-    if out.exists() and not out.is_dir():
-        raise UsageError(f"--out: expected a directory, got the file {out}")
-    out.mkdir(parents=True, exist_ok=True)
-
-    total = sum(trials_for(line, args.trials) for line in lines)
-    print(f"figure16: {total} trials over {len(lines)} lines on {workers} worker(s)...", file=sys.stderr)
-    started = time.perf_counter()  # wall clock only to report how long the experiment took
-    results = run_experiment(lines, args.trials, workers, args.seed, args.cap, broadcast=args.broadcast)
-    elapsed = time.perf_counter() - started
-    summaries = summarize(results)
-    print(format_table(summaries, args.cap))
-    stem = "figure16" if args.broadcast == "network" else f"figure16_{args.broadcast}"
-    written = [out / f"{stem}_trials.csv", out / f"{stem}_summary.csv"]
-    write_trials_csv(results, written[0])
-    write_summary_csv(summaries, written[1])
-    if not args.no_plot:
-        written.append(out / f"{stem}.png")
-        plot_figure(results, written[2], args.cap, args.broadcast)
-    events = sum(r.events for r in results)
-    print(
-        f"{total} trials, {events} simulated events, {elapsed:.1f} s wall time on {workers} worker(s); "
-        f"wrote {', '.join(map(str, written))}"
-    )
-    return 0
-
-
-def register(subparsers: Any) -> None:
-    p = subparsers.add_parser(
-        "experiment",
-        help="reproduce a published experiment (figure16: the Raft paper's leader election times)",
-        description="Reproduce Figure 16 of the Raft paper (Section 9.3): time without a leader after a crash.",
-    )
-    p.add_argument("experiment", metavar="NAME", help="the experiment: figure16")
-    p.add_argument("--trials", type=int, default=1000, help="trials per line (150-150 runs a tenth); default 1000")
-    p.add_argument("--out", default="plots", help="directory for figure16.png and the CSVs (default plots/)")
-    p.add_argument("--workers", type=int, default=0, help="worker processes (default: one per CPU)")
-    p.add_argument("--seed", type=int, default=0, help="base seed of all trials (default 0)")
-    p.add_argument("--cap", type=float, default=DEFAULT_CAP_MS, help="stop a trial this many ms after the crash")
-    p.add_argument("--lines", default="", help="comma-separated MIN-MAX lines to run instead of all (e.g. 150-155)")
-    p.add_argument(
-        "--broadcast",
-        choices=tuple(BROADCAST),
-        default="network",
-        help="where the ~15 ms broadcast time goes: network (4-9 ms one way, default), disk (0.2-0.8 ms one way, "
-        "14 ms durable writes) or disk-early (as disk, with a candidate's RequestVotes sent during its own write); "
-        "the variants write figure16_<variant>*",
-    )
-    p.add_argument("--no-plot", action="store_true", help="write the CSVs only")
-    p.set_defaults(func=main)

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from .raft.messages import AppendEntries, Entry, RequestVote, RequestVoteReply
-from .raft.node import Node, Output
+from sim.raft.messages import AppendEntries, Entry, RequestVote, RequestVoteReply
+from sim.raft.node import Node, Output
 
 
 class Figure8Commit(Node):

@@ -26,9 +26,7 @@ the collection that ``Simulation.run`` defers would fall, at random, into whiche
 
 from __future__ import annotations
 
-import argparse
 import gc
-import json
 import time
 from collections.abc import Iterator
 from statistics import median
@@ -37,7 +35,8 @@ from typing import TYPE_CHECKING, Any
 from simpy import Environment
 
 if TYPE_CHECKING:
-    from .cluster import Simulation
+    from sim.world.cluster import Simulation
+
 
 NODES = 5
 BASE_DURATION_US = 4_000_000
@@ -69,9 +68,9 @@ class BareSimPy:
 
 def steady_load(check: bool = True, seed: int = 1) -> Simulation:
     """The benchmark's cluster: 5 nodes, 1-5 ms links, 20 clients offering 2,000 commands/s, trace in memory."""
-    from .cluster import ClusterConfig, NetworkConfig, Simulation
-    from .network import Uniform
-    from .workload import WorkloadConfig
+    from sim.world.cluster import Simulation
+    from sim.world.config import ClusterConfig, NetworkConfig, WorkloadConfig
+    from sim.world.network import Uniform
 
     return Simulation(
         ClusterConfig(nodes=NODES),
@@ -203,65 +202,3 @@ def measure(repeat: int = 5, duration_us: int = BASE_DURATION_US, slices: int = 
             "trace_records": sample["trace_records"],
         },
     }
-
-
-def _print_human(r: dict[str, Any]) -> None:
-    d = r["detail"]
-    print(f"bare SimPy                 {r['bare_events_per_s']:>12,} events/s")
-    print(
-        f"5-node cluster, load       {r['sim_events_per_s']:>12,} events/s   "
-        f"({d['events']:,} events, {d['simulated_s']:g} s simulated, {d['entries_committed']:,} entries committed)"
-    )
-    print(f"Raft messages delivered    {r['messages_per_s']:>12,} /s")
-    lo, hi = d["ratio_range"]
-    print(
-        f"ratio (messages/bare)      {r['ratio']:>12.3f}        target >= 0.10 (stretch 0.25); "
-        f"range {lo:.3f}-{hi:.3f} over {d['repeat']} rounds of {d['slices']} interleaved slices"
-    )
-    lo, hi = d["checker_overhead_range"]
-    print(
-        f"checker overhead           {r['checker_overhead']:>12.3f}x       target <= 1.25x "
-        f"({d['run_cpu_s']:.2f} s vs {d['run_cpu_s_no_checker']:.2f} s; range {lo:.3f}-{hi:.3f})"
-    )
-    print(
-        f"10x duration / 1x          {r['scaling_10x']:>12.2f}x       target <= 11x "
-        f"({d['run_cpu_s_10x']:.2f} s for {d['entries_committed_10x']:,} entries; "
-        f"its last tenth took {d['last_tenth_over_first_10x']:.2f}x its first)"
-    )
-
-
-def run(args: argparse.Namespace) -> int:
-    result = measure(repeat=args.repeat)
-    if args.bugs:
-        from .fuzz import bench_bugs
-
-        result["bugs"] = bench_bugs(budget=args.bug_budget)
-    if args.json:
-        print(json.dumps(result, sort_keys=True))
-    else:
-        _print_human(result)
-        for row in result.get("bugs", []):
-            print(
-                f"bug {row['bug']:<24} found after {row['seeds_to_failure']!s:>5} seeds: {row['property']:<20} "
-                f"shrunk to {row['shrunk_events']} events, {row['shrunk_duration_ms']} ms, {row['shrunk_nodes']} nodes"
-            )
-    return 0
-
-
-def _positive(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
-    return value
-
-
-def register(subparsers: Any) -> None:
-    p = subparsers.add_parser("bench", help="measure simulator speed (ratios measured in one run)")
-    p.add_argument("--json", action="store_true", help="print one JSON object")
-    p.add_argument("--repeat", type=_positive, default=5, help="rounds of interleaved measurements (default 5)")
-    p.add_argument("--bugs", action="store_true", help="also fuzz each known bug: seeds to first failure")
-    p.add_argument("--bug-budget", type=_positive, default=2000, help="seed budget per bug with --bugs (default 2000)")
-    p.set_defaults(func=run)

@@ -31,10 +31,11 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from .network import Delay
+from sim.world.network import Delay
 
 if TYPE_CHECKING:
-    from .cluster import Simulation
+    from sim.world.cluster import Simulation
+
 
 Target = int | tuple[int, ...] | str | None
 

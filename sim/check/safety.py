@@ -21,7 +21,7 @@ Properties (names as reported):
 - CommitMonotonic: a live server's commit index never decreases.
 - AckedDurable: a command acknowledged to a client is the committed entry at the index it was acknowledged with.
 
-``ReferenceChecker`` in ``sim.reference_checker`` recomputes the same properties from scratch; the tests use it to
+``ReferenceChecker`` in ``sim.check.reference`` recomputes the same properties from scratch; the tests use it to
 cross-check this one.
 """
 
@@ -31,8 +31,8 @@ from bisect import bisect_left
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
-from .raft.messages import Entry
-from .raft.node import LEADER
+from sim.raft.messages import Entry
+from sim.raft.node import LEADER
 
 PROPERTIES = (
     "ElectionSafety",

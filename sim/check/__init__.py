@@ -1,0 +1,2 @@
+"""Judging a run: the incremental safety checker (``safety``) and its slow, obviously-correct reference
+(``reference``)."""

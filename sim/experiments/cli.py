@@ -1,0 +1,162 @@
+"""``raftsim experiment figure16`` and ``raftsim bench``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from sim.errors import UsageError
+from sim.experiments.bench import measure
+from sim.experiments.figure16 import (
+    BROADCAST,
+    DEFAULT_CAP_MS,
+    LINES,
+    format_table,
+    plot_figure,
+    run_experiment,
+    summarize,
+    trials_for,
+    write_summary_csv,
+    write_trials_csv,
+)
+
+
+def _parse_line(text: str) -> tuple[int, int]:
+    try:
+        lo, hi = (int(x) for x in text.split("-"))
+    except ValueError:
+        raise UsageError(f"--lines: expected MIN-MAX in ms such as 150-155, got {text!r}") from None
+    if not 0 < lo <= hi:
+        raise UsageError(f"--lines: expected 0 < MIN <= MAX, got {text!r}")
+    return lo, hi
+
+
+def main(args: argparse.Namespace) -> int:
+    if args.experiment != "figure16":
+        raise UsageError(f"unknown experiment {args.experiment!r}: expected figure16")
+    if args.trials < 1:
+        raise UsageError(f"--trials: expected a positive number, got {args.trials}")
+    if args.cap <= 0:
+        raise UsageError(f"--cap: expected a positive number of ms, got {args.cap}")
+    lines = tuple(_parse_line(x) for x in args.lines.split(",")) if args.lines else LINES
+    workers = args.workers or os.cpu_count() or 1
+    if workers < 1:
+        raise UsageError(f"--workers: expected a positive number, got {workers}")
+    out = Path(args.out)
+    if out.exists() and not out.is_dir():
+        raise UsageError(f"--out: expected a directory, got the file {out}")
+    out.mkdir(parents=True, exist_ok=True)
+
+    total = sum(trials_for(line, args.trials) for line in lines)
+    print(f"figure16: {total} trials over {len(lines)} lines on {workers} worker(s)...", file=sys.stderr)
+    started = time.perf_counter()  # wall clock only to report how long the experiment took
+    results = run_experiment(lines, args.trials, workers, args.seed, args.cap, broadcast=args.broadcast)
+    elapsed = time.perf_counter() - started
+    summaries = summarize(results)
+    print(format_table(summaries, args.cap))
+    stem = "figure16" if args.broadcast == "network" else f"figure16_{args.broadcast}"
+    written = [out / f"{stem}_trials.csv", out / f"{stem}_summary.csv"]
+    write_trials_csv(results, written[0])
+    write_summary_csv(summaries, written[1])
+    if not args.no_plot:
+        written.append(out / f"{stem}.png")
+        plot_figure(results, written[2], args.cap, args.broadcast)
+    events = sum(r.events for r in results)
+    print(
+        f"{total} trials, {events} simulated events, {elapsed:.1f} s wall time on {workers} worker(s); "
+        f"wrote {', '.join(map(str, written))}"
+    )
+    return 0
+
+
+def register(subparsers: Any) -> None:
+    p = subparsers.add_parser(
+        "experiment",
+        help="reproduce a published experiment (figure16: the Raft paper's leader election times)",
+        description="Reproduce Figure 16 of the Raft paper (Section 9.3): time without a leader after a crash.",
+    )
+    p.add_argument("experiment", metavar="NAME", help="the experiment: figure16")
+    p.add_argument("--trials", type=int, default=1000, help="trials per line (150-150 runs a tenth); default 1000")
+    p.add_argument("--out", default="plots", help="directory for figure16.png and the CSVs (default plots/)")
+    p.add_argument("--workers", type=int, default=0, help="worker processes (default: one per CPU)")
+    p.add_argument("--seed", type=int, default=0, help="base seed of all trials (default 0)")
+    p.add_argument("--cap", type=float, default=DEFAULT_CAP_MS, help="stop a trial this many ms after the crash")
+    p.add_argument("--lines", default="", help="comma-separated MIN-MAX lines to run instead of all (e.g. 150-155)")
+    p.add_argument(
+        "--broadcast",
+        choices=tuple(BROADCAST),
+        default="network",
+        help="where the ~15 ms broadcast time goes: network (4-9 ms one way, default), disk (0.2-0.8 ms one way, "
+        "14 ms durable writes) or disk-early (as disk, with a candidate's RequestVotes sent during its own write); "
+        "the variants write figure16_<variant>*",
+    )
+    p.add_argument("--no-plot", action="store_true", help="write the CSVs only")
+    p.set_defaults(func=main)
+    register_bench(subparsers)
+
+
+def _print_human(r: dict[str, Any]) -> None:
+    d = r["detail"]
+    print(f"bare SimPy                 {r['bare_events_per_s']:>12,} events/s")
+    print(
+        f"5-node cluster, load       {r['sim_events_per_s']:>12,} events/s   "
+        f"({d['events']:,} events, {d['simulated_s']:g} s simulated, {d['entries_committed']:,} entries committed)"
+    )
+    print(f"Raft messages delivered    {r['messages_per_s']:>12,} /s")
+    lo, hi = d["ratio_range"]
+    print(
+        f"ratio (messages/bare)      {r['ratio']:>12.3f}        target >= 0.10 (stretch 0.25); "
+        f"range {lo:.3f}-{hi:.3f} over {d['repeat']} rounds of {d['slices']} interleaved slices"
+    )
+    lo, hi = d["checker_overhead_range"]
+    print(
+        f"checker overhead           {r['checker_overhead']:>12.3f}x       target <= 1.25x "
+        f"({d['run_cpu_s']:.2f} s vs {d['run_cpu_s_no_checker']:.2f} s; range {lo:.3f}-{hi:.3f})"
+    )
+    print(
+        f"10x duration / 1x          {r['scaling_10x']:>12.2f}x       target <= 11x "
+        f"({d['run_cpu_s_10x']:.2f} s for {d['entries_committed_10x']:,} entries; "
+        f"its last tenth took {d['last_tenth_over_first_10x']:.2f}x its first)"
+    )
+
+
+def bench_command(args: argparse.Namespace) -> int:
+    result = measure(repeat=args.repeat)
+    if args.bugs:
+        from sim.fuzz.hunts import bench_bugs
+
+        result["bugs"] = bench_bugs(budget=args.bug_budget)
+    if args.json:
+        print(json.dumps(result, sort_keys=True))
+    else:
+        _print_human(result)
+        for row in result.get("bugs", []):
+            print(
+                f"bug {row['bug']:<24} found after {row['seeds_to_failure']!s:>5} seeds: {row['property']:<20} "
+                f"shrunk to {row['shrunk_events']} events, {row['shrunk_duration_ms']} ms, {row['shrunk_nodes']} nodes"
+            )
+    return 0
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    return value
+
+
+def register_bench(subparsers: Any) -> None:
+    p = subparsers.add_parser("bench", help="measure simulator speed (ratios measured in one run)")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.add_argument("--repeat", type=_positive, default=5, help="rounds of interleaved measurements (default 5)")
+    p.add_argument("--bugs", action="store_true", help="also fuzz each known bug: seeds to first failure")
+    p.add_argument("--bug-budget", type=_positive, default=2000, help="seed budget per bug with --bugs (default 2000)")
+    p.set_defaults(func=bench_command)

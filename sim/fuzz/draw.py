@@ -1,0 +1,218 @@
+"""Drawing a case: swarm families, then a schedule from the families that are on."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from sim.fuzz.case import BASE_DELAY, MS, Case
+from sim.raft.node import RaftConfig
+from sim.world.config import ClusterConfig, NetworkConfig, WorkloadConfig
+from sim.world.faults import Fault
+from sim.world.network import Delay, Exponential, Fixed, Uniform
+
+
+class Draw(Protocol):
+    """The few choices the generator makes. ``RandomDraw`` answers from a seeded Random, ``sim.fuzz.strategies``
+    from Hypothesis (so the same generator's cases shrink)."""
+
+    def integer(self, lo: int, hi: int) -> int: ...
+
+    def chance(self, p: float) -> bool: ...
+
+    def pick(self, options: Sequence[Any]) -> Any: ...
+
+
+class RandomDraw:
+    def __init__(self, rng: Any) -> None:
+        self.rng = rng
+
+    def integer(self, lo: int, hi: int) -> int:
+        return self.rng.randint(lo, hi)
+
+    def chance(self, p: float) -> bool:
+        return self.rng.random() < p
+
+    def pick(self, options: Sequence[Any]) -> Any:
+        return options[self.rng.randrange(len(options))]
+
+
+FAMILIES = (
+    "crash",  # crash and restart servers (leaders above all), including quick bounces
+    "partition",  # partitions, isolating the leader
+    "cut",  # one-way link cuts
+    "drop",  # message loss changes
+    "duplicate",  # message duplication changes
+    "delay",  # delay distribution changes (reordering)
+    "drift",  # clock drift
+    "disk",  # disk latency (writes take time to become durable; a crash loses them)
+    "prevote",  # PreVote on
+    "check_quorum",  # CheckQuorum (and the leader lease) on
+    "small_batch",  # max_batch 1 or 2
+    "narrow_timeouts",  # election timeouts in a narrow range: split votes, competing candidates
+)
+
+
+@dataclass(frozen=True)
+class Swarm:
+    families: frozenset[str]
+    load: str  # "none", "light", "medium", "heavy"
+
+
+def draw_swarm(d: Draw, families: Iterable[str] | None = None) -> Swarm:
+    allowed = tuple(FAMILIES if families is None else families)
+    # Crashes and partitions are where consensus bugs live: on more often than the rest.
+    p = {"crash": 0.75, "partition": 0.6}
+    on = frozenset(f for f in allowed if d.chance(p.get(f, 0.4)))
+    load = d.pick(("none", "light", "medium", "medium", "heavy", "heavy"))
+    return Swarm(on, load)
+
+
+def draw_delay(d: Draw) -> Delay:
+    kind = d.pick(("uniform", "exponential", "fixed", "slow"))
+    if kind == "uniform":
+        return Uniform(d.integer(0, 5) * MS, d.integer(10, 60) * MS)
+    if kind == "exponential":
+        return Exponential(d.integer(2, 30) * MS, d.integer(0, 3) * MS)
+    if kind == "fixed":
+        return Fixed(d.integer(1, 20) * MS)
+    return Uniform(20 * MS, d.integer(40, 150) * MS)
+
+
+def draw_case(
+    d: Draw,
+    seed: int,
+    nodes: int = 5,
+    bug: str | None = None,
+    families: Iterable[str] | None = None,
+    max_duration_ms: int = 3_000,
+    fifo: bool = False,
+) -> Case:
+    """Draw one case. All structure comes from ``d``; ``seed`` only seeds the simulation's own streams."""
+    swarm = draw_swarm(d, families)
+    on = swarm.families
+    ids = list(range(1, nodes + 1))
+    majority = nodes // 2 + 1
+
+    # Configuration knobs.
+    if "narrow_timeouts" in on:
+        lo = d.pick((100, 150, 150, 200)) * MS
+        raft_min, raft_max = lo, lo + d.integer(25, 50) * MS
+    else:
+        raft_min, raft_max = 150 * MS, 300 * MS
+    raft = RaftConfig(
+        election_timeout_min=raft_min,
+        election_timeout_max=raft_max,
+        heartbeat_interval=50 * MS,
+        max_batch=d.pick((1, 1, 2)) if "small_batch" in on else 64,
+        prevote="prevote" in on,
+        check_quorum="check_quorum" in on,
+    )
+    disk = d.pick((1, 2, 5, 10, 20)) * MS if "disk" in on else 0
+    cluster = ClusterConfig(nodes=nodes, raft=raft, disk_latency=disk, bug=bug)
+    network = NetworkConfig(delay=BASE_DELAY, fifo=fifo)
+    clients, rate = {"none": (0, 0.0), "light": (1, 10.0), "medium": (3, 50.0), "heavy": (4, 100.0)}[swarm.load]
+    duration = d.integer(max(2, max_duration_ms // 250), max_duration_ms // 100) * 100 * MS
+    workload = WorkloadConfig(clients=clients, rate=rate, timeout=300 * MS, stop=duration)
+
+    # The schedule: a walk in time, each step one action of an enabled family.
+    faults: list[Fault] = []
+    actions = sorted(on & {"crash", "partition", "cut", "drop", "duplicate", "delay", "drift"})
+    t = d.integer(0, 400) * MS
+    # Mean gap between actions: some seeds are quiet, some are storms.
+    mean_gap = d.pick((60, 120, 250, 500))
+    crashed_budget = nodes - majority  # crashes beyond this stop the cluster: allowed, but rarely
+    while actions and t < duration:
+        family = d.pick(actions)
+        if family == "crash":
+            style = d.pick(("leader", "leader", "storm", "storm", "bounce", "bounce", "follower", "random", "restart"))
+            if style == "storm":
+                # A crash storm around an election: the leader dies, then more crashes hit whoever is elected
+                # next and random servers while votes are cast, then everyone restarts. Restarted servers come back
+                # with only what they persisted, next to servers that never heard of the new term.
+                faults.append(Fault(t, "crash", node="leader"))
+                end = t + d.integer(350, 700) * MS
+                if d.chance(0.5):
+                    # Silence each new leader right after its election (tries every 10ms): crashed, or cut off
+                    # while its first AppendEntries are in flight, so its voters never hear of its term's entry.
+                    # Then a random server bounces (forgetting whatever it did not persist) as the crashed ones
+                    # come back, some of them still in an older term.
+                    how = d.pick(("crash", "isolate"))
+                    for k in range(d.integer(12, 18), (end - t) // (10 * MS)):
+                        faults.append(Fault(t + k * 10 * MS, how, node="leader"))
+                    faults.append(Fault(end, "crash", node="random"))
+                    end += d.integer(1, 30) * MS
+                else:
+                    for _ in range(d.integer(1, 4)):
+                        when = t + d.integer(0, 500) * MS
+                        faults.append(Fault(min(when, end - MS), "crash", node=d.pick(("leader", "leader", "random"))))
+                faults.append(Fault(end, "restart", node="all-crashed"))
+                t = end
+            elif style == "restart":
+                faults.append(Fault(t, "restart", node="all-crashed"))
+            elif style == "bounce":
+                # A quick crash and restart: a server forgets what it did not persist (votes, unsynced writes).
+                target: Any = d.pick(ids)
+                faults.append(Fault(t, "crash", node=target))
+                faults.append(Fault(t + d.integer(0, 30) * MS, "restart", node=target))
+            else:
+                faults.append(Fault(t, "crash", node=style))
+                if crashed_budget <= 0 or d.chance(0.8):
+                    # Restart everyone soon-ish: new elections, old logs back in play (Figure 8's shape).
+                    faults.append(Fault(t + d.integer(5, 500) * MS, "restart", node="all-crashed"))
+                else:
+                    crashed_budget -= 1
+        elif family == "partition":
+            style = d.pick(("leader", "split", "split", "heal", "comeback", "comeback"))
+            if style == "comeback":
+                # Figure 8's shape. The leader is cut off while clients still write to it (entries of its term on
+                # a minority). The other side elects a leader, which is cut off in its turn right after its
+                # election (tries every 10ms: a new leader's first AppendEntries are in flight then, and a cut
+                # drops them), so its entry at those indexes stays on it alone. The first leader is back with
+                # the rest, may be elected again and replicates its old-term entries; it is cut off once more
+                # in the middle of that, and everyone heals.
+                faults.append(Fault(t, "isolate", node="leader"))
+                for k in range(d.integer(12, 18), d.integer(35, 45)):
+                    faults.append(Fault(t + k * 10 * MS, "isolate", node="leader"))
+                t2 = t + d.integer(550, 1_000) * MS
+                faults.append(Fault(t2, "isolate", node="leader"))
+                t = t2 + d.integer(100, 400) * MS
+                faults.append(Fault(t, "heal"))  # the walk goes on from here: nothing else interferes
+            elif style == "leader":
+                faults.append(Fault(t, "isolate", node="leader"))
+            elif style == "split":
+                cut_at = d.integer(1, nodes - 1)
+                order = list(ids)
+                for i in range(len(order) - 1, 0, -1):  # a drawn shuffle
+                    j = d.integer(0, i)
+                    order[i], order[j] = order[j], order[i]
+                faults.append(Fault(t, "partition", groups=(tuple(sorted(order[:cut_at])),)))
+            else:
+                faults.append(Fault(t, "heal"))
+            if style in ("leader", "split") and d.chance(0.7):
+                faults.append(Fault(t + d.integer(50, 1_000) * MS, "heal"))
+        elif family == "cut":
+            src = d.pick(ids)
+            dst = d.pick([i for i in ids if i != src])
+            faults.append(Fault(t, "cut", src=src, dst=dst))
+            if d.chance(0.6):
+                faults.append(Fault(t + d.integer(50, 800) * MS, "repair", src=src, dst=dst))
+        elif family == "drop":
+            faults.append(Fault(t, "drop", value=d.pick((0.0, 0.02, 0.1, 0.3, 0.6))))
+        elif family == "duplicate":
+            faults.append(Fault(t, "duplicate", value=d.pick((0.0, 0.02, 0.05, 0.1, 0.2))))
+        elif family == "delay":
+            if d.chance(0.3):
+                src = d.pick(ids)
+                dst = d.pick([i for i in ids if i != src])
+                faults.append(Fault(t, "delay", src=src, dst=dst, delay=draw_delay(d)))
+            else:
+                faults.append(Fault(t, "delay", delay=draw_delay(d)))
+        elif family == "drift":
+            faults.append(Fault(t, "drift", node=d.pick(ids), value=d.pick((0.5, 0.8, 0.95, 1.0, 1.05, 1.3, 2.0))))
+        t += d.integer(mean_gap // 4, mean_gap * 2) * MS
+    kept = tuple(sorted((f for f in faults if f.at < duration), key=lambda f: f.at))  # stable: same-time order kept
+    # The liveness bound: several election rounds and client retries, longer with a slow disk.
+    liveness = 3_000 * MS + 20 * disk + 4 * workload.timeout
+    return Case(seed, cluster, network, workload, kept, duration, liveness)

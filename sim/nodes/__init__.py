@@ -1,0 +1,1 @@
+"""Node implementations besides the correct ``sim.raft.Node``: the catalog of realistic bugs (``bugs``)."""

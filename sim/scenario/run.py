@@ -1,0 +1,155 @@
+"""Running a scenario: the simulation, its fault schedule, the monitors, and the result with its summary."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from sim.check.safety import PROPERTIES, Violation
+from sim.scenario.model import Expectation, Scenario
+from sim.scenario.monitors import monitor_for, percentile
+from sim.units import format_ms
+from sim.world.faults import schedule
+
+if TYPE_CHECKING:
+    from sim.world.cluster import Simulation
+
+
+@dataclass
+class ScenarioResult:
+    scenario: Scenario
+    seed: int
+    sim: Simulation
+    violation: Violation | None
+    expectations: list[tuple[Expectation, bool, str]]  # (expectation, passed, why)
+
+    @property
+    def violation_expected(self) -> bool:
+        return any(e.kind == "violation" for e in self.scenario.expectations)
+
+    @property
+    def passed(self) -> bool:
+        if self.violation is not None and not self.violation_expected:
+            return False
+        return all(ok for _, ok, _ in self.expectations)
+
+    def replay_command(self) -> str:
+        source = self.scenario.source
+        if source == "<string>":
+            return f"write the scenario with sim.scenario.to_toml(...) and run: raftsim run FILE --seed {self.seed}"
+        return f"raftsim run {_shell_quote(source)} --seed {self.seed}"
+
+    def line(self) -> str:
+        """One line: verdict, file, seed and the headline numbers."""
+        s, sim = self.scenario, self.sim
+        ok = sum(1 for _, passed, _ in self.expectations if passed)
+        if self.violation is None:
+            verdict = "invariants ok"
+        else:
+            verdict = f"{self.violation.property} at {format_ms(self.violation.time)}"
+            verdict += " (expected)" if self.violation_expected else ""
+        first_fail = next((f"; {e.kind}: {why}" for e, passed, why in self.expectations if not passed), "")
+        return (
+            f"{'PASS' if self.passed else 'FAIL'} {s.source} seed={self.seed} {format_ms(s.duration)}: "
+            f"{len(sim.elections)} leader(s), commit {sim.committed}, {sim.acked()} acked, "
+            f"expectations {ok}/{len(self.expectations)}, {verdict}{first_fail}"
+        )
+
+    def summary(self) -> str:
+        """The human summary ``raftsim run`` prints for one scenario."""
+        s, sim = self.scenario, self.sim
+        out = [
+            f"{s.name} ({s.source}, seed {self.seed}, {format_ms(s.duration)} simulated, {s.cluster.nodes} nodes"
+            f"{', bug ' + s.cluster.bug if s.cluster.bug else ''})"
+        ]
+        if s.description:
+            out.append(f"  {s.description}")
+        elections = sim.elections
+        shown = ", ".join(f"{format_ms(t)} node {n} (term {term})" for t, n, term in elections[:8])
+        more = f", ... {len(elections) - 8} more" if len(elections) > 8 else ""
+        out.append(f"  leaders:     {len(elections)} elected{': ' + shown if shown else ''}{more}")
+        faults = [fault_text(t, action, d) for t, action, d in sim.faults]
+        more = f", ... {len(faults) - 10} more" if len(faults) > 10 else ""
+        out.append(f"  faults:      {len(faults)} applied{': ' + ', '.join(faults[:10]) if faults else ''}{more}")
+        issued = sum(c.seq for c in sim.clients.values())
+        out.append(
+            f"  commits:     commit index {sim.committed}; {sim.acked()} of {issued} client commands acknowledged, "
+            f"{sim.pending_commands()} pending"
+        )
+        lat = sim.latencies()
+        if lat:
+            out.append(
+                f"  latency:     p50 {format_ms(percentile(lat, 50))}, p99 {format_ms(percentile(lat, 99))}, "
+                f"max {format_ms(lat[-1])} over {len(lat)} commands"
+            )
+        else:
+            out.append("  latency:     no client command completed")
+        for e, passed, why in self.expectations:
+            out.append(f"  expect:      {'PASS' if passed else 'FAIL'} {expectation_text(e)}: {why}")
+        if self.violation is None:
+            out.append(f"  invariants:  hold ({len(PROPERTIES)} properties checked after each of {sim.events} events)")
+        else:
+            tag = " (expected by the scenario)" if self.violation_expected else ""
+            out.append(f"  invariants:  VIOLATED{tag}")
+            out.extend("    " + line for line in self.violation.report().splitlines())
+        out.append(f"  result:      {'PASS' if self.passed else 'FAIL'}")
+        if not self.passed or self.violation is not None:
+            out.append(f"  replay:      {self.replay_command()}")
+        return "\n".join(out)
+
+
+def _shell_quote(text: str) -> str:
+    import shlex
+
+    return shlex.quote(text)
+
+
+def fault_text(t: int, action: str, d: dict[str, Any]) -> str:
+    if "nodes" in d:
+        arg = ",".join(map(str, d["nodes"]))
+    elif "groups" in d:
+        arg = "|".join(",".join(map(str, g)) for g in d["groups"])
+    elif "src" in d:
+        arg = f"{d['src']}->{d['dst']}"
+    else:
+        arg = ""
+    if "value" in d:
+        v = d["value"]
+        val = f"{v.get('dist')}" if isinstance(v, dict) else f"{v:g}"
+        arg = f"{arg} {val}".strip()
+    return f"{format_ms(t)} {action}{' ' + arg if arg else ''}"
+
+
+def expectation_text(e: Expectation) -> str:
+    if e.kind in ("no_leader", "no_commit"):
+        return f"{e.kind} [{format_ms(e.start or 0)}, {format_ms(e.end or 0)}]"
+    if e.kind in ("leader_within", "logs_converge_by", "latency_p99_below"):
+        return f"{e.kind} {format_ms(int(e.value))}"  # type: ignore[call-overload]
+    if e.kind == "clients_complete":
+        return e.kind
+    return f"{e.kind} {e.value}"
+
+
+def run_scenario(s: Scenario, seed: int | None = None, trace: bool = True) -> ScenarioResult:
+    """Run a scenario (with ``seed`` instead of its own, if given) and judge its expectations."""
+    from sim.world.cluster import Simulation
+
+    run_seed = s.seed if seed is None else seed
+    sim = Simulation(s.cluster, s.network, s.workload, seed=run_seed, trace=trace)
+    schedule(sim, s.faults)
+    monitors = [monitor_for(e, s) for e in s.expectations]
+    watching = [m for m in monitors if m.active]
+
+    def after_event(sim: Simulation) -> None:
+        for m in watching:
+            if m.active:
+                m.event(sim)
+
+    violation = sim.run(s.duration, after_event if watching else None)
+    if violation is None:
+        # Let monitors see the final state (the clock has been moved to the end).
+        for m in watching:
+            if m.active:
+                m.event(sim)
+    results = [(m.e, *m.finish(sim, violation)) for m in monitors]
+    return ScenarioResult(s, run_seed, sim, violation, results)

@@ -1,0 +1,1 @@
+"""Drawing a trace: the timeline PNG (``timeline``) and ``raftsim plot`` (``cli``)."""

@@ -1,0 +1,43 @@
+"""``raftsim plot``: a timeline PNG from a trace file."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+from sim.errors import UsageError
+from sim.viz.timeline import plot_timeline, read_trace
+
+
+def main(args: argparse.Namespace) -> int:
+    out = Path(args.output)
+    if out.suffix.lower() not in (".png", ".svg"):
+        raise UsageError(f"-o: expected a file name ending in .png or .svg, got {args.output!r}")
+    if args.start is not None and args.end is not None and args.end <= args.start:
+        raise UsageError(f"--to: expected a time after --from ({args.start:g} ms), got {args.end:g} ms")
+    records = read_trace(args.trace)
+    try:
+        drawn = plot_timeline(records, out, start_ms=args.start, end_ms=args.end, title=args.title)
+    except ValueError as e:
+        raise UsageError(f"{args.trace}: {e}") from None
+    print(
+        f"wrote {out}: {drawn['nodes']} servers, {drawn['start_ms']:g}-{drawn['end_ms']:g} ms, "
+        f"{drawn['leader_bands']} leader bands, {drawn['crash_markers']} crashes, "
+        f"{drawn['partitions']} network faults, {drawn['votes_in_view']} votes"
+    )
+    return 0
+
+
+def register(subparsers: Any) -> None:
+    p = subparsers.add_parser(
+        "plot",
+        help="draw the election timeline of a trace (PNG or SVG)",
+        description="Draw one row per server against simulated time from a JSON Lines trace.",
+    )
+    p.add_argument("trace", metavar="TRACE.jsonl", help="a trace written by raftsim run/replay --trace")
+    p.add_argument("-o", "--output", default="timeline.png", help="output file, .png or .svg (default timeline.png)")
+    p.add_argument("--from", dest="start", type=float, default=None, metavar="MS", help="start of the window (ms)")
+    p.add_argument("--to", dest="end", type=float, default=None, metavar="MS", help="end of the window (ms)")
+    p.add_argument("--title", default=None, help="title of the plot")
+    p.set_defaults(func=main)

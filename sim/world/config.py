@@ -1,0 +1,38 @@
+"""What a simulated world is made of: the cluster, its network and its clients' workload."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from sim.raft.node import RaftConfig
+from sim.world.network import Delay, Uniform
+
+
+@dataclass(frozen=True)
+class ClusterConfig:
+    nodes: int = 5
+    raft: RaftConfig = field(default_factory=RaftConfig)
+    disk_latency: int = 0  # microseconds for a write to become durable
+    bug: str | None = None  # a known-bug variant from sim.nodes.bugs, None for the correct protocol
+
+
+@dataclass(frozen=True)
+class NetworkConfig:
+    delay: Delay = Uniform(5_000, 15_000)
+    drop: float = 0.0
+    duplicate: float = 0.0
+    # Each directed link delivers in the order it was sent, as a TCP connection does: a message that would
+    # overtake an earlier one on its link waits for it. Off, every message's delay is independent (they reorder).
+    fifo: bool = False
+
+
+@dataclass(frozen=True)
+class WorkloadConfig:
+    clients: int = 0
+    rate: float = 0.0  # commands per simulated second, all clients together
+    timeout: int = 500_000  # microseconds before a client retries elsewhere
+    redirect_backoff: int = 20_000  # microseconds to wait when a server knows no leader
+    keys: int = 8
+    start: int = 0  # microseconds: first command not before
+    stop: int | None = None  # microseconds: no new command after (retries go on)
+    ops: tuple[str, ...] = ("put", "append", "get")
