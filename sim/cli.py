@@ -10,9 +10,10 @@ Exit codes: 0 success, 1 a failed invariant or expectation, 2 bad input (always 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
-from typing import NoReturn
+from typing import Any, NoReturn
 
 from .errors import UsageError
 
@@ -32,7 +33,10 @@ class _Parser(argparse.ArgumentParser):
 def build_parser() -> argparse.ArgumentParser:
     import importlib
 
+    from sim import __version__
+
     parser = _Parser(prog="raftsim", description="Deterministic Raft simulator with fault injection.")
+    parser.add_argument("--version", action="version", version=f"raftsim {__version__}")
     sub = parser.add_subparsers(dest="command", parser_class=_Parser, metavar="COMMAND")
     for name in SUBCOMMAND_MODULES:
         try:
@@ -47,8 +51,47 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+class _ClosedPipeGuard:
+    """Standard output that ends quietly when its reader goes away (``raftsim run FILE | head -1``): the first
+    write to a closed pipe points the descriptor at /dev/null, so the run goes on and still writes every file it was
+    asked for, and Python's own flush at exit finds nothing to complain about."""
+
+    def __init__(self, stream: Any) -> None:
+        self._stream = stream
+        self.closed_pipe = False
+
+    def write(self, text: str) -> int:
+        try:
+            return self._stream.write(text)
+        except BrokenPipeError:
+            self._silence()
+            return len(text)
+
+    def flush(self) -> None:
+        try:
+            self._stream.flush()
+        except BrokenPipeError:
+            self._silence()
+
+    def _silence(self) -> None:
+        self.closed_pipe = True
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, self._stream.fileno())
+        os.close(devnull)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._stream, name)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
+    if not isinstance(sys.stdout, _ClosedPipeGuard) and hasattr(sys.stdout, "fileno"):
+        try:
+            sys.stdout.fileno()
+        except (OSError, ValueError):  # not a real file (pytest's capture): nothing to guard
+            pass
+        else:
+            sys.stdout = _ClosedPipeGuard(sys.stdout)
     parser = build_parser()
     if not argv:
         argv = ["run"]  # the default scenario

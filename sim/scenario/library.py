@@ -4,7 +4,7 @@ from a wheel as well as from a clone."""
 
 from __future__ import annotations
 
-from importlib import resources
+from importlib import util
 from pathlib import Path
 
 DEFAULT_SCENARIO = "leader-crash.toml"
@@ -14,9 +14,12 @@ def library_dir() -> Path:
     """The folder of the bundled scenario files: the installed package, or else (Python started inside a
     source tree, which shadows the installed mapping) the checkout's own ``scenarios/``."""
     try:
-        return Path(str(resources.files("sim.library")))
+        spec = util.find_spec("sim.library")  # a folder of data files: a namespace package, so no __init__.py
     except ModuleNotFoundError:
-        return Path(__file__).resolve().parents[2] / "scenarios"
+        spec = None
+    if spec is not None and spec.submodule_search_locations:
+        return Path(next(iter(spec.submodule_search_locations)))
+    return Path(__file__).resolve().parents[2] / "scenarios"
 
 
 def default_scenario() -> Path:

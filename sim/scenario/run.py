@@ -22,6 +22,7 @@ class ScenarioResult:
     sim: Simulation
     violation: Violation | None
     expectations: list[tuple[Expectation, bool, str]]  # (expectation, passed, why)
+    interrupted: bool = False  # stopped by Ctrl-C: everything is judged at the time it stopped
 
     @property
     def violation_expected(self) -> bool:
@@ -29,6 +30,8 @@ class ScenarioResult:
 
     @property
     def passed(self) -> bool:
+        if self.interrupted:
+            return False
         if self.violation is not None and not self.violation_expected:
             return False
         return all(ok for _, ok, _ in self.expectations)
@@ -49,6 +52,8 @@ class ScenarioResult:
             verdict = f"{self.violation.property} at {format_ms(self.violation.time)}"
             verdict += " (expected)" if self.violation_expected else ""
         first_fail = next((f"; {e.kind}: {why}" for e, passed, why in self.expectations if not passed), "")
+        if self.interrupted:
+            first_fail = f"; interrupted at {format_ms(sim.now)}{first_fail}"
         return (
             f"{'PASS' if self.passed else 'FAIL'} {s.source} seed={self.seed} {format_ms(s.duration)}: "
             f"{len(sim.elections)} leader(s), commit {sim.committed}, {sim.acked()} acked, "
@@ -64,6 +69,11 @@ class ScenarioResult:
         ]
         if s.description:
             out.append(f"  {s.description}")
+        if self.interrupted:
+            out.append(
+                f"  INTERRUPTED: at {format_ms(sim.now)} of {format_ms(s.duration)} simulated (Ctrl-C); "
+                "what follows is judged at that time"
+            )
         elections = sim.elections
         shown = ", ".join(f"{format_ms(t)} node {n} (term {term})" for t, n, term in elections[:8])
         more = f", ... {len(elections) - 8} more" if len(elections) > 8 else ""
@@ -145,11 +155,18 @@ def run_scenario(s: Scenario, seed: int | None = None, trace: bool = True) -> Sc
             if m.active:
                 m.event(sim)
 
-    violation = sim.run(s.duration, after_event if watching else None)
-    if violation is None:
+    interrupted = False
+    try:
+        violation = sim.run(s.duration, after_event if watching else None)
+    except KeyboardInterrupt:
+        # Ctrl-C: stop where the run is and judge what happened so far, so the caller can still report it and
+        # write the files it was asked for.
+        interrupted = True
+        violation = sim.violation
+    if violation is None and not interrupted:
         # Let monitors see the final state (the clock has been moved to the end).
         for m in watching:
             if m.active:
                 m.event(sim)
     results = [(m.e, *m.finish(sim, violation)) for m in monitors]
-    return ScenarioResult(s, run_seed, sim, violation, results)
+    return ScenarioResult(s, run_seed, sim, violation, results, interrupted)
