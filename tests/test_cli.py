@@ -105,8 +105,9 @@ def test_out_folder_holds_the_scenario_as_run_trace_plot_and_summary(tmp_path: P
 def test_several_scenarios_get_a_folder_each(tmp_path: Path) -> None:
     out = tmp_path / "results"
     other = REPO / "scenarios" / "follower-crash.toml"
-    r = _raftsim("run", str(SCENARIO), str(other), "--out", str(out), "--quiet")
+    r = _raftsim("run", str(SCENARIO), str(other), "--out", str(out))
     assert r.returncode == 0, r.stderr
+    assert str(out / "follower-crash" / "summary.txt") in r.stdout
     assert sorted(p.name for p in out.iterdir()) == ["first-election", "follower-crash"]
     assert (out / "follower-crash" / "trace.jsonl").exists()
 

@@ -115,7 +115,7 @@ def run_command(args: argparse.Namespace) -> int:
                 if result.violation is not None and not result.violation_expected:
                     print("    " + result.violation.report().splitlines()[0])
                 print(f"    replay: {result.replay_command()}")
-            if written:
+            if written and not args.quiet:
                 print(f"    wrote: {', '.join(map(str, written))}")
         else:
             print(result.summary())
