@@ -90,7 +90,7 @@ def test_up_to_date_rule_of_section_5_4_1(
 
 def test_kv_operations() -> None:
     kv = KeyValueStore()
-    assert kv.apply(Command("a", 1, "get", "x"), 1) == (None, 1)
+    assert kv.apply(Command("a", 1, "get", "x"), 1) == ("", 1)  # a key never written reads as ""
     assert kv.apply(Command("a", 2, "put", "x", "1"), 2) == ("1", 2)
     assert kv.apply(Command("a", 3, "append", "x", "2"), 3) == ("12", 3)
     assert kv.apply(Command("b", 1, "append", "y", "z"), 4) == ("z", 4)
@@ -98,6 +98,25 @@ def test_kv_operations() -> None:
     assert kv.data == {"x": "12", "y": "z"}
     with pytest.raises(ValueError):
         kv.apply(Command("a", 4, "delete", "x"), 6)
+
+
+def test_kv_compare_and_set() -> None:
+    kv = KeyValueStore()
+    assert kv.apply(Command("a", 1, "cas", "x", "1", expected=""), 1) == ("1", 1)  # "" is the unwritten value
+    assert kv.apply(Command("a", 2, "cas", "x", "2", expected="0"), 2) == (None, 2)  # comparison failed
+    assert kv.data == {"x": "1"}
+    assert kv.apply(Command("b", 1, "cas", "x", "3", expected="1"), 3) == ("3", 3)
+    assert kv.data == {"x": "3"}
+    # A failed cas is still a command applied once: its retry is answered from the session.
+    assert kv.apply(Command("a", 2, "cas", "x", "2", expected="3"), 4) == (None, 2)
+    assert kv.data == {"x": "3"}
+
+
+def test_a_command_without_cas_keeps_its_trace_form() -> None:
+    assert "expected" not in Command("a", 1, "put", "x", "v").asdict()
+    assert Command("a", 1, "cas", "x", "v", "u").asdict()["expected"] == "u"
+    c = Command("a", 1, "cas", "x", "v", "u")
+    assert c.replace(seq=2) == Command("a", 2, "cas", "x", "v", "u")
 
 
 def test_kv_session_makes_a_retry_idempotent() -> None:
@@ -135,4 +154,4 @@ def test_values_compare_by_type_and_fields_and_copy_with_replace() -> None:
     assert changed.commit == 5 and m.commit == 4 and changed.entries is m.entries
     assert m.asdict()["entries"] == (Entry(2, c),) and list(m.asdict()) == list(AppendEntries._fields)
     assert pickle.loads(pickle.dumps(m)) == m == copy.deepcopy(m)
-    assert repr(c) == "Command(client='c', seq=1, op='put', key='k', value='v')"
+    assert repr(c) == "Command(client='c', seq=1, op='put', key='k', value='v', expected='')"

@@ -1,5 +1,9 @@
 """The replicated state machine: a key-value store with client sessions.
 
+``step`` is the store's whole semantics for one key, a pure function; the store applies it, and the
+linearizability checker's model (``sim.check.models``) judges client histories with the same function, so the
+two cannot disagree. A key never written holds the empty string (as the MIT 6.5840 key/value service defines it).
+
 Sessions make commands idempotent (Section 8): each client numbers its commands, and a command whose number is
 not above the last one applied for that client is a retry, answered from the session instead of applied again.
 Clients have one command outstanding at a time, so remembering the last result per client is enough.
@@ -8,6 +12,26 @@ Clients have one command outstanding at a time, so remembering the last result p
 from __future__ import annotations
 
 from .messages import Command
+
+OPS = ("get", "put", "append", "cas")
+
+
+def step(current: str, op: str, value: str, expected: str = "") -> tuple[str | None, str]:
+    """One operation on a key holding ``current``: ``(result, new value)``. The result of a get is the value read;
+    of a put or append, the value written; of a cas, the value written, or None when ``current != expected`` (the
+    comparison failed and nothing changed)."""
+    if op == "get":
+        return current, current
+    if op == "put":
+        return value, value
+    if op == "append":
+        new = current + value
+        return new, new
+    if op == "cas":
+        if current == expected:
+            return value, value
+        return None, current
+    raise ValueError(f"unknown operation {op!r}")
 
 
 class KeyValueStore:
@@ -34,16 +58,9 @@ class KeyValueStore:
         session = self.sessions.get(command.client)
         if session is not None and command.seq <= session[0]:
             return session[1], session[2]
-        op = command.op
-        if op == "put":
-            self.data[command.key] = command.value
-            result: str | None = command.value
-        elif op == "append":
-            result = self.data.get(command.key, "") + command.value
-            self.data[command.key] = result
-        elif op == "get":
-            result = self.data.get(command.key)
-        else:
-            raise ValueError(f"unknown operation {op!r}")
+        key = command.key
+        result, new = step(self.data.get(key, ""), command.op, command.value, command.expected)
+        if command.op != "get" and result is not None:
+            self.data[key] = new
         self.sessions[command.client] = (command.seq, result, index)
         return result, index

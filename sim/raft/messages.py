@@ -55,22 +55,37 @@ class _Value:
 
 
 class Command(_Value):
-    """A client's key-value operation. ``(client, seq)`` identifies it; a retry reuses both."""
+    """A client's key-value operation. ``(client, seq)`` identifies it; a retry reuses both.
 
-    _fields = ("client", "seq", "op", "key", "value")
+    ``op`` is ``get``, ``put``, ``append`` or ``cas``; ``value`` is what put writes, append adds, or cas writes
+    when the key holds ``expected`` (``expected`` means nothing for the other operations)."""
+
+    _fields = ("client", "seq", "op", "key", "value", "expected")
     __slots__ = _fields
     client: str
     seq: int
-    op: str  # "put" | "append" | "get"
+    op: str
     key: str
     value: str
+    expected: str
 
-    def __init__(self, client: str, seq: int, op: str, key: str, value: str = "") -> None:
+    def __init__(self, client: str, seq: int, op: str, key: str, value: str = "", expected: str = "") -> None:
         self.client = client
         self.seq = seq
         self.op = op
         self.key = key
         self.value = value
+        self.expected = expected
+
+    def asdict(self) -> dict[str, Any]:
+        # ``expected`` only where it means something: traces of runs without cas stay as they were.
+        d = {"client": self.client, "seq": self.seq, "op": self.op, "key": self.key, "value": self.value}
+        if self.op == "cas":
+            d["expected"] = self.expected
+        return d
+
+    def replace(self, **changes: Any) -> Any:
+        return Command(**{**dict(zip(self._fields, self.astuple(), strict=True)), **changes})
 
 
 class Entry(_Value):
