@@ -199,10 +199,13 @@ def test_minority_side_of_a_partition_commits_nothing() -> None:
     minority = [leader, next(i for i in sim.servers if i != leader)]
     sim.partition([minority])
     commits = {i: sim.servers[i].node.commit for i in minority}
+    # What was already stored on a majority at the split may still be committed by the minority's leader, once a
+    # reply that left before the split arrives; nothing beyond that.
+    lengths = sorted((s.node.log.last_index for s in sim.servers.values()), reverse=True)
+    on_a_majority = lengths[len(lengths) // 2]
     run(sim, 3 * S)
-    # The follower may still learn what its leader had committed before the split; nothing beyond that commits.
-    assert all(sim.servers[i].node.commit <= max(commits.values()) for i in minority)
-    assert sim.servers[minority[0]].node.commit == commits[minority[0]]
+    assert all(sim.servers[i].node.commit <= on_a_majority for i in minority)
+    assert all(sim.servers[i].node.commit >= commits[i] for i in minority)
     majority_leader = sim.leader()
     assert majority_leader not in minority
     assert sim.servers[majority_leader].node.commit > max(commits.values())

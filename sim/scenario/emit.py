@@ -122,7 +122,8 @@ def to_toml(s: Scenario) -> str:
         "",
         "[workload]",
         f"clients = {w.clients}",
-        f"rate = {_toml_value(float(w.rate))}",
+        f"mode = {_toml_value(w.mode)}",
+        f"rate = {_toml_value(float(w.rate))}" if w.mode == "open" else f'think = "{format_time(w.think)}"',
         f'timeout = "{format_time(w.timeout)}"',
         f'redirect_backoff = "{format_time(w.redirect_backoff)}"',
         f"keys = {w.keys}",
@@ -130,7 +131,12 @@ def to_toml(s: Scenario) -> str:
     ]
     if w.stop is not None:
         out.append(f'stop = "{format_time(w.stop)}"')
-    out.append(f"ops = {_toml_value(list(w.ops))}")
+    if w.give_up is not None:
+        out.append(f'give_up = "{format_time(w.give_up)}"')
+    if w.weights is None:
+        out.append(f"ops = {_toml_value(list(w.ops))}")
+    else:
+        out.append(f"ops = {_toml_value(dict(zip(w.ops, map(float, w.weights), strict=True)))}")
     for f in s.faults:
         out += ["", "[[events]]"] + [f"{k} = {_toml_value(v)}" for k, v in _fault_table(f).items()]
     for e in s.expectations:

@@ -9,7 +9,6 @@ from sim.world.config import ClusterConfig, NetworkConfig, WorkloadConfig
 from sim.world.faults import Fault
 
 MAX_NODES = 99
-OPS = ("put", "append", "get")
 
 
 class ScenarioError(UsageError):

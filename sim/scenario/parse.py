@@ -26,13 +26,13 @@ from pathlib import Path
 from typing import Any
 
 from sim.check.safety import PROPERTIES
+from sim.raft.kv import OPS
 from sim.raft.node import RaftConfig
 from sim.scenario.model import (
     EXPECTATION_KINDS,
     EXPECTATION_MODIFIERS,
     MAX_NODES,
     MODIFIER_NAMES,
-    OPS,
     Expectation,
     Scenario,
     ScenarioError,
@@ -406,36 +406,82 @@ class _Parser:
         return src, dst
 
     def workload(self, t: dict[str, Any], duration: int) -> WorkloadConfig:
-        keys = ("clients", "rate", "timeout", "redirect_backoff", "keys", "start", "stop", "ops")
+        keys = (
+            "clients", "mode", "rate", "think", "timeout", "give_up", "redirect_backoff", "keys", "start", "stop",
+            "ops",
+        )  # fmt: skip
         self.check_keys("workload", t, keys)
         clients = self.integer("workload.clients", t.get("clients", 0), 0, 10_000)
+        mode = t.get("mode", "open")
+        if mode not in ("open", "closed"):
+            raise self.fail("workload.mode", '"open" (Poisson arrivals at rate) or "closed" (one after another)', mode)
         rate = self.number("workload.rate", t.get("rate", 0.0), 0.0, 1e7)
-        if clients and not rate:
-            raise self.fail("workload.rate", "a positive rate (commands per second) when clients > 0", t.get("rate", 0))
-        if rate and not clients:
-            raise self.fail("workload.clients", "at least 1 client when rate > 0", clients)
+        if mode == "open":
+            if clients and not rate:
+                raise self.fail(
+                    "workload.rate", "a positive rate (operations per second) when clients > 0", t.get("rate", 0)
+                )
+            if rate and not clients:
+                raise self.fail("workload.clients", "at least 1 client when rate > 0", clients)
+            if "think" in t:
+                raise self.fail(
+                    "workload.think", 'no think time in mode "open" (it is for mode = "closed")', t["think"]
+                )
+        else:
+            if "rate" in t:
+                raise self.fail(
+                    "workload.rate", 'no rate in mode "closed" (each client waits for the previous one)', t["rate"]
+                )
+            if not clients:
+                raise self.fail("workload.clients", 'at least 1 client in mode "closed"', clients)
+        think = self.time("workload.think", t.get("think", 0))
         start = self.time("workload.start", t.get("start", 0))
         stop = None
         if "stop" in t:
             stop = self.time("workload.stop", t["stop"])
             if stop < start:
                 raise self.fail("workload.stop", f"a time not before workload.start ({format_time(start)})", t["stop"])
-        ops = t.get("ops", list(OPS))
-        if not isinstance(ops, list) or not ops:
-            raise self.fail("workload.ops", f"a non-empty list of operations from {', '.join(OPS)}", ops)
-        for i, op in enumerate(ops):
-            if op not in OPS:
-                raise self.fail(f"workload.ops[{i + 1}]", f"one of {', '.join(OPS)}", op)
+        ops, weights = self.operations(t.get("ops", list(OPS)))
+        give_up = self.time("workload.give_up", t["give_up"], positive=True) if "give_up" in t else None
         return WorkloadConfig(
             clients=clients,
-            rate=rate,
+            rate=rate if mode == "open" else 0.0,
             timeout=self.time("workload.timeout", t.get("timeout", 500), positive=True),
             redirect_backoff=self.time("workload.redirect_backoff", t.get("redirect_backoff", 20), positive=True),
             keys=self.integer("workload.keys", t.get("keys", 8), 1, 1_000_000),
             start=start,
             stop=stop,
-            ops=tuple(ops),
+            ops=ops,
+            weights=weights,
+            mode=mode,
+            think=think,
+            give_up=give_up,
         )
+
+    def operations(self, value: Any) -> tuple[tuple[str, ...], tuple[float, ...] | None]:
+        """``ops``: a list of operations drawn alike (``["get", "put"]``), or a table of relative weights
+        (``{ get = 3, put = 1 }``)."""
+        expected = (
+            f"a non-empty list of operations from {', '.join(OPS)}, "
+            "or a table of weights such as { get = 3, put = 1 }"
+        )
+        if isinstance(value, dict):
+            if not value:
+                raise self.fail("workload.ops", expected, value)
+            weights = []
+            for op, w in value.items():
+                if op not in OPS:
+                    raise self.unknown("workload.ops", op, OPS)
+                weights.append(self.number(f"workload.ops.{op}", w, 0.0, 1e9))
+            if not any(weights):
+                raise self.fail("workload.ops", "at least one positive weight", value)
+            return tuple(value), tuple(weights)
+        if not isinstance(value, list) or not value:
+            raise self.fail("workload.ops", expected, value)
+        for i, op in enumerate(value):
+            if op not in OPS:
+                raise self.fail(f"workload.ops[{i + 1}]", f"one of {', '.join(OPS)}", op)
+        return tuple(value), None
 
     # ----------------------------------------------------------------------------- events
 

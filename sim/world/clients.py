@@ -1,10 +1,22 @@
-"""Clients: SimPy processes that send key-value commands to the cluster (Section 8 of the paper).
+"""Clients: SimPy processes that send key-value operations to the cluster (Section 8 of the paper), and record
+what they saw as a history that the linearizability checker judges.
 
-Each client has one command outstanding at a time, numbered by ``seq``. It sends to the server it believes leads;
-a follower's refusal names the leader it knows (the client goes there) or none (the client waits a little and
-tries another server). With no answer within ``timeout`` it retries the same command, same ``seq``, elsewhere:
-the replicated state machine's sessions make the retry harmless. Commands come due at Poisson arrival times, so
-all clients together offer ``rate`` commands per simulated second (achieved while the cluster keeps up).
+Each client has one operation outstanding at a time, numbered by ``seq``. It sends to the server it believes
+leads; a follower's refusal names the leader it knows (the client goes there) or none (the client waits a little
+and tries another server). With no answer within ``timeout`` it retries the same operation, same ``seq``,
+elsewhere: the replicated state machine's sessions make the retry harmless. With ``give_up`` set, a client that
+has had no answer for that long stops waiting: the operation's outcome is unknown (``info``) and the client goes on
+with its next one (sessions make sure the abandoned one can never take effect after a later one).
+
+Two loops (WorkloadConfig.mode): ``open``, operations come due at Poisson arrival times, so all clients together
+offer ``rate`` per simulated second (achieved while the cluster keeps up; a backlog after an outage drains at full
+speed); ``closed``, each client sends its next operation when the previous one completed, after an exponential
+think time of mean ``think`` (how Jepsen's and Maelstrom's clients behave).
+
+The history: one ``OpRecord`` per operation, invoked when first sent and completed by the reply that settles it:
+``ok`` (with the value read, or the value written), ``fail`` (a cas whose comparison failed: it definitely did not
+take effect), ``info`` (given up: it may or may not have taken effect). An operation still outstanding when the
+run ends has no completion, which also means unknown.
 """
 
 from __future__ import annotations
@@ -26,6 +38,32 @@ if TYPE_CHECKING:
     from sim.world.network import Network
 
 
+class OpRecord:
+    """One client operation as the client saw it (times in simulated microseconds). ``value`` is the argument
+    (put/append: the value, cas: the new value, with ``expected``); ``result`` is what the completion returned (a
+    get's value read, None for a failed cas); ``status`` is None until it completes."""
+
+    __slots__ = ("client", "complete", "expected", "f", "invoke", "key", "result", "seq", "status", "value")
+
+    def __init__(self, client: str, seq: int, f: str, key: str, value: str, expected: str, invoke: int) -> None:
+        self.client = client
+        self.seq = seq
+        self.f = f
+        self.key = key
+        self.value = value
+        self.expected = expected
+        self.invoke = invoke
+        self.status: str | None = None
+        self.result: str | None = None
+        self.complete: int | None = None
+
+    def __repr__(self) -> str:
+        return (
+            f"OpRecord({self.client}#{self.seq} {self.f} {self.key}={self.value!r} "
+            f"{self.status or 'pending'} {self.result!r} [{self.invoke}, {self.complete}])"
+        )
+
+
 class Client:
     def __init__(
         self,
@@ -37,6 +75,7 @@ class Client:
         name: str,
         rng: random.Random,
         config: WorkloadConfig,
+        history: list[OpRecord],
     ) -> None:
         self.env = env
         self.network = network
@@ -46,71 +85,121 @@ class Client:
         self.name = name
         self.rng = rng
         self.config = config
+        self.history = history
         self.seq = 0
         self.outstanding: Command | None = None
+        self.op: OpRecord | None = None  # the outstanding operation's history record
         self.leader_guess: int | None = None
         self.acked = 0
         self.latencies: list[int] = []
+        # What this client last saw each key hold: its cas operations expect that value.
+        self.seen: dict[str, str] = {}
         self._waiter: Event | None = None  # what the process waits on for a reply, None when it does not
         self.process: Process | None = None
         self._reply: ClientReply | None = None
         self.target: int | None = None  # the server the current attempt went to
         self.sent_at = 0
-        # The attempt's timeout, lazy (sim.world.timers): every attempt moves it later, so no attempt needs an event of
-        # its own (under load an event per attempt kept hundreds of dead timeouts in the event heap).
+        # The attempt's timeout, lazy (sim.world.timers): every attempt moves it later, so no attempt needs an
+        # event of its own (under load an event per attempt kept hundreds of dead timeouts in the event heap).
         self._timeout = LazyTimer(env, self._wake)
 
     def start(self) -> None:
-        if self.config.rate > 0 and self.config.clients > 0:
+        cfg = self.config
+        if cfg.clients > 0 and (cfg.rate > 0 or cfg.mode == "closed"):
             self.process = self.env.process(self._run())
 
     def _run(self) -> Any:
         env = self.env
         cfg = self.config
-        servers = list(self.servers)
-        mean_think = cfg.clients / cfg.rate * 1e6
-        # Commands are due at Poisson arrival times, so all clients together offer ``rate`` commands per second.
-        # One command is outstanding at a time: a command that comes due while its predecessor is still waiting
-        # goes out as soon as that one completes (a backlog after an outage drains at full speed).
+        rng = self.rng
+        closed = cfg.mode == "closed"
+        mean_gap = cfg.think if closed else cfg.clients / cfg.rate * 1e6
         due = max(cfg.start, env.now)
+        if closed and due > env.now:
+            yield Timeout(env, due - env.now)
         while True:
-            due += int(self.rng.expovariate(1.0 / mean_think))
-            if due > env.now:
-                yield Timeout(env, due - env.now)
+            if closed:
+                if mean_gap > 0:
+                    yield Timeout(env, int(rng.expovariate(1.0 / mean_gap)))
+            else:
+                due += int(rng.expovariate(1.0 / mean_gap))
+                if due > env.now:
+                    yield Timeout(env, due - env.now)
             if cfg.stop is not None and env.now > cfg.stop:
                 return
-            self.seq += 1
-            op = self.rng.choice(cfg.ops)
-            key = f"k{self.rng.randrange(cfg.keys)}"
-            command = Command(self.name, self.seq, op, key, f"{self.name}.{self.seq}" if op != "get" else "")
-            self.outstanding = command
-            self.sent_at = sent_at = env.now
-            attempt = 0
-            target = self.leader_guess if self.leader_guess is not None else self.rng.choice(servers)
-            while self.outstanding is not None:
-                attempt += 1
-                self.trace.add(env.now, "request", self.name, {"seq": self.seq, "to": target, "attempt": attempt})
-                self._reply = None
-                self._waiter = waiter = env.event()
-                self.target = target
-                self.network.send(ClientRequest(self.name, target, command))
-                # Wake on a reply or after the timeout, whichever comes first (a timer callback rather than an
-                # AnyOf condition, which costs several events and objects per attempt).
-                self._timeout.arm(env.now + cfg.timeout)
-                yield waiter
-                reply = self._reply
-                if self.outstanding is None:
-                    break
-                if reply is None:  # timed out: try another server
-                    self.leader_guess = None
-                    target = self._other(servers, target)
-                elif reply.leader_hint is not None and reply.leader_hint != target:
-                    self.leader_guess = target = reply.leader_hint
-                else:  # the server knows no leader (or names itself, stale): wait, then try elsewhere
-                    self.leader_guess = None
-                    yield Timeout(env, cfg.redirect_backoff)
-                    target = self._other(servers, target)
-            self.latencies.append(env.now - sent_at)
+            yield from self._operation(self._next_command())
+
+    def _next_command(self) -> Command:
+        cfg = self.config
+        rng = self.rng
+        self.seq += 1
+        op = rng.choices(cfg.ops, cfg.weights)[0] if cfg.weights else rng.choice(cfg.ops)
+        key = f"k{rng.randrange(cfg.keys)}"
+        if op == "get":
+            return Command(self.name, self.seq, op, key)
+        if op == "append":
+            return Command(self.name, self.seq, op, key, f"{self.name}.{self.seq};")
+        if op == "cas":
+            return Command(self.name, self.seq, op, key, f"{self.name}.{self.seq}", self.seen.get(key, ""))
+        return Command(self.name, self.seq, op, key, f"{self.name}.{self.seq}")
+
+    def _operation(self, command: Command) -> Any:
+        """Send one operation until it is answered (or given up), recording it in the history."""
+        env = self.env
+        cfg = self.config
+        servers = self.servers
+        self.outstanding = command
+        self.sent_at = sent_at = env.now
+        self.op = op = OpRecord(
+            self.name, command.seq, command.op, command.key, command.value, command.expected, sent_at
+        )
+        self.history.append(op)
+        self.trace.add(sent_at, "invoke", self.name, {"seq": command.seq, "f": command.op, "key": command.key})
+        give_up_at = None if cfg.give_up is None else sent_at + cfg.give_up
+        attempt = 0
+        target = self.leader_guess if self.leader_guess is not None else self.rng.choice(servers)
+        while self.outstanding is not None:
+            attempt += 1
+            self.trace.add(env.now, "request", self.name, {"seq": command.seq, "to": target, "attempt": attempt})
+            self._reply = None
+            self._waiter = waiter = env.event()
+            self.target = target
+            self.network.send(ClientRequest(self.name, target, command))
+            # Wake on a reply or after the timeout, whichever comes first (a timer callback rather than an
+            # AnyOf condition, which costs several events and objects per attempt).
+            wake = env.now + cfg.timeout
+            self._timeout.arm(wake if give_up_at is None else min(wake, give_up_at))
+            yield waiter
+            reply = self._reply
+            if self.outstanding is None:
+                break
+            if give_up_at is not None and env.now >= give_up_at:
+                self._settle("info", None)
+                return
+            if reply is None:  # timed out: try another server
+                self.leader_guess = None
+                target = self._other(servers, target)
+            elif reply.leader_hint is not None and reply.leader_hint != target:
+                self.leader_guess = target = reply.leader_hint
+            else:  # the server knows no leader (or names itself, stale): wait, then try elsewhere
+                self.leader_guess = None
+                yield Timeout(env, cfg.redirect_backoff)
+                target = self._other(servers, target)
+        self.latencies.append(env.now - sent_at)
+
+    def _settle(self, status: str, result: str | None) -> None:
+        """The outstanding operation is done: record how it ended."""
+        op = self.op
+        now = self.env.now
+        if op is not None:
+            op.status = status
+            op.result = result
+            op.complete = now
+            self.trace.add(now, "complete", self.name, {"seq": op.seq, "type": status, "value": result})
+            if status == "ok" and result is not None:
+                self.seen[op.key] = result  # what a get read, or what put, append or cas wrote
+        self.outstanding = None
+        self.op = None
 
     def _other(self, servers: list[int], current: int) -> int:
         others = [s for s in servers if s != current] or servers
@@ -123,13 +212,14 @@ class Client:
         if not m.ok and m.src != self.target:
             return  # a refusal from a server an earlier attempt went to (late, or a duplicate): not this attempt's
         if m.ok:
-            self.outstanding = None
             self.acked += 1
             self.leader_guess = m.src
             now = self.env.now
             latency = now - self.sent_at
             self.trace.add(now, "ack", self.name, {"seq": m.seq, "index": m.index, "latency_us": latency})
             self.checker.acked(self.name, m.seq, m.index)
+            # A cas whose comparison failed was applied (once) but changed nothing: definitely did not happen.
+            self._settle("fail" if command.op == "cas" and m.result is None else "ok", m.result)
         self._reply = m
         self._timeout.cancel()
         self._wake()

@@ -27,7 +27,7 @@ from sim.raft.messages import Message, RequestVoteReply
 from sim.raft.node import FOLLOWER, LEADER, Node, Output
 from sim.rng import stream
 from sim.trace import Trace, format_records
-from sim.world.clients import Client
+from sim.world.clients import Client, OpRecord
 from sim.world.config import ClusterConfig, NetworkConfig, WorkloadConfig
 from sim.world.network import Delay, Network, describe_delay
 from sim.world.storage import Storage
@@ -289,11 +289,12 @@ class Simulation:
         self.faults: list[tuple[int, str, dict[str, Any]]] = []
         self.violation: Violation | None = None
         self.clients: dict[str, Client] = {}
+        self.history: list[OpRecord] = []  # every client operation, in order of invocation
         for i in range(workload.clients):
             name = f"c{i + 1}"
-            self.clients[name] = client = Client(
-                self.env, self.network, self.trace, self.checker, ids, name, stream(seed, f"clients/{name}"), workload
-            )
+            rng = stream(seed, f"clients/{name}")
+            client = Client(self.env, self.network, self.trace, self.checker, ids, name, rng, workload, self.history)
+            self.clients[name] = client
             self.network.attach(name, client.on_reply)
         for server in self.servers.values():
             server.boot()

@@ -28,11 +28,17 @@ class NetworkConfig:
 
 @dataclass(frozen=True)
 class WorkloadConfig:
+    """The clients (sim.world.clients). Times are microseconds."""
+
     clients: int = 0
-    rate: float = 0.0  # commands per simulated second, all clients together
-    timeout: int = 500_000  # microseconds before a client retries elsewhere
-    redirect_backoff: int = 20_000  # microseconds to wait when a server knows no leader
+    rate: float = 0.0  # open loop: operations per simulated second, all clients together
+    timeout: int = 500_000  # before a client retries elsewhere
+    redirect_backoff: int = 20_000  # to wait when a server knows no leader
     keys: int = 8
-    start: int = 0  # microseconds: first command not before
-    stop: int | None = None  # microseconds: no new command after (retries go on)
-    ops: tuple[str, ...] = ("put", "append", "get")
+    start: int = 0  # first operation not before
+    stop: int | None = None  # no new operation after (retries go on)
+    ops: tuple[str, ...] = ("put", "append", "get", "cas")
+    weights: tuple[float, ...] | None = None  # relative frequency of each of ``ops``; None: all alike
+    mode: str = "open"  # "open": Poisson arrivals at ``rate``; "closed": the next after the previous completes
+    think: int = 0  # closed loop: mean (exponential) pause between one operation's completion and the next
+    give_up: int | None = None  # stop waiting after this long: the outcome is unknown (info); None: never
