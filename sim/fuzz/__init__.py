@@ -29,8 +29,9 @@ parallel), ``shrink``, ``export`` (failures as scenario files), ``hunts`` (each 
 ``strategies`` (the generator under Hypothesis), ``cli`` (``raftsim fuzz`` and ``raftsim replay``).
 """
 
+from sim.check.properties import LIVELOCK, LIVENESS
 from sim.fuzz.campaign import Campaign, Options, case_for_seed, run_campaign, run_seed
-from sim.fuzz.case import LIVELOCK, LIVENESS, Case, Outcome, run_case
+from sim.fuzz.case import Case, Outcome, run_case
 from sim.fuzz.draw import FAMILIES, draw_case
 from sim.fuzz.export import to_scenario, write_failure
 from sim.fuzz.hunts import BUG_HUNTS, bench_bugs, hunt

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
+from sim.check.properties import LIVENESS
 from sim.world.cluster import Simulation
 from sim.world.config import ClusterConfig, NetworkConfig, WorkloadConfig
 from sim.world.faults import Fault, schedule
 from sim.world.network import Delay, Uniform
 
-LIVENESS = "Liveness"
-LIVELOCK = "Livelock"
 BASE_DELAY: Delay = Uniform(5_000, 15_000)
 MS = 1_000
 
@@ -94,41 +93,16 @@ def liveness_problem(sim: Simulation) -> str | None:
 
 
 # A run that needs more SimPy events than this per simulated millisecond is a message storm (a livelock in which
-# messages multiply, e.g. endless rejections with duplication on): it is stopped and reported as ``Livelock``.
+# messages multiply, e.g. endless rejections with duplication on): every case's cluster carries this budget
+# (ClusterConfig.max_events_per_ms), so the run stops with ``Livelock``, and so does its scenario file.
 EVENTS_PER_MS = 120
-SLICE = 100 * MS
-
-
-class _Storm(Exception):
-    pass
 
 
 def run_case(case: Case, trace: bool = False, digest: bool = False) -> tuple[Outcome, Simulation]:
     sim = build(case, trace=trace or digest)
-    budget = EVENTS_PER_MS * case.end // MS + 20_000
-    v = None
-    t = 0
-    try:
-        while t < case.end:
-            # Slices with an event budget each: a storm inside one slice is caught by the budget check after
-            # every event (the check is an integer comparison, deterministic: it never depends on wall time).
-            t = min(case.end, t + SLICE)
-            limit = budget if t >= case.end else min(budget, EVENTS_PER_MS * t // MS + 20_000)
-
-            def check(s: Simulation, limit: int = limit) -> None:
-                if s.events > limit:
-                    raise _Storm
-
-            v = sim.run(t, check)
-            if v is not None:
-                break
-    except _Storm:
-        pass
+    v = sim.run(case.end)
     if v is not None:
         out = Outcome(case.seed, v.property, v.detail, sim.now, sim.events)
-    elif t < case.end or sim.now < case.end:
-        detail = f"message storm: more than {EVENTS_PER_MS} events per simulated ms by t={sim.now / MS:.0f}ms"
-        out = Outcome(case.seed, LIVELOCK, detail, sim.now, sim.events)
     else:
         why = liveness_problem(sim)
         out = Outcome(case.seed, LIVENESS if why else None, why or "", sim.now, sim.events)

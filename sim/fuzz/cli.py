@@ -10,8 +10,9 @@ import time
 from collections.abc import Iterable, Iterator
 from typing import Any
 
+from sim.check.properties import LIVELOCK
 from sim.fuzz.campaign import Campaign, Options, case_for_seed, run_campaign
-from sim.fuzz.case import LIVELOCK, MS, Case, Outcome, run_case
+from sim.fuzz.case import MS, Case, Outcome, run_case
 from sim.fuzz.draw import FAMILIES
 from sim.fuzz.export import replay_command, write_failure
 from sim.fuzz.shrink import shrink

@@ -6,7 +6,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from sim.fuzz.case import BASE_DELAY, MS, Case
+from sim.fuzz.case import BASE_DELAY, EVENTS_PER_MS, MS, Case
 from sim.raft.node import RaftConfig
 from sim.world.config import ClusterConfig, NetworkConfig, WorkloadConfig
 from sim.world.faults import Fault
@@ -110,7 +110,7 @@ def draw_case(
         check_quorum="check_quorum" in on,
     )
     disk = d.pick((1, 2, 5, 10, 20)) * MS if "disk" in on else 0
-    cluster = ClusterConfig(nodes=nodes, raft=raft, disk_latency=disk, bug=bug)
+    cluster = ClusterConfig(nodes=nodes, raft=raft, disk_latency=disk, bug=bug, max_events_per_ms=EVENTS_PER_MS)
     network = NetworkConfig(delay=BASE_DELAY, fifo=fifo)
     clients, rate = {"none": (0, 0.0), "light": (1, 10.0), "medium": (3, 50.0), "heavy": (4, 100.0)}[swarm.load]
     duration = d.integer(max(2, max_duration_ms // 250), max_duration_ms // 100) * 100 * MS

@@ -5,8 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from sim.check.properties import LIVENESS
 from sim.fuzz.campaign import Options
-from sim.fuzz.case import LIVENESS, MS, Case, Outcome
+from sim.fuzz.case import MS, Case, Outcome
 
 
 def replay_command(seed: int, options: Options) -> str:

@@ -7,8 +7,9 @@ import time
 from pathlib import Path
 from typing import Any
 
+from sim.check.properties import LIVELOCK
 from sim.fuzz.campaign import Options, case_for_seed, run_campaign
-from sim.fuzz.case import LIVELOCK, MS, Outcome
+from sim.fuzz.case import MS, Outcome
 from sim.fuzz.export import scenario_property, write_failure
 from sim.fuzz.shrink import shrink
 from sim.nodes.bugs import BUGS

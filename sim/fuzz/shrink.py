@@ -7,7 +7,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
-from sim.fuzz.case import LIVELOCK, LIVENESS, MS, Case, Outcome, run_case
+from sim.check.properties import LIVELOCK, LIVENESS
+from sim.fuzz.case import MS, Case, Outcome, run_case
 from sim.world.faults import Fault
 
 

@@ -112,6 +112,8 @@ def to_toml(s: Scenario) -> str:
     ]
     if c.bug:
         out.append(f"bug = {_toml_value(c.bug)}")
+    if c.max_events_per_ms:
+        out.append(f"max_events_per_ms = {c.max_events_per_ms}")
     out += [
         "",
         "[network]",

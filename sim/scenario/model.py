@@ -26,7 +26,7 @@ class Expectation:
     - committed_at_least, acked_at_least, max_elections, min_elections, max_term: ``value`` = a count.
     - logs_converge_by: ``value`` = the time; ``lag`` = how far behind the newest commit a server may be.
     - no_leader, no_commit: ``start``..``end`` = the interval, ``value`` None.
-    - violation: ``value`` = a property name from ``sim.check.safety.PROPERTIES`` or ``"any"``.
+    - violation: ``value`` = a property name from ``sim.check.properties.EXPECTABLE`` or ``"any"``.
     - clients_complete: ``value`` True.
     - latency_p99_below: ``value`` = a latency.
     """

@@ -25,7 +25,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
-from sim.check.safety import PROPERTIES
+from sim.check.properties import EXPECTABLE
 from sim.raft.kv import OPS
 from sim.raft.node import RaftConfig
 from sim.scenario.model import (
@@ -342,6 +342,7 @@ class _Parser:
             "max_inflight",
             "early_vote_requests",
             "bug",
+            "max_events_per_ms",
         )
         self.check_keys("cluster", t, keys)
         self.nodes = nodes = self.integer("cluster.nodes", t.get("nodes", 5), 1, MAX_NODES)
@@ -371,7 +372,8 @@ class _Parser:
             if bug not in BUGS:
                 raise self.fail("cluster.bug", f"one of {', '.join(BUGS)}", bug)
         disk = self.time("cluster.disk_latency", t.get("disk_latency", 0))
-        return ClusterConfig(nodes=nodes, raft=raft, disk_latency=disk, bug=bug)
+        budget = self.integer("cluster.max_events_per_ms", t.get("max_events_per_ms", 0), 0, 1_000_000_000)
+        return ClusterConfig(nodes=nodes, raft=raft, disk_latency=disk, bug=bug, max_events_per_ms=budget)
 
     def network(self, t: dict[str, Any]) -> tuple[NetworkConfig, list[Fault]]:
         self.check_keys("network", t, ("delay", "drop", "duplicate", "fifo", "links"))
@@ -671,7 +673,7 @@ class _Parser:
                 raise self.fail(kpath, "an interval [from, to] with from <= to", value)
             return Expectation(kind, None, start=start, end=end)
         if kind == "violation":
-            names = (*PROPERTIES, "any")
+            names = (*EXPECTABLE, "any")
             if value not in names:
                 raise self.fail(kpath, f"a property name: one of {', '.join(names)}", value)
             return Expectation(kind, value)

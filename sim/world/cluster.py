@@ -14,14 +14,17 @@ from __future__ import annotations
 
 import gc
 import math
+import sys
 from collections import deque
 from collections.abc import Callable
 from functools import partial
+from pathlib import Path
 from typing import Any
 
 from simpy import Environment
 from simpy.events import Event, Process, Timeout
 
+from sim.check.properties import EXCEPTION, LIVELOCK
 from sim.check.safety import Checker, Violation
 from sim.raft.messages import Message, RequestVoteReply
 from sim.raft.node import FOLLOWER, LEADER, Node, Output
@@ -32,6 +35,9 @@ from sim.world.config import ClusterConfig, NetworkConfig, WorkloadConfig
 from sim.world.network import Delay, Network, describe_delay
 from sim.world.storage import Storage
 from sim.world.timers import LazyTimer
+
+STORM_SLICE = 100_000  # microseconds: the event budget is checked per slice of this length
+STORM_SLACK = 20_000  # events allowed beyond the budget (a run's start, a burst)
 
 
 class Server:
@@ -322,34 +328,80 @@ class Simulation:
         step = env.step
         queue = env._queue  # SimPy 4's event heap of (time, priority, id, event): peek() without the call
         checker = self.checker
+        per_ms = self.cluster.max_events_per_ms
         collecting = gc.isenabled()
         gc.disable()
         try:
-            if after_event is None:
+            while True:
+                # With an event budget, the run goes in slices of STORM_SLICE; within each, more events than the
+                # budget allows by the slice's end is a message storm (deterministic: it counts events, never
+                # reads a clock). Without one, a single slice to ``until``.
+                if per_ms:
+                    end = min(until, (env._now // STORM_SLICE + 1) * STORM_SLICE)
+                    limit = per_ms * end // 1000 + STORM_SLACK
+                else:
+                    end, limit = until, sys.maxsize
                 events = self.events
                 try:
-                    while queue and queue[0][0] <= until:
-                        step()
-                        events += 1
-                        if checker.violation is not None:
+                    if after_event is None:
+                        while queue and queue[0][0] <= end:
+                            try:
+                                step()
+                            except Exception as e:  # a node (or the world) raised: a finding, not a crash
+                                self.events = events + 1
+                                return self._raised(e)
+                            events += 1
+                            if checker.violation is not None:
+                                self.events = events
+                                return self._stop(checker.violation)
+                            if events > limit:
+                                self.events = events
+                                return self._storm(per_ms)
+                    else:
+                        while queue and queue[0][0] <= end:
+                            try:
+                                step()
+                            except Exception as e:
+                                self.events = events + 1
+                                return self._raised(e)
+                            events += 1
                             self.events = events
-                            return self._stop(checker.violation)
+                            if checker.violation is None:
+                                after_event(self)  # may raise to stop the run: that is the caller's to catch
+                            if checker.violation is not None:
+                                return self._stop(checker.violation)
+                            if events > limit:
+                                return self._storm(per_ms)
                 finally:
-                    self.events = events
-            else:
-                while queue and queue[0][0] <= until:
-                    step()
-                    self.events += 1
-                    if checker.violation is None:
-                        after_event(self)
-                    if checker.violation is not None:
-                        return self._stop(checker.violation)
+                    self.events = max(self.events, events)
+                if end >= until:
+                    break
+                env._now = max(env._now, end)
         finally:
             if collecting:
                 gc.enable()
         if env.now < until:
             env._now = until  # nothing left to happen before ``until``: let the clock reach it
         return None
+
+    def _storm(self, per_ms: int) -> Violation:
+        detail = f"message storm: more than {per_ms} events per simulated ms by t={self.env.now / 1000:.0f}ms"
+        return self._stop(Violation(LIVELOCK, detail, ()))
+
+    def _raised(self, e: Exception) -> Violation:
+        """An exception escaped a SimPy process: name the server whose process raised it (its frame is in the
+        traceback) and the line in our code or the node's where it was raised."""
+        node: tuple[int | str, ...] = ()
+        where = "?"
+        tb = e.__traceback__
+        while tb is not None:
+            frame = tb.tb_frame
+            if frame.f_code is Server._run.__code__:
+                node = (frame.f_locals.get("nid"),)
+            where = f"{Path(frame.f_code.co_filename).name}:{tb.tb_lineno} in {frame.f_code.co_name}"
+            tb = tb.tb_next
+        detail = f"{type(e).__name__}: {e} (raised at {where})"
+        return self._stop(Violation(EXCEPTION, detail, node))
 
     def _stop(self, v: Violation) -> Violation:
         tail = format_records(self.trace.last(30))

@@ -14,6 +14,9 @@ class ClusterConfig:
     raft: RaftConfig = field(default_factory=RaftConfig)
     disk_latency: int = 0  # microseconds for a write to become durable
     bug: str | None = None  # a known-bug variant from sim.nodes.bugs, None for the correct protocol
+    # A run that needs more SimPy events than this per simulated ms (checked per 100 ms) is a message storm, a
+    # livelock in which messages multiply: it stops with the property Livelock. 0: no budget.
+    max_events_per_ms: int = 0
 
 
 @dataclass(frozen=True)
