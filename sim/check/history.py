@@ -17,6 +17,7 @@ writes operations back in the same form, so that ``parse_edn(format_edn(ops))`` 
 
 from __future__ import annotations
 
+import math
 import os
 import re
 from collections.abc import Iterable
@@ -99,6 +100,15 @@ class Operation:
 _STRING_ESCAPES = {'"': '\\"', "\\": "\\\\", "\n": "\\n", "\t": "\\t", "\r": "\\r"}
 
 
+def _escape(c: str) -> str:
+    """A string character as EDN: quotes, backslashes and anything that could end a line escaped."""
+    if c in _STRING_ESCAPES:
+        return _STRING_ESCAPES[c]
+    if c < " " or c in "\x7f\x85\u2028\u2029":
+        return f"\\u{ord(c):04x}"
+    return c
+
+
 def format_value(value: Any) -> str:
     """``value`` as EDN: nil, true/false, numbers, quoted strings, keywords, tuples as vectors ``[a b]``."""
     if value is None:
@@ -107,10 +117,10 @@ def format_value(value: Any) -> str:
         return "true"
     if value is False:
         return "false"
-    if isinstance(value, int | float):
+    if isinstance(value, int) or (isinstance(value, float) and math.isfinite(value)):
         return repr(value)
     if isinstance(value, str):
-        return '"' + "".join(_STRING_ESCAPES.get(c, c) for c in value) + '"'
+        return '"' + "".join(_escape(c) for c in value) + '"'
     if isinstance(value, Keyword):
         return str(value)
     if isinstance(value, tuple):
@@ -141,7 +151,8 @@ def format_edn(ops: Iterable[Operation]) -> str:
         by_process.setdefault(op.process, []).append(op)
     events: list[tuple[int, int, int, str]] = []
     for process, mine in by_process.items():
-        mine.sort(key=lambda o: o.invoke)  # stable: equal invocations keep their given order
+        # Program order: by invocation, an operation at the same instant after one that completed in no time.
+        mine.sort(key=lambda o: (o.invoke, o.invoke if o.complete is None else o.complete))
         for n, op in enumerate(mine):
             following = mine[n + 1].invoke if n + 1 < len(mine) else None
             done = op.complete if op.complete is not None else (end if following is None else following)
@@ -266,6 +277,8 @@ def _read_form(tokens: list[tuple[str, str]], pos: int) -> tuple[Any, int]:
         if text == "#_":
             _, after = _read_form(tokens, pos + 1)
             return _DISCARD, after
+        if text.startswith("#_"):  # #_:foo discards the atom it is written against
+            return _DISCARD, pos + 1
         if text.startswith("#") and not text.startswith("#{"):  # a tagged literal such as #inst "...": the value
             return _read_form(tokens, pos + 1)
         return _atom(text), pos + 1
@@ -300,10 +313,13 @@ def _read_line(text: str) -> Any:
     tokens = _tokens(text)
     forms = []
     pos = 0
-    while pos < len(tokens):
-        form, pos = _read_form(tokens, pos)
-        if form is not _DISCARD:
-            forms.append(form)
+    try:
+        while pos < len(tokens):
+            form, pos = _read_form(tokens, pos)
+            if form is not _DISCARD:
+                forms.append(form)
+    except RecursionError:
+        raise _EdnError("expected a map, got brackets nested too deeply") from None
     if len(forms) > 1:
         raise _EdnError("expected one map per line, got more than one form")
     return forms[0] if forms else _DISCARD
@@ -366,7 +382,7 @@ def parse_edn(text: str, source: str = "<history>") -> list[Operation]:
     timed: tuple[bool, int] | None = None  # (lines have :time, first such line)
     number = 0
     try:
-        for number, raw in enumerate(text.splitlines(), start=1):
+        for number, raw in enumerate(text.split("\n"), start=1):
             entry = _read_line(raw)
             if entry is _DISCARD:
                 continue
