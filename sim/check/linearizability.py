@@ -48,10 +48,15 @@ def _ms(ns: int) -> str:
     return f"{ns / 1e6:.3f}"
 
 
-def describe_op(op: Operation) -> str:
-    """One line for a report: process, operation, outcome and interval in milliseconds."""
-    what = f"{op.f} {format_value(op.value)}" if op.f != "cas" else "cas " + " -> ".join(map(format_value, op.value))
-    if op.key is not None:
+def describe_op(op: Operation, key: bool = True) -> str:
+    """One line for a report: process, operation (with its key unless ``key`` is false), outcome, interval in ms."""
+    if op.f == "get":
+        what = f"read {format_value(op.value)}"
+    elif op.f == "cas":
+        what = f"cas {format_value(op.value[0])} to {format_value(op.value[1])}"
+    else:
+        what = f"{op.f} {format_value(op.value)}"
+    if key and op.key is not None:
         what = f"{what} at key {format_value(op.key)}"
     span = (f"[{_ms(op.invoke)}, {_ms(op.complete)}] ms" if op.complete is not None
             else f"[{_ms(op.invoke)} ms, never completed]")
@@ -105,12 +110,12 @@ class LinResult:
             lines.append(f"the deepest point of the search had linearized {len(self.prefix)} operations")
             return "\n".join(lines)
         lines.append(f"longest linearizable prefix found ({len(self.prefix)} operations):")
-        lines += [f"  {n}. {describe_op(op)}" for n, op in enumerate(self.prefix, start=1)] or ["  (none)"]
+        lines += [f"  {n}. {describe_op(op, key=False)}" for n, op in enumerate(self.prefix, start=1)] or ["  (none)"]
         lines.append(f"state after it: {self.state}")
         lines.append("operations that cannot be linearized next:")
         for op in self.stuck:
             must = "  <- must take effect by its completion" if op is self.blocking else ""
-            lines.append(f"  {describe_op(op)}{must}")
+            lines.append(f"  {describe_op(op, key=False)}{must}")
         lines.append(f"search steps: {self.steps}")
         return "\n".join(lines)
 
