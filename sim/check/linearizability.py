@@ -10,7 +10,7 @@ Porcupine's checker.go gives it (anishathalye/porcupine):
   operation returning before it has been linearized already, and its own interval overlaps all pending ones.
   Linearizing an operation the model accepts lifts its call and return out of the list (dancing links) and pushes
   it on a stack; a dead end pops the stack and unlifts, and the scan resumes after the undone call.
-* A configuration is the set of linearized operations (a bitset, a Python int) and the model state; Lowe's
+* A configuration is the set of linearized operations (bitsets, Python ints) and the model state; Lowe's
   memoization never searches a configuration twice, since what follows depends on nothing else.
 
 Indefinite operations (info, or never completed) may take effect at any time after their invocation, or never:
@@ -18,7 +18,17 @@ they return at +infinity. Rather than putting infinite returns in the list, they
 invocation order, and are candidates once the main list's candidates are tried, if invoked by the time of its
 first return. The search succeeds as soon as every definite operation is linearized: the indefinite operations
 still pending are the ones that never took effect. ``fail`` operations and reads of unknown value are dropped
-before the search: they did not happen, or constrain nothing.
+before the search: they did not happen, or constrain nothing. Two reductions, both sound because indefinite
+operations are optional and never constrain others in real time:
+
+* Subsumption, which generalizes the memoization: a configuration is not searched if one with the same definite
+  operations and state and a subset of its indefinite operations was reached before (see ``_admit``).
+* Twins: indefinite operations with the same ``f`` and value are used in invocation order (an earlier one can
+  stand in for a later one wherever that one could go), so the search does not try each subset of them.
+
+Both assume what Porcupine's models assume: a model's step depends on the operation's ``f``, value and status
+only. The search remains exponential in the worst case (the problem is NP-complete): proving a violation late in
+a single-register history with many concurrent indefinite writes can exhaust the budget.
 
 Real time: operation a precedes b iff ``a.complete < b.invoke``. Intervals are closed, as in Jepsen and Porcupine:
 an invocation at the very instant another operation completes is concurrent with it (at equal times, calls sort
@@ -195,6 +205,15 @@ def _check_key(ops: list[Operation], model: Model, budget: int) -> _KeyOutcome:
     iprv = [0] * (n + 2)
     _link([ihead, *range(d, n), itail], inxt, iprv)
     invoked_at = [op.invoke for op in allops] + [0, float("inf")]
+    # Indefinite twins (same f and value: the model cannot tell them apart) are interchangeable, but for their
+    # invocation times: an earlier twin can stand in for a later one anywhere. So the search uses twins in
+    # invocation order only: op i waits for twin[i], the bit of the twin before it (-1: none), to be linearized.
+    twin = [-1] * n
+    last: dict[tuple[str, object], int] = {}
+    for i in range(d, n):
+        content = (allops[i].f, allops[i].value)
+        twin[i] = last.get(content, -1)
+        last[content] = i - d
 
     step = model.step
     state = model.init
@@ -263,6 +282,10 @@ def _check_key(ops: list[Operation], model: Model, budget: int) -> _KeyOutcome:
             continue
         if invoked_at[inode] <= bound:  # an indefinite operation invoked by then
             i = inode
+            t = twin[i]
+            if t >= 0 and not lin_i >> t & 1:
+                inode = inxt[inode]
+                continue
             ok, new = step(state, allops[i])
             if ok:
                 li = lin_i | (1 << (i - d))

@@ -1,8 +1,9 @@
 """Sequential specifications as pure values, in the style of Porcupine's ``Model`` (anishathalye/porcupine).
 
 A model is an initial state and a pure ``step(state, op) -> (ok, new_state)`` that says whether ``op`` with its
-recorded outcome is legal in ``state`` and, if so, the state after it. States are hashable and cheap (the checker
-memoizes on them). The checker partitions a history by key first (P-compositionality), so a model only ever sees
+recorded outcome is legal in ``state`` and, if so, the state after it; ``step`` looks at the operation's ``f``,
+``value`` and ``status`` only (never its process or times). States are hashable and cheap (the checker memoizes on
+them). The checker partitions a history by key first (P-compositionality), so a model only ever sees
 the operations of one key: both models here are models of a single register.
 
 What reaches ``step``: ``ok`` operations, and ``info`` ones other than reads (outcome unknown: the checker may also
