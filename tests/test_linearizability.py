@@ -12,7 +12,7 @@ from hypothesis import event, given, settings
 from hypothesis import strategies as st
 
 from sim.check.brute import brute_force_linearizable
-from sim.check.history import Operation, write_edn
+from sim.check.history import Operation, parse_edn, write_edn
 from sim.check.history_cli import register
 from sim.check.linearizability import check
 from sim.check.models import CAS_REGISTER, KV, Model
@@ -21,6 +21,22 @@ from sim.errors import UsageError
 from sim.experiments.lin_bench import generate_kv_history, generate_register_history, measure
 
 MS = 1_000_000
+
+# Jepsen's single-register format (see tests/test_history.py): a nemesis, a cas that failed, one of unknown outcome.
+JEPSEN_REGISTER = """\
+{:type :invoke, :f :write, :value 3, :process 0, :time 1000}
+{:type :invoke, :f :read, :value nil, :process 1, :time 1500}
+{:type :ok, :f :write, :value 3, :process 0, :time 2000}
+{:type :info, :f :start, :value "partition", :process :nemesis, :time 2100}
+{:type :ok, :f :read, :value 3, :process 1, :time 2500}
+{:type :invoke, :f :cas, :value [3 1], :process 0, :time 3000}
+{:type :invoke, :f :cas, :value [4 2], :process 1, :time 3100}
+{:type :fail, :f :cas, :value [4 2], :process 1, :time 3900}
+{:type :info, :f :cas, :value [3 1], :process 0, :time 9000}
+{:type :invoke, :f :read, :value nil, :process 5, :time 9100}
+{:type :ok, :f :read, :value 1, :process 5, :time 9900}
+{:type :invoke, :f :write, :value 0, :process 1, :time 10000}
+"""
 
 
 def ok(process: int, f: str, value: object, invoke: int, complete: int, key: str | None = None) -> Operation:
@@ -115,6 +131,22 @@ def test_indefinite_operations_can_chain() -> None:
     ops = [info(0, "cas", (1, 2), 0), info(1, "cas", (None, 1), 5), ok(2, "get", 2, 10, 20)]
     assert verdict(ops) == "ok"
     assert verdict([*ops, ok(2, "get", 1, 30, 40)]) == "violation"
+
+
+def test_twin_indefinite_writes() -> None:
+    """Two info writes of the same value: the later one is needed once the earlier one has been used."""
+    ops = [info(0, "put", 1, 0), ok(1, "put", 2, 10, 20), ok(1, "get", 1, 30, 40), ok(1, "put", 2, 45, 47)]
+    later_read = ok(1, "get", 1, 60, 70)
+    assert verdict([*ops, later_read]) == "violation"
+    assert verdict([*ops, info(2, "put", 1, 50), later_read]) == "ok"
+    assert verdict([*ops, info(2, "put", 1, 80), later_read]) == "violation"  # invoked after the read returned
+
+
+def test_the_jepsen_sample_history() -> None:
+    ops = parse_edn(JEPSEN_REGISTER, "history.edn")
+    assert verdict(ops) == "ok"  # the last read, 1, needs the cas of unknown outcome to have happened
+    assert verdict([*ops, ok(7, "get", 3, 11_000, 12_000)]) == "violation"  # then the register cannot go back to 3
+    assert verdict([*ops, ok(7, "get", 0, 11_000, 12_000)]) == "ok"  # the write of 0 may have happened
 
 
 def test_mit_style_kv_appends() -> None:

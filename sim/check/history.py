@@ -87,11 +87,6 @@ class Operation:
         if self.f == "cas" and not (isinstance(self.value, tuple) and len(self.value) == 2):
             raise ValueError(f"a cas value must be a pair (expected, new), not {self.value!r}")
 
-    @property
-    def definite(self) -> bool:
-        """True when the operation is known to have completed with an outcome (ok or fail)."""
-        return self.complete is not None
-
 
 # ---------------------------------------------------------------------------------------------------------------
 # Writing

@@ -42,16 +42,15 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from .history import Operation, format_value
 from .models import Model
 
-__all__ = ["DEFAULT_BUDGET", "LinResult", "check"]
+__all__ = ["DEFAULT_BUDGET", "LinResult", "check", "describe_op"]
 
 DEFAULT_BUDGET = 5_000_000
-VERDICTS = ("ok", "violation", "unknown")
 
 
 def _ms(ns: int) -> str:
@@ -75,7 +74,7 @@ def describe_op(op: Operation, key: bool = True) -> str:
 
 @dataclass(frozen=True)
 class LinResult:
-    """The verdict on a history, with the evidence for a violation.
+    """The verdict on a history (``ok``, ``violation`` or ``unknown``), with the evidence for a violation.
 
     For ``violation`` (and ``unknown``, as far as the search got), ``key`` is the key whose sub-history failed,
     ``prefix`` the longest linearizable prefix of it that the search found (in linearization order), ``state`` the
@@ -94,11 +93,7 @@ class LinResult:
     stuck: tuple[Operation, ...] = ()
     state: str | None = None
     budget: int = DEFAULT_BUDGET
-    blocking: Operation | None = field(default=None)
-
-    @property
-    def linearizable(self) -> bool:
-        return self.verdict == "ok"
+    blocking: Operation | None = None
 
     def summary(self) -> str:
         """One line."""
