@@ -306,6 +306,16 @@ def test_the_report_names_the_key_the_stuck_operations_and_the_prefix() -> None:
     assert '3. process 3: read "y", ok [4.000, 6.000] ms' in text
 
 
+def test_the_report_shows_the_end_of_a_long_prefix() -> None:
+    ops = [ok(0, "put", n, 10 * n, 10 * n + 5) for n in range(30)] + [ok(1, "get", 3, 400, 410)]
+    result = check(ops, CAS_REGISTER)
+    assert len(result.prefix) == 30
+    text = result.report(tail=5)
+    assert "longest linearizable prefix found (30 operations; the last 5 shown):" in text
+    assert "  26. process 0: put 25," in text and "  25." not in text
+    assert "read 3, ok" in text and "state after it: 29" in text
+
+
 def test_the_report_with_indefinite_operations() -> None:
     too_late = check([ok(0, "get", 3, 0, MS), info(1, "put", 3, 2 * MS)], CAS_REGISTER)
     assert (too_late.prefix, too_late.stuck, too_late.state) == ((), (too_late.blocking,), "nil")

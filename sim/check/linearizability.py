@@ -57,16 +57,22 @@ def _ms(ns: int) -> str:
     return f"{ns / 1e6:.3f}"
 
 
+def _short(value: object) -> str:
+    text = format_value(value)
+    return text if len(text) <= 60 else f"{text[:28]}...{text[-28:]}"
+
+
 def describe_op(op: Operation, key: bool = True) -> str:
-    """One line for a report: process, operation (with its key unless ``key`` is false), outcome, interval in ms."""
+    """One line for a report: process, operation (with its key unless ``key`` is false), outcome, interval in ms.
+    Long values are elided in the middle."""
     if op.f == "get":
-        what = f"read {format_value(op.value)}"
+        what = f"read {_short(op.value)}"
     elif op.f == "cas":
-        what = f"cas {format_value(op.value[0])} to {format_value(op.value[1])}"
+        what = f"cas {_short(op.value[0])} to {_short(op.value[1])}"
     else:
-        what = f"{op.f} {format_value(op.value)}"
+        what = f"{op.f} {_short(op.value)}"
     if key and op.key is not None:
-        what = f"{what} at key {format_value(op.key)}"
+        what = f"{what} at key {_short(op.key)}"
     span = (f"[{_ms(op.invoke)}, {_ms(op.complete)}] ms" if op.complete is not None
             else f"[{_ms(op.invoke)} ms, never completed]")
     return f"process {op.process}: {what}, {op.status} {span}"
@@ -106,16 +112,20 @@ class LinResult:
                     f"(raise it with --budget)")
         return f"not linearizable ({self.model} model){where}"
 
-    def report(self) -> str:
-        """Readable multi-line text: the summary, and for a violation the prefix, state and stuck operations."""
+    def report(self, tail: int = 20) -> str:
+        """Readable multi-line text: the summary, and for a violation the prefix (its last ``tail`` operations),
+        state and stuck operations."""
         lines = [self.summary()]
         if self.verdict == "ok":
             return "\n".join(lines)
         if self.verdict == "unknown":
             lines.append(f"the deepest point of the search had linearized {len(self.prefix)} operations")
             return "\n".join(lines)
-        lines.append(f"longest linearizable prefix found ({len(self.prefix)} operations):")
-        lines += [f"  {n}. {describe_op(op, key=False)}" for n, op in enumerate(self.prefix, start=1)] or ["  (none)"]
+        shown = max(0, len(self.prefix) - tail)
+        more = f"; the last {tail} shown" if shown else ""
+        lines.append(f"longest linearizable prefix found ({len(self.prefix)} operations{more}):")
+        lines += [f"  {n}. {describe_op(op, key=False)}" for n, op in enumerate(self.prefix[shown:], start=shown + 1)]
+        lines += [] if self.prefix else ["  (none)"]
         lines.append(f"state after it: {self.state}")
         lines.append("operations that cannot be linearized next:")
         for op in self.stuck:
