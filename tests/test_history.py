@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 from collections import Counter
+from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
@@ -134,8 +135,8 @@ def test_bad_input_is_one_line_naming_file_and_line(text: str, message: str) -> 
     assert "\n" not in str(e.value)
 
 
-def test_read_edn_names_the_file(tmp_path: pytest.TempPathFactory) -> None:
-    path = tmp_path / "history.edn"  # type: ignore[operator]
+def test_read_edn_names_the_file(tmp_path: Path) -> None:
+    path = tmp_path / "history.edn"
     path.write_text(JEPSEN_REGISTER + "{:type :bogus}\n")
     with pytest.raises(UsageError, match=r"^.*history\.edn:13: expected :process"):
         read_edn(path)
@@ -143,7 +144,7 @@ def test_read_edn_names_the_file(tmp_path: pytest.TempPathFactory) -> None:
     with pytest.raises(UsageError, match="expected UTF-8 text"):
         read_edn(path)
     with pytest.raises(UsageError, match="cannot read"):
-        read_edn(tmp_path / "missing.edn")  # type: ignore[operator]
+        read_edn(tmp_path / "missing.edn")
 
 
 def test_format_edn_writes_jepsen_lines_in_time_order() -> None:
@@ -162,11 +163,11 @@ def test_format_edn_writes_jepsen_lines_in_time_order() -> None:
     )
 
 
-def test_write_edn_to_a_file_or_a_path(tmp_path: pytest.TempPathFactory) -> None:
+def test_write_edn_to_a_file_or_a_path(tmp_path: Path) -> None:
     ops = parse_edn(JEPSEN_REGISTER)
     buffer = io.StringIO()
     write_edn(ops, buffer)
-    path = tmp_path / "out.edn"  # type: ignore[operator]
+    path = tmp_path / "out.edn"
     write_edn(ops, path)
     assert path.read_text() == buffer.getvalue() == format_edn(ops)
     assert read_edn(path) == ops
@@ -188,9 +189,9 @@ def test_format_edn_refuses_overlapping_operations_of_one_process() -> None:
         ((0, "cas", None, 1, "ok", 0, 1), "a cas value must be a pair"),
     ],
 )
-def test_operation_invariants(fields: tuple, message: str) -> None:  # type: ignore[type-arg]
+def test_operation_invariants(fields: tuple[object, ...], message: str) -> None:
     with pytest.raises(ValueError, match=message):
-        Operation(*fields)
+        Operation(*fields)  # type: ignore[arg-type]
 
 
 _keywords = st.builds(Keyword, st.text("abcxyz-?!", min_size=1, max_size=4).map(lambda s: "k" + s))

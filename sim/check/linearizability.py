@@ -192,18 +192,19 @@ def _check_key(ops: list[Operation], model: Model, budget: int) -> _KeyOutcome:
     allops = definite + indefinite
     n = len(allops)
 
+    complete_at = [0] * (2 * d + 2)  # per return node: the completion time of its operation
+    for i, op in enumerate(definite):
+        assert op.complete is not None  # ok operations have completed
+        complete_at[2 * i + 2] = op.complete
+
     def when(node: int) -> tuple[int, int, int]:
-        op = definite[(node - 1) >> 1]
-        return (op.invoke, 0, node) if node & 1 else (op.complete, 1, node)  # type: ignore[return-value]
+        return (definite[node >> 1].invoke, 0, node) if node & 1 else (complete_at[node], 1, node)
 
     order = sorted(range(1, 2 * d + 1), key=when)
     tail = 2 * d + 1
     nxt = [0] * (2 * d + 2)
     prv = [0] * (2 * d + 2)
     _link([0, *order, tail], nxt, prv)
-    complete_at = [0] * (2 * d + 2)
-    for i, op in enumerate(definite):
-        complete_at[2 * i + 2] = op.complete  # type: ignore[assignment]
 
     ihead, itail = n, n + 1
     inxt = [0] * (n + 2)
