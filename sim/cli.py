@@ -19,7 +19,7 @@ from .errors import UsageError
 
 __all__ = ["UsageError", "main"]
 
-SUBCOMMAND_MODULES = ("sim.scenario.cli", "sim.fuzz.cli", "sim.viz.cli", "sim.experiments.cli")
+SUBCOMMAND_MODULES = ("sim.scenario.cli", "sim.fuzz.cli", "sim.check.cli", "sim.viz.cli", "sim.experiments.cli")
 
 
 class _Parser(argparse.ArgumentParser):

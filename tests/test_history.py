@@ -69,12 +69,16 @@ def test_without_time_the_line_number_is_the_time() -> None:
 
 
 def test_a_completion_value_replaces_the_invocations() -> None:
-    text = ("{:type :invoke, :f :read, :value nil, :process 0, :time 5}\n"
-            "{:type :ok, :f :read, :value [1 2], :process 0, :time 6}\n"
-            "{:type :invoke, :f :write, :value 1, :process 0, :time 7}\n"
-            "{:type :info, :f :write, :process 0, :time 8}\n")  # an :info without :value keeps the argument
-    assert parse_edn(text) == [Operation(0, "get", None, (1, 2), "ok", 5, 6),
-                               Operation(0, "put", None, 1, "info", 7, None)]
+    text = (
+        "{:type :invoke, :f :read, :value nil, :process 0, :time 5}\n"
+        "{:type :ok, :f :read, :value [1 2], :process 0, :time 6}\n"
+        "{:type :invoke, :f :write, :value 1, :process 0, :time 7}\n"
+        "{:type :info, :f :write, :process 0, :time 8}\n"
+    )  # an :info without :value keeps the argument
+    assert parse_edn(text) == [
+        Operation(0, "get", None, (1, 2), "ok", 5, 6),
+        Operation(0, "put", None, 1, "info", 7, None),
+    ]
 
 
 def test_an_empty_history() -> None:
@@ -84,44 +88,77 @@ def test_an_empty_history() -> None:
 
 
 _BAD = [
-    ("{:type :foo, :f :read, :process 0, :time 1}",
-     "bad.edn:1: expected :type to be one of :invoke, :ok, :fail, :info, got :foo"),
+    (
+        "{:type :foo, :f :read, :process 0, :time 1}",
+        "bad.edn:1: expected :type to be one of :invoke, :ok, :fail, :info, got :foo",
+    ),
     ("{:type :ok, :f :read, :value 1, :process 3, :time 1}", "bad.edn:1: completion for process 3 with no invocation"),
     ("{:type :invoke, :f :read, :process 0, :time 1", "bad.edn:1: unbalanced brackets"),
     ("{:type :invoke, :f :read, :process 0, :time 1]]", "bad.edn:1: unbalanced brackets"),
     ('{:type :invoke, :f :read, :value "oops, :process 0}', "bad.edn:1: unterminated string"),
     ("[:type :invoke]", "bad.edn:1: expected a map such as {:type :invoke, :f :read, :process 0, ...}"),
     ("{:type :invoke} {:type :ok}", "bad.edn:1: expected one map per line, got more than one form"),
-    ('{:type :invoke, :f :read, :process "p0", :time 1}',
-     "bad.edn:1: expected :process to be an integer (a client) or a keyword (:nemesis)"),
-    ("{:type :invoke, :f :delete, :process 0, :time 1}",
-     "bad.edn:1: expected :f to be one of :read, :write, :get, :put, :append, :cas, got :delete"),
-    ("{:type :invoke, :process 0, :time 1}",
-     "bad.edn:1: expected :f to be one of :read, :write, :get, :put, :append, :cas, got nothing"),
-    ("{:type :invoke, :f :cas, :value 3, :process 0, :time 1}",
-     "bad.edn:1: expected the :value of a :cas to be a vector [expected new], got 3"),
-    ("{:type :invoke, :f :cas, :process 0, :time 1}",
-     "bad.edn:1: expected the :value of a :cas to be a vector [expected new], got nil"),
-    ("{:type :invoke, :f :write, :value {:a 1}, :process 0, :time 1}",
-     "bad.edn:1: expected :value to be nil, a boolean, a number, a string, a keyword or a vector of those"),
-    ("{:type :invoke, :f :write, :key [1], :value 1, :process 0, :time 1}",
-     "bad.edn:1: expected :key to be a string, a keyword or an integer"),
-    ("{:type :invoke, :f :read, :process 0, :time -5}",
-     "bad.edn:1: expected :time to be a non-negative integer (nanoseconds)"),
-    ("{:type :invoke, :f :read, :process 0, :time 1}\n{:type :invoke, :f :read, :process 0, :time 2}",
-     "bad.edn:2: invocation for process 0, whose invocation on line 1 has not completed"),
-    ("{:type :invoke, :f :read, :process 0, :time 1}\n{:type :ok, :f :write, :value 1, :process 0, :time 2}",
-     "bad.edn:2: completion for process 0 does not match its invocation on line 1 (expected :f :read)"),
-    ('{:type :invoke, :f :read, :key "a", :process 0, :time 1}\n{:type :ok, :f :read, :key "b", :process 0, :time 2}',
-     'bad.edn:2: completion for process 0 does not match its invocation on line 1 (expected :f :read, :key "a")'),
-    ("{:type :invoke, :f :read, :process 0, :time 9}\n{:type :ok, :f :read, :process 0, :time 2}",
-     "bad.edn:2: completion at :time 2, before its invocation at 9 (line 1)"),
-    ("{:type :invoke, :f :read, :process 0, :time 1}\n{:type :ok, :f :read, :process 0}",
-     "bad.edn:2: expected :time, as line 1 has"),
-    ("{:type :invoke, :f :read, :process 0}\n{:type :ok, :f :read, :process 0, :time 5}",
-     "bad.edn:2: expected no :time, as line 1 has none"),
-    ('{:type :invoke, :f :write, :value "a\\qb", :process 0}',
-     'bad.edn:1: expected a string escape such as \\n or \\", got \\q'),
+    (
+        '{:type :invoke, :f :read, :process "p0", :time 1}',
+        "bad.edn:1: expected :process to be an integer (a client) or a keyword (:nemesis)",
+    ),
+    (
+        "{:type :invoke, :f :delete, :process 0, :time 1}",
+        "bad.edn:1: expected :f to be one of :read, :write, :get, :put, :append, :cas, got :delete",
+    ),
+    (
+        "{:type :invoke, :process 0, :time 1}",
+        "bad.edn:1: expected :f to be one of :read, :write, :get, :put, :append, :cas, got nothing",
+    ),
+    (
+        "{:type :invoke, :f :cas, :value 3, :process 0, :time 1}",
+        "bad.edn:1: expected the :value of a :cas to be a vector [expected new], got 3",
+    ),
+    (
+        "{:type :invoke, :f :cas, :process 0, :time 1}",
+        "bad.edn:1: expected the :value of a :cas to be a vector [expected new], got nil",
+    ),
+    (
+        "{:type :invoke, :f :write, :value {:a 1}, :process 0, :time 1}",
+        "bad.edn:1: expected :value to be nil, a boolean, a number, a string, a keyword or a vector of those",
+    ),
+    (
+        "{:type :invoke, :f :write, :key [1], :value 1, :process 0, :time 1}",
+        "bad.edn:1: expected :key to be a string, a keyword or an integer",
+    ),
+    (
+        "{:type :invoke, :f :read, :process 0, :time -5}",
+        "bad.edn:1: expected :time to be a non-negative integer (nanoseconds)",
+    ),
+    (
+        "{:type :invoke, :f :read, :process 0, :time 1}\n{:type :invoke, :f :read, :process 0, :time 2}",
+        "bad.edn:2: invocation for process 0, whose invocation on line 1 has not completed",
+    ),
+    (
+        "{:type :invoke, :f :read, :process 0, :time 1}\n{:type :ok, :f :write, :value 1, :process 0, :time 2}",
+        "bad.edn:2: completion for process 0 does not match its invocation on line 1 (expected :f :read)",
+    ),
+    (
+        '{:type :invoke, :f :read, :key "a", :process 0, :time 1}\n'
+        '{:type :ok, :f :read, :key "b", :process 0, :time 2}',
+        'bad.edn:2: completion for process 0 does not match its invocation on line 1 (expected :f :read, :key "a")',
+    ),
+    (
+        "{:type :invoke, :f :read, :process 0, :time 9}\n{:type :ok, :f :read, :process 0, :time 2}",
+        "bad.edn:2: completion at :time 2, before its invocation at 9 (line 1)",
+    ),
+    (
+        "{:type :invoke, :f :read, :process 0, :time 1}\n{:type :ok, :f :read, :process 0}",
+        "bad.edn:2: expected :time, as line 1 has",
+    ),
+    (
+        "{:type :invoke, :f :read, :process 0}\n{:type :ok, :f :read, :process 0, :time 5}",
+        "bad.edn:2: expected no :time, as line 1 has none",
+    ),
+    (
+        '{:type :invoke, :f :write, :value "a\\qb", :process 0}',
+        'bad.edn:1: expected a string escape such as \\n or \\", got \\q',
+    ),
     ("{:type :invoke, :f :write, :value 1 :process}", "bad.edn:1: expected a map with an even number of forms"),
     ("[" * 5000, "bad.edn:1: expected a map, got brackets nested too deeply"),
 ]
@@ -196,8 +233,12 @@ def test_operation_invariants(fields: tuple[object, ...], message: str) -> None:
 
 _keywords = st.builds(Keyword, st.text("abcxyz-?!", min_size=1, max_size=4).map(lambda s: "k" + s))
 _values = st.recursive(
-    st.none() | st.booleans() | st.integers(-(10**20), 10**20) | st.text(max_size=6)
-    | st.floats(allow_nan=False, allow_infinity=False) | _keywords,
+    st.none()
+    | st.booleans()
+    | st.integers(-(10**20), 10**20)
+    | st.text(max_size=6)
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | _keywords,
     lambda inner: st.tuples(inner, inner) | st.lists(inner, max_size=3).map(tuple),
     max_leaves=4,
 )
@@ -228,4 +269,5 @@ def test_format_then_parse_gives_back_the_operations(ops: list[Operation]) -> No
     assert Counter(back) == Counter(ops)
     assert format_edn(back) == text
     assert [int(line.rsplit(":time ", 1)[1].rstrip("}")) for line in text.splitlines()] == sorted(
-        int(line.rsplit(":time ", 1)[1].rstrip("}")) for line in text.splitlines())
+        int(line.rsplit(":time ", 1)[1].rstrip("}")) for line in text.splitlines()
+    )

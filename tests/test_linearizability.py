@@ -12,8 +12,8 @@ from hypothesis import event, given, settings
 from hypothesis import strategies as st
 
 from sim.check.brute import brute_force_linearizable
+from sim.check.cli import register
 from sim.check.history import Operation, parse_edn, write_edn
-from sim.check.history_cli import register
 from sim.check.linearizability import check
 from sim.check.models import CAS_REGISTER, KV, Model
 from sim.cli import _Parser
@@ -156,20 +156,27 @@ def test_mit_style_kv_appends() -> None:
     assert verdict([ok(2, "get", None, 0, 5, key="k"), *appends], KV) == "ok"  # nil: the key is missing
     assert verdict([*appends, ok(2, "get", "xy", 20, 30, key="k")], KV) == "ok"
     assert verdict([*appends, ok(2, "get", "yx", 20, 30, key="k")], KV) == "ok"
-    assert verdict([*appends, ok(2, "get", "xy", 20, 30, key="k"), ok(2, "get", "yx", 40, 50, key="k")],
-                   KV) == "violation"
+    assert (
+        verdict([*appends, ok(2, "get", "xy", 20, 30, key="k"), ok(2, "get", "yx", 40, 50, key="k")], KV) == "violation"
+    )
     assert verdict([*appends, ok(2, "get", "x", 20, 30, key="k")], KV) == "violation"  # a lost append
     put_then = [ok(0, "put", "a", 0, 10, key="k"), info(1, "append", "b", 20, key="k")]
     assert verdict([*put_then, ok(2, "get", "ab", 30, 40, key="k"), ok(2, "get", "ab", 50, 60, key="k")], KV) == "ok"
-    assert verdict([*put_then, ok(2, "get", "ab", 30, 40, key="k"), ok(2, "get", "a", 50, 60, key="k")],
-                   KV) == "violation"
+    assert (
+        verdict([*put_then, ok(2, "get", "ab", 30, 40, key="k"), ok(2, "get", "a", 50, 60, key="k")], KV) == "violation"
+    )
     assert verdict([ok(0, "cas", ("", "z"), 0, 10, key="k"), ok(1, "get", "z", 20, 30, key="k")], KV) == "ok"
 
 
 def test_keys_are_independent_and_checked_in_order() -> None:
-    ops = [ok(0, "put", "1", 0, 10, key="b"), ok(1, "get", "", 20, 30, key="b"),  # stale
-           ok(0, "put", "1", 0, 10, key="a"), ok(1, "get", "1", 20, 30, key="a"),
-           ok(0, "put", "1", 0, 10, key="c"), ok(1, "get", "2", 20, 30, key="c")]  # also wrong, but b comes first
+    ops = [
+        ok(0, "put", "1", 0, 10, key="b"),
+        ok(1, "get", "", 20, 30, key="b"),  # stale
+        ok(0, "put", "1", 0, 10, key="a"),
+        ok(1, "get", "1", 20, 30, key="a"),
+        ok(0, "put", "1", 0, 10, key="c"),
+        ok(1, "get", "2", 20, 30, key="c"),
+    ]  # also wrong, but b comes first
     result = check(ops, KV)
     assert (result.verdict, result.key, result.keys) == ("violation", "b", 3)
     assert verdict(ops[:4], KV) == "violation"
@@ -228,8 +235,17 @@ def small_histories(draw: st.DrawFn, model: Model) -> list[Operation]:
             value = draw(st.sampled_from(writes))
         status = draw(st.sampled_from(["ok", "ok", "ok", "fail", "info"]))
         duration = draw(st.integers(0, 4))
-        ops.append(Operation(p, f, draw(st.sampled_from(keys)), value, status, clock[p],
-                             None if status == "info" else clock[p] + duration))
+        ops.append(
+            Operation(
+                p,
+                f,
+                draw(st.sampled_from(keys)),
+                value,
+                status,
+                clock[p],
+                None if status == "info" else clock[p] + duration,
+            )
+        )
         clock[p] += duration + draw(st.integers(0, 2))
     return ops
 
@@ -287,10 +303,12 @@ def test_budget_is_exactly_the_steps_needed(ops: list[Operation], budget: int) -
 
 
 def test_the_report_names_the_key_the_stuck_operations_and_the_prefix() -> None:
-    ops = [ok(0, "put", "x", 0, 1 * MS, key="k1"),
-           ok(1, "put", "y", 2 * MS, 3 * MS, key="k1"),
-           ok(2, "get", "x", 4 * MS, 5 * MS, key="k1"),  # stale: y was written before
-           ok(3, "get", "y", 4 * MS, 6 * MS, key="k1")]
+    ops = [
+        ok(0, "put", "x", 0, 1 * MS, key="k1"),
+        ok(1, "put", "y", 2 * MS, 3 * MS, key="k1"),
+        ok(2, "get", "x", 4 * MS, 5 * MS, key="k1"),  # stale: y was written before
+        ok(3, "get", "y", 4 * MS, 6 * MS, key="k1"),
+    ]
     result = check(ops, KV)
     assert result.verdict == "violation" and result.key == "k1"
     assert result.prefix == (ops[0], ops[1], ops[3])

@@ -126,8 +126,7 @@ def format_value(value: Any) -> str:
 def _line(kind: str, op: Operation, value: Any, time: int) -> str:
     key = "" if op.key is None else f", :key {format_value(op.key)}"
     return (
-        f"{{:type :{kind}, :f :{_F_OUT[op.f]}{key}, :value {format_value(value)}, :process {op.process}, "
-        f":time {time}}}"
+        f"{{:type :{kind}, :f :{_F_OUT[op.f]}{key}, :value {format_value(value)}, :process {op.process}, :time {time}}}"
     )
 
 
@@ -153,8 +152,9 @@ def format_edn(ops: Iterable[Operation]) -> str:
             done = op.complete if op.complete is not None else (end if following is None else following)
             if following is not None and done > following:
                 raise ValueError(f"process {process} has two operations outstanding at time {following}")
-            events.append((op.invoke, process, 2 * n, _line("invoke", op, None if op.f == "get" else op.value,
-                                                             op.invoke)))
+            events.append(
+                (op.invoke, process, 2 * n, _line("invoke", op, None if op.f == "get" else op.value, op.invoke))
+            )
             events.append((done, process, 2 * n + 1, _line(op.status, op, op.value, done)))
     events.sort(key=lambda e: (e[0], e[2], e[1]))
     return "".join(e[3] + "\n" for e in events)
@@ -230,7 +230,7 @@ def _unescape(literal: str) -> str:
             out.append(_UNESCAPE[e])
             i += 2
         else:
-            raise _EdnError(f"expected a string escape such as \\n or \\\", got \\{e}")
+            raise _EdnError(f'expected a string escape such as \\n or \\", got \\{e}')
     return "".join(out)
 
 
@@ -405,8 +405,10 @@ def parse_edn(text: str, source: str = "<history>") -> list[Operation]:
                 raise _EdnError("expected :time to be a non-negative integer (nanoseconds)")
             if kind == "invoke":
                 if process in outstanding:
-                    raise _EdnError(f"invocation for process {process}, whose invocation on line "
-                                    f"{outstanding[process][1].line} has not completed")
+                    raise _EdnError(
+                        f"invocation for process {process}, whose invocation on line "
+                        f"{outstanding[process][1].line} has not completed"
+                    )
                 if f == "cas" and value is None:
                     raise _EdnError("expected the :value of a :cas to be a vector [expected new], got nil")
                 outstanding[process] = (len(ops), _Pending(number, f, key, value, time))
@@ -416,20 +418,23 @@ def parse_edn(text: str, source: str = "<history>") -> list[Operation]:
                 raise _EdnError(f"completion for process {process} with no invocation")
             index, call = outstanding.pop(process)
             if f != call.f or key != call.key:
-                raise _EdnError(f"completion for process {process} does not match its invocation on line "
-                                f"{call.line} (expected :f :{_F_OUT[call.f]}"
-                                + ("" if call.key is None else f", :key {format_value(call.key)}") + ")")
+                raise _EdnError(
+                    f"completion for process {process} does not match its invocation on line "
+                    f"{call.line} (expected :f :{_F_OUT[call.f]}"
+                    + ("" if call.key is None else f", :key {format_value(call.key)}")
+                    + ")"
+                )
             if time < call.time:
-                raise _EdnError(f"completion at :time {time}, before its invocation at {call.time} "
-                                f"(line {call.line})")
+                raise _EdnError(f"completion at :time {time}, before its invocation at {call.time} (line {call.line})")
             if f != "get" and value is None:
                 value = call.value
             ops[index] = Operation(process, f, key, value, kind, call.time, None if kind == "info" else time)
     except _EdnError as e:
         raise UsageError(f"{source}:{number}: {e}") from None
     for process, (index, call) in outstanding.items():
-        ops[index] = Operation(process, call.f, call.key, None if call.f == "get" else call.value, "info",
-                               call.time, None)
+        ops[index] = Operation(
+            process, call.f, call.key, None if call.f == "get" else call.value, "info", call.time, None
+        )
     return [op for op in ops if op is not None]
 
 

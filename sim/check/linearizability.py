@@ -73,8 +73,11 @@ def describe_op(op: Operation, key: bool = True) -> str:
         what = f"{op.f} {_short(op.value)}"
     if key and op.key is not None:
         what = f"{what} at key {_short(op.key)}"
-    span = (f"[{_ms(op.invoke)}, {_ms(op.complete)}] ms" if op.complete is not None
-            else f"[{_ms(op.invoke)} ms, never completed]")
+    span = (
+        f"[{_ms(op.invoke)}, {_ms(op.complete)}] ms"
+        if op.complete is not None
+        else f"[{_ms(op.invoke)} ms, never completed]"
+    )
     return f"process {op.process}: {what}, {op.status} {span}"
 
 
@@ -104,12 +107,16 @@ class LinResult:
     def summary(self) -> str:
         """One line."""
         if self.verdict == "ok":
-            return (f"linearizable ({self.model} model): {self.operations} operations, {self.keys} "
-                    f"key{'s' if self.keys != 1 else ''}, {self.steps} search steps")
+            return (
+                f"linearizable ({self.model} model): {self.operations} operations, {self.keys} "
+                f"key{'s' if self.keys != 1 else ''}, {self.steps} search steps"
+            )
         where = "" if self.key is None else f" at key {format_value(self.key)}"
         if self.verdict == "unknown":
-            return (f"unknown ({self.model} model): the search budget of {self.budget} steps ran out{where} "
-                    f"(raise it with --budget)")
+            return (
+                f"unknown ({self.model} model): the search budget of {self.budget} steps ran out{where} "
+                f"(raise it with --budget)"
+            )
         return f"not linearizable ({self.model} model){where}"
 
     def report(self, tail: int = 20) -> str:
@@ -172,8 +179,16 @@ def check(ops: Iterable[Operation], model: Model, budget: int = DEFAULT_BUDGET) 
         outcome = _check_key(by_key[key], model, budget - steps)
         steps += outcome.steps
         if outcome.verdict != "ok":
-            return LinResult(outcome.verdict, steps, key=key, prefix=outcome.prefix, stuck=outcome.stuck,
-                             state=model.describe(outcome.state), blocking=outcome.blocking, **common)
+            return LinResult(
+                outcome.verdict,
+                steps,
+                key=key,
+                prefix=outcome.prefix,
+                stuck=outcome.stuck,
+                state=model.describe(outcome.state),
+                blocking=outcome.blocking,
+                **common,
+            )
     return LinResult("ok", steps, **common)
 
 
@@ -338,9 +353,14 @@ def _check_key(ops: list[Operation], model: Model, budget: int) -> _KeyOutcome:
     while best_path is not None:
         i, best_path = best_path
         prefix.append(allops[i])
-    return _KeyOutcome(verdict, steps, prefix=tuple(reversed(prefix)),
-                       stuck=tuple(allops[i] for i in best_stuck), blocking=allops[best_blocking],
-                       state=best_state)
+    return _KeyOutcome(
+        verdict,
+        steps,
+        prefix=tuple(reversed(prefix)),
+        stuck=tuple(allops[i] for i in best_stuck),
+        blocking=allops[best_blocking],
+        state=best_state,
+    )
 
 
 def _admit(memo: dict[tuple[int, int, object], list[int]], key: tuple[int, int, object], lin_i: int) -> bool:
@@ -370,8 +390,9 @@ def _link(chain: list[int], nxt: list[int], prv: list[int]) -> None:
         prv[b] = a
 
 
-def _candidates(nxt: list[int], inxt: list[int], ihead: int, invoked_at: list[float],
-                bound: float) -> tuple[list[int], int]:
+def _candidates(
+    nxt: list[int], inxt: list[int], ihead: int, invoked_at: list[float], bound: float
+) -> tuple[list[int], int]:
     """The operations that may be linearized next (calls before the first return, then indefinite operations
     invoked by then), and the operation of that first return."""
     out = []

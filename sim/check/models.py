@@ -17,6 +17,8 @@ from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 from typing import Any
 
+from sim.raft.kv import step as kv_step
+
 from .history import Operation, format_value
 
 __all__ = ["CAS_REGISTER", "KV", "MODELS", "Model"]
@@ -62,23 +64,24 @@ def _register_validate(op: Operation) -> str | None:
 
 
 def _kv_step(state: str, op: Operation) -> tuple[bool, str]:
-    """One key of a key/value store: a string, "" until first written; get, put, append (concatenation) and cas.
+    """One key of a key/value store: a string, "" until first written; get, put, append (concatenation) and cas,
+    with exactly the semantics of the simulator's own store (``sim.raft.kv.step``).
 
     An ok get of nil is a read of a missing key, that is of "" (as the MIT 6.5840 service and Porcupine's kv model
-    define it). Cas as in the register model.
+    define it). An ok cas must succeed from ``state``; an info cas took effect in the one way it can from ``state``
+    (swapped, or a failed comparison: a no-op).
     """
     f = op.f
     if f == "get":
         value = op.value
         return state == ("" if value is None else value), state
-    if f == "put":
-        return True, op.value
-    if f == "append":
-        return True, state + op.value
-    expected, new = op.value
-    if state == expected:
-        return True, new
-    return op.status == "info", state
+    if f == "cas":
+        expected, new = op.value
+        result, after = kv_step(state, "cas", new, expected)
+        if result is None:
+            return op.status == "info", state
+        return True, after
+    return True, kv_step(state, f, op.value)[1]
 
 
 def _kv_validate(op: Operation) -> str | None:

@@ -43,8 +43,13 @@ class _Call:
     effect: int | None  # when the store applies it; None: never
 
 
-def _schedule(rng: random.Random, ops: int, clients: int, indefinite: float,
-              choose: Callable[[random.Random, int], tuple[str, str | None, Any]]) -> list[_Call]:
+def _schedule(
+    rng: random.Random,
+    ops: int,
+    clients: int,
+    indefinite: float,
+    choose: Callable[[random.Random, int], tuple[str, str | None, Any]],
+) -> list[_Call]:
     """``ops`` calls by ``clients`` concurrent clients, each with its interval and its instant of effect."""
     free_at = [0] * clients
     process = list(range(clients))
@@ -98,8 +103,9 @@ def _record(calls: list[_Call], model: Model) -> list[Operation]:
     return history
 
 
-def generate_kv_history(ops: int = 10_000, keys: int = 10, clients: int = 10, seed: int = 1,
-                        indefinite: float = 0.0) -> list[Operation]:
+def generate_kv_history(
+    ops: int = 10_000, keys: int = 10, clients: int = 10, seed: int = 1, indefinite: float = 0.0
+) -> list[Operation]:
     """A linearizable key/value history in the style of MIT 6.5840's lab: get, put and append over ``keys`` keys."""
     rng = random.Random(seed)
     names = [f"k{k}" for k in range(keys)]
@@ -116,8 +122,9 @@ def generate_kv_history(ops: int = 10_000, keys: int = 10, clients: int = 10, se
     return _record(_schedule(rng, ops, clients, indefinite, choose), KV)
 
 
-def generate_register_history(ops: int = 1_000, clients: int = 10, indefinite: float = 0.10,
-                              seed: int = 1) -> list[Operation]:
+def generate_register_history(
+    ops: int = 1_000, clients: int = 10, indefinite: float = 0.10, seed: int = 1
+) -> list[Operation]:
     """A linearizable single-register history as Jepsen's cas-register test makes: read, write and cas of small
     integers (0-4), so that values repeat."""
     rng = random.Random(seed)

@@ -98,6 +98,8 @@ class ScenarioResult:
             out.append(f"  expect:      {'PASS' if passed else 'FAIL'} {expectation_text(e)}: {why}")
         if self.violation is None:
             out.append(f"  invariants:  hold ({len(PROPERTIES)} properties checked after each of {sim.events} events)")
+            if sim.linearizability is not None:
+                out.append(f"  history:     {sim.linearizability.summary()}")
         else:
             tag = " (expected by the scenario)" if self.violation_expected else ""
             out.append(f"  invariants:  VIOLATED{tag}")
@@ -168,5 +170,7 @@ def run_scenario(s: Scenario, seed: int | None = None, trace: bool = True) -> Sc
         for m in watching:
             if m.active:
                 m.event(sim)
+        # What the clients saw, judged as a whole (Section 8's promise: linearizable operations).
+        violation = sim.judge_history()
     results = [(m.e, *m.finish(sim, violation)) for m in monitors]
     return ScenarioResult(s, run_seed, sim, violation, results, interrupted)

@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 from simpy.events import Event, Process, Timeout
 
+from sim.check.history import Operation
 from sim.raft.messages import ClientReply, ClientRequest, Command
 from sim.world.config import WorkloadConfig
 from sim.world.timers import LazyTimer
@@ -62,6 +63,26 @@ class OpRecord:
             f"OpRecord({self.client}#{self.seq} {self.f} {self.key}={self.value!r} "
             f"{self.status or 'pending'} {self.result!r} [{self.invoke}, {self.complete}])"
         )
+
+
+def operations(history: list[OpRecord]) -> list[Operation]:
+    """The history in the checker's terms (``sim.check.history.Operation``), times in nanoseconds as Jepsen
+    writes them, clients numbered as processes in order of their first operation. An operation that never
+    completed, or was given up, is ``info``."""
+    ops = []
+    processes: dict[str, int] = {}
+    for r in history:
+        process = processes.setdefault(r.client, len(processes))
+        status = r.status if r.status in ("ok", "fail") else "info"
+        complete = None if status == "info" else r.complete * 1000  # type: ignore[operator]
+        if r.f == "cas":
+            value: Any = (r.expected, r.value)
+        elif r.f == "get":
+            value = r.result if status == "ok" else None
+        else:
+            value = r.value
+        ops.append(Operation(process, r.f, r.key, value, status, r.invoke * 1000, complete))
+    return ops
 
 
 class Client:

@@ -24,13 +24,15 @@ from typing import Any
 from simpy import Environment
 from simpy.events import Event, Process, Timeout
 
-from sim.check.properties import EXCEPTION, LIVELOCK
+from sim.check.linearizability import DEFAULT_BUDGET, LinResult, check
+from sim.check.models import KV
+from sim.check.properties import EXCEPTION, LINEARIZABILITY, LIVELOCK
 from sim.check.safety import Checker, Violation
 from sim.raft.messages import Message, RequestVoteReply
 from sim.raft.node import FOLLOWER, LEADER, Node, Output
 from sim.rng import stream
 from sim.trace import Trace, format_records
-from sim.world.clients import Client, OpRecord
+from sim.world.clients import Client, OpRecord, operations
 from sim.world.config import ClusterConfig, NetworkConfig, WorkloadConfig
 from sim.world.network import Delay, Network, describe_delay
 from sim.world.storage import Storage
@@ -296,6 +298,7 @@ class Simulation:
         self.violation: Violation | None = None
         self.clients: dict[str, Client] = {}
         self.history: list[OpRecord] = []  # every client operation, in order of invocation
+        self.linearizability: LinResult | None = None  # the verdict on the history, once judged
         for i in range(workload.clients):
             name = f"c{i + 1}"
             rng = stream(seed, f"clients/{name}")
@@ -402,6 +405,18 @@ class Simulation:
             tb = tb.tb_next
         detail = f"{type(e).__name__}: {e} (raised at {where})"
         return self._stop(Violation(EXCEPTION, detail, node))
+
+    def judge_history(self, budget: int = DEFAULT_BUDGET) -> Violation | None:
+        """At the end of a run: is what the clients saw linearizable (the key-value model, key by key)? A
+        violation stops the run like the checker's do (and is returned); the full verdict is kept in
+        ``self.linearizability`` (``unknown`` when the search ran out of budget: said, never taken as ok)."""
+        if self.violation is not None:
+            return self.violation
+        result = check(operations(self.history), KV, budget)
+        self.linearizability = result
+        if result.verdict != "violation":
+            return None
+        return self._stop(Violation(LINEARIZABILITY, result.report(tail=8), (result.key or "",)))
 
     def _stop(self, v: Violation) -> Violation:
         tail = format_records(self.trace.last(30))

@@ -33,10 +33,18 @@ def _positive(text: str) -> int:
 def register(subparsers: Any) -> None:
     p = subparsers.add_parser("check-history", help="check a Jepsen EDN client history for linearizability")
     p.add_argument("file", metavar="FILE.edn", help="a Jepsen history, one {:type ..., :f ..., ...} map per line")
-    p.add_argument("--model", choices=sorted(MODELS), default=None,
-                   help="sequential model (default: kv if any operation has a :key, else cas-register)")
-    p.add_argument("--budget", type=_positive, default=DEFAULT_BUDGET,
-                   help=f"search steps before giving up with 'unknown' (default {DEFAULT_BUDGET})")
+    p.add_argument(
+        "--model",
+        choices=sorted(MODELS),
+        default=None,
+        help="sequential model (default: kv if any operation has a :key, else cas-register)",
+    )
+    p.add_argument(
+        "--budget",
+        type=_positive,
+        default=DEFAULT_BUDGET,
+        help=f"search steps before giving up with 'unknown' (default {DEFAULT_BUDGET})",
+    )
     p.set_defaults(func=run)
 
 
