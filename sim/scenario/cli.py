@@ -82,4 +82,7 @@ def _plot(result: ScenarioResult, out: Path) -> None:
         from sim.viz.timeline import plot_timeline
     except ImportError as e:
         raise UsageError(f"--plot: expected the plotting module sim.viz.timeline, got {e}") from None
-    plot_timeline(result.sim.trace, out, title=f"{result.scenario.name} (seed {result.seed})")
+    # The run ends at its duration, or at the violation that stopped it.
+    plot_timeline(
+        result.sim.trace, out, title=f"{result.scenario.name} (seed {result.seed})", run_end_us=result.sim.now
+    )
