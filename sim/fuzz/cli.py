@@ -230,7 +230,8 @@ def replay_command_main(args: argparse.Namespace) -> int:
     if args.plot:
         from sim.viz.timeline import plot_timeline
 
-        plot_timeline(sim.trace, args.plot, title=f"fuzz seed {args.seed}: {out.property or 'passed'}")
+        title = f"fuzz seed {args.seed}: {out.property or 'passed'}"
+        plot_timeline(sim.trace, args.plot, title=title, run_end_us=sim.now)
         print(f"  timeline drawn to {args.plot}")
     return 1 if out.failed else 0
 

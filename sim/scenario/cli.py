@@ -160,4 +160,7 @@ def _write_outputs(result: ScenarioResult, plan: _Outputs) -> list[Path]:
 def _plot(result: ScenarioResult, out: Path) -> None:
     from sim.viz.timeline import plot_timeline
 
-    plot_timeline(result.sim.trace, out, title=f"{result.scenario.name} (seed {result.seed})")
+    # The run ends at its duration, or at the violation that stopped it.
+    plot_timeline(
+        result.sim.trace, out, title=f"{result.scenario.name} (seed {result.seed})", run_end_us=result.sim.now
+    )

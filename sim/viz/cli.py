@@ -24,7 +24,7 @@ def main(args: argparse.Namespace) -> int:
     print(
         f"wrote {out}: {drawn['nodes']} servers, {drawn['start_ms']:g}-{drawn['end_ms']:g} ms, "
         f"{drawn['leader_bands']} leader bands, {drawn['crash_markers']} crashes, "
-        f"{drawn['partitions']} network faults, {drawn['votes_in_view']} votes"
+        f"{drawn['partitions']} partitions, {drawn['cuts']} one-way cuts, {drawn['votes_in_view']} votes"
     )
     return 0
 
