@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-from sim.check.properties import LIVENESS
+from sim.check.properties import CONVERGENCE, LIVENESS
 from sim.world.cluster import Simulation
 from sim.world.config import ClusterConfig, NetworkConfig, WorkloadConfig
 from sim.world.faults import Fault, schedule
@@ -77,18 +77,29 @@ def build(case: Case, trace: bool = False) -> Simulation:
     return sim
 
 
-def liveness_problem(sim: Simulation) -> str | None:
-    """Why the liveness phase failed at the end of a run, or None."""
-    # The same rule as the scenario expectation ``leader_within``, so a shrunk scenario judges liveness alike.
+def recovered(sim: Simulation) -> bool:
+    """The liveness phase's goal: a leader followed by a majority, no client operation outstanding, and every
+    live server's state machine the same."""
+    return sim.established_leader() is not None and not sim.pending_commands() and sim.state_machines_agree()
+
+
+def liveness_problem(sim: Simulation) -> tuple[str, str] | None:
+    """Why the cluster had not recovered by the end of the liveness phase, as (property, detail), or None."""
+    # The same rules as the scenario expectations ``leader_within``, ``clients_complete`` and
+    # ``state_machines_agree``, so a shrunk scenario judges it alike.
     leader = sim.established_leader()
     pending = sim.pending_commands()
     if leader is None:
-        return (
+        return LIVENESS, (
             f"no leader followed by a majority at the end of the liveness phase (live servers {sim.alive()}, "
             f"servers that believe they lead {sim.leaders()}, {pending} client commands pending)"
         )
     if pending:
-        return f"{pending} client commands never acknowledged by the end of the liveness phase (leader {leader[0]})"
+        return LIVENESS, (
+            f"{pending} client commands never acknowledged by the end of the liveness phase (leader {leader[0]})"
+        )
+    if not sim.state_machines_agree():
+        return CONVERGENCE, f"live servers' state machines differ at the end of the liveness phase: {sim.state_text()}"
     return None
 
 
@@ -96,16 +107,29 @@ def liveness_problem(sim: Simulation) -> str | None:
 # messages multiply, e.g. endless rejections with duplication on): every case's cluster carries this budget
 # (ClusterConfig.max_events_per_ms), so the run stops with ``Livelock``, and so does its scenario file.
 EVENTS_PER_MS = 120
+# How often the liveness phase looks whether the cluster has recovered (it ends as soon as it has).
+RECOVERY_POLL = 50 * MS
 
 
 def run_case(case: Case, trace: bool = False, digest: bool = False) -> tuple[Outcome, Simulation]:
+    """The fault phase, then the liveness phase until the cluster has recovered (or its bound), then the client
+    history judged as a whole. The first property that fails is the outcome's."""
     sim = build(case, trace=trace or digest)
-    v = sim.run(case.end)
+    v = sim.run(case.duration)
+    t = case.duration
+    while v is None and t < case.end:
+        t = min(case.end, t + RECOVERY_POLL)
+        v = sim.run(t)
+        if v is None and recovered(sim):
+            break
+    if v is None:
+        v = sim.judge_history()
     if v is not None:
         out = Outcome(case.seed, v.property, v.detail, sim.now, sim.events)
     else:
-        why = liveness_problem(sim)
-        out = Outcome(case.seed, LIVENESS if why else None, why or "", sim.now, sim.events)
+        problem = liveness_problem(sim) if case.liveness else None
+        prop, why = problem or (None, "")
+        out = Outcome(case.seed, prop, why, sim.now, sim.events)
     if digest:
         out = replace(out, digest=sim.trace.digest())
     return out, sim

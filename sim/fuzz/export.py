@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from sim.check.properties import LIVENESS
+from sim.check.properties import CONVERGENCE, LIVENESS
 from sim.fuzz.campaign import Options
 from sim.fuzz.case import MS, Case, Outcome
 
@@ -29,6 +29,7 @@ def to_scenario(case: Case, outcome: Outcome, options: Options, original: Case |
         expectations = (
             Expectation("leader_within", case.liveness, start=case.duration),
             Expectation("clients_complete", True),
+            Expectation("state_machines_agree", True),
         )
     orig = original or case
     description = (
@@ -39,7 +40,8 @@ def to_scenario(case: Case, outcome: Outcome, options: Options, original: Case |
         f"{case.cluster.nodes} servers and {case.workload.clients} clients."
         + (
             f" From {case.duration / MS:.0f}ms on, the liveness phase: faults stop, the network heals, crashed "
-            "servers restart; a leader must be followed by a majority and every client command must complete."
+            "servers restart; a leader must be followed by a majority, every client command must complete and every "
+            "live server's state machine must be the same."
             if case.liveness
             else ""
         )
@@ -58,14 +60,17 @@ def to_scenario(case: Case, outcome: Outcome, options: Options, original: Case |
 
 
 def scenario_property(path: str | Path) -> str | None:
-    """What ``raftsim run`` finds on a scenario file: the violated property, ``Liveness`` for a failed
-    expectation, None when it passes."""
+    """What ``raftsim run`` finds on a scenario file: the violated property, ``Convergence`` when only the state
+    machines differ, ``Liveness`` for another failed expectation, None when it passes."""
     from sim.scenario import load, run_scenario
 
     result = run_scenario(load(path), trace=False)
     if result.violation is not None:
         return result.violation.property
-    return None if result.passed else LIVENESS
+    if result.passed:
+        return None
+    failed = {e.kind for e, passed, _ in result.expectations if not passed}
+    return CONVERGENCE if failed == {"state_machines_agree"} else LIVENESS
 
 
 def write_failure(

@@ -27,7 +27,7 @@ class Expectation:
     - logs_converge_by: ``value`` = the time; ``lag`` = how far behind the newest commit a server may be.
     - no_leader, no_commit: ``start``..``end`` = the interval, ``value`` None.
     - violation: ``value`` = a property name from ``sim.check.properties.EXPECTABLE`` or ``"any"``.
-    - clients_complete: ``value`` True.
+    - clients_complete, state_machines_agree: ``value`` True (judged at the end of the run).
     - latency_p99_below: ``value`` = a latency.
     """
 
@@ -61,6 +61,7 @@ EXPECTATION_KINDS = (
     "no_commit",
     "violation",
     "clients_complete",
+    "state_machines_agree",
     "min_elections",
     "max_elections",
     "max_term",

@@ -242,6 +242,10 @@ class _AtEnd(_Monitor):
                 )
                 return False, f"{pending} of {issued} commands never acknowledged: {waiting}{note}"
             return True, f"all {issued} commands acknowledged{note}"
+        if kind == "state_machines_agree":
+            if sim.state_machines_agree():
+                return True, f"every live server's state machine is the same{note}"
+            return False, f"live servers' state machines differ: {sim.state_text()}{note}"
         if kind == "latency_p99_below":
             lat = sim.latencies()
             if not lat:

@@ -677,7 +677,7 @@ class _Parser:
             if value not in names:
                 raise self.fail(kpath, f"a property name: one of {', '.join(names)}", value)
             return Expectation(kind, value)
-        if kind == "clients_complete":
+        if kind in ("clients_complete", "state_machines_agree"):
             if value is not True:
                 raise self.fail(kpath, "true", value)
             return Expectation(kind, True)

@@ -137,7 +137,7 @@ def expectation_text(e: Expectation) -> str:
         return f"{e.kind} [{format_ms(e.start or 0)}, {format_ms(e.end or 0)}]"
     if e.kind in ("leader_within", "logs_converge_by", "latency_p99_below"):
         return f"{e.kind} {format_ms(int(e.value))}"  # type: ignore[call-overload]
-    if e.kind == "clients_complete":
+    if e.kind in ("clients_complete", "state_machines_agree"):
         return e.kind
     return f"{e.kind} {e.value}"
 

@@ -463,6 +463,20 @@ class Simulation:
                 return s.id, node.term
         return None
 
+    def state_machines_agree(self) -> bool:
+        """Every live server has applied the same entries to the same state (the key-value store and its
+        sessions)."""
+        states = [(s.node.last_applied, s.node.kv.data, s.node.kv.sessions) for s in self.servers.values() if s.node]
+        return all(state == states[0] for state in states[1:])
+
+    def state_text(self) -> str:
+        """Each live server's applied index and number of keys, for reports."""
+        return ", ".join(
+            f"{i}: applied {s.node.last_applied}, {len(s.node.kv.data)} keys"
+            for i, s in self.servers.items()
+            if s.node is not None
+        )
+
     def alive(self) -> list[int]:
         return [i for i, s in self.servers.items() if s.alive]
 
