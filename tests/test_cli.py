@@ -93,12 +93,13 @@ def test_out_folder_holds_the_scenario_as_run_trace_plot_and_summary(tmp_path: P
     out = tmp_path / "results"
     r = _raftsim("run", str(SCENARIO), "--seed", "7", "--out", str(out))
     assert r.returncode == 0, r.stderr
-    assert sorted(p.name for p in out.iterdir()) == ["scenario.toml", "summary.txt", "timeline.png", "trace.jsonl"]
+    names = ["history.edn", "scenario.toml", "summary.txt", "timeline.png", "trace.jsonl"]
+    assert sorted(p.name for p in out.iterdir()) == names
     as_run = load(out / "scenario.toml")
     original = load(SCENARIO)
     assert as_run.seed == 7 and as_run.cluster == original.cluster and as_run.faults == original.faults
     assert "result:      PASS" in (out / "summary.txt").read_text()
-    for name in ("scenario.toml", "trace.jsonl", "timeline.png", "summary.txt"):
+    for name in names:
         assert str(out / name) in r.stdout  # says where it wrote each file
 
 

@@ -9,8 +9,18 @@ from __future__ import annotations
 
 from typing import Any
 
-from sim.raft.messages import AppendEntries, Entry, RequestVote, RequestVoteReply
-from sim.raft.node import Node, Output
+from sim.raft.kv import KeyValueStore
+from sim.raft.kv import step as kv_step
+from sim.raft.messages import (
+    AppendEntries,
+    ClientReply,
+    ClientRequest,
+    Command,
+    Entry,
+    RequestVote,
+    RequestVoteReply,
+)
+from sim.raft.node import LEADER, Node, Output
 
 
 class Figure8Commit(Node):
@@ -104,6 +114,77 @@ class CommitBeyondMatch(Node):
             self._apply_committed()
 
 
+class _SessionlessStore(KeyValueStore):
+    """The store without its session check: every copy of a command in the log takes effect."""
+
+    __slots__ = ()
+
+    def apply(self, command: Command, index: int) -> tuple[str | None, int]:
+        result, new = kv_step(self.data.get(command.key, ""), command.op, command.value, command.expected)
+        if command.op != "get" and result is not None:
+            self.data[command.key] = new
+        self.sessions[command.client] = (command.seq, result, index)
+        return result, index
+
+
+class DuplicateApply(Node):
+    """Applies a retried command again: no client session check (Section 8). A client that retries after a
+    timeout, at a new leader, has its append applied twice: Linearizability."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.kv = _SessionlessStore()  # empty, as at every boot: the log is applied again as commits become known
+
+    def _on_client_request(self, m: ClientRequest) -> None:
+        if self.role != LEADER:
+            super()._on_client_request(m)
+            return
+        index = self._append(Entry(self.term, m.command))  # retry or not: appended again
+        self.pending[index] = m.command
+        self._broadcast_append()
+        self._maybe_commit()
+
+
+class StaleLeaderRead(Node):
+    """Answers reads from its own state machine as soon as it believes it leads, without confirming that it still
+    does (thesis 6.4): a leader cut off from the majority goes on answering while a new leader takes writes.
+    Linearizability (a stale read)."""
+
+    def _on_client_request(self, m: ClientRequest) -> None:
+        c = m.command
+        if self.role == LEADER and c.op == "get":
+            self._send(ClientReply(self.id, m.src, c.seq, True, self.kv.data.get(c.key, ""), None, 0))
+            return
+        super()._on_client_request(m)
+
+
+class FollowerRead(Node):
+    """A follower answers reads from its own state machine, which lags the leader's commit index.
+    Linearizability (a read that misses a write already acknowledged)."""
+
+    def _on_client_request(self, m: ClientRequest) -> None:
+        c = m.command
+        if self.role != LEADER and c.op == "get":
+            self._send(ClientReply(self.id, m.src, c.seq, True, self.kv.data.get(c.key, ""), None, 0))
+            return
+        super()._on_client_request(m)
+
+
+class AckBeforeCommit(Node):
+    """Acknowledges a write as soon as it is in the leader's own log, before a majority stores it: a leader that
+    crashes or is cut off then loses writes its clients were told had succeeded. AckedDurable (the checker sees the
+    acknowledgment of an index not committed), or Linearizability."""
+
+    def _on_client_request(self, m: ClientRequest) -> None:
+        c = m.command
+        before = self.log.last_index
+        super()._on_client_request(m)
+        if self.role == LEADER and c.op in ("put", "append") and self.log.last_index > before:
+            index = self.log.last_index
+            if self.pending.pop(index, None) is not None:
+                self._send(ClientReply(self.id, c.client, c.seq, True, c.value, None, index))
+
+
 BUGS: dict[str, type[Node]] = {
     "figure8-commit": Figure8Commit,
     "volatile-vote": VolatileVote,
@@ -112,6 +193,10 @@ BUGS: dict[str, type[Node]] = {
     "truncate-on-match": TruncateOnMatch,
     "ack-before-persist": AckBeforePersist,
     "commit-beyond-match": CommitBeyondMatch,
+    "duplicate-apply": DuplicateApply,
+    "stale-leader-read": StaleLeaderRead,
+    "follower-read": FollowerRead,
+    "ack-before-commit": AckBeforeCommit,
 }
 
 

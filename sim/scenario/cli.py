@@ -8,6 +8,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from sim.check.history import write_edn
 from sim.errors import UsageError
 from sim.outputs import output_dir, output_file
 from sim.scenario.emit import to_toml
@@ -16,6 +17,7 @@ from sim.scenario.model import Scenario
 from sim.scenario.parse import load
 from sim.scenario.run import ScenarioResult, expectation_text, run_scenario
 from sim.units import format_ms
+from sim.world.clients import operations
 
 
 def register(subparsers: Any) -> None:
@@ -33,16 +35,22 @@ def register(subparsers: Any) -> None:
     p.add_argument("--trace", metavar="OUT.jsonl", help="write the trace as JSON Lines (one file per scenario)")
     p.add_argument("--plot", metavar="OUT.png", help="draw a timeline of the run (one file per scenario)")
     p.add_argument(
+        "--history",
+        metavar="OUT.edn",
+        help="write the clients' history in Jepsen's EDN format, one operation map per line (one file per scenario)",
+    )
+    p.add_argument(
         "--out",
         metavar="DIR",
         help="write everything about each run into DIR: the scenario as run (scenario.toml), trace.jsonl, "
-        "timeline.png and summary.txt (a folder per scenario when several)",
+        "history.edn, timeline.png and summary.txt (a folder per scenario when several)",
     )
     p.add_argument("--quiet", action="store_true", help="print one line per scenario")
     p.set_defaults(func=run_command)
 
 
 TRACE_SUFFIXES = (".jsonl",)
+HISTORY_SUFFIXES = (".edn",)
 PLOT_SUFFIXES = (".png", ".svg")
 
 
@@ -52,6 +60,7 @@ class _Outputs:
 
     trace: Path | None = None
     plot: Path | None = None
+    history: Path | None = None
     folder: Path | None = None  # --out: the scenario as run, trace, plot and summary together
 
     @property
@@ -75,7 +84,9 @@ def _plan_outputs(args: argparse.Namespace, scenarios: list[Scenario]) -> list[_
     out_dir = output_dir("--out", args.out) if args.out else None
     stems = [Path(s.source).stem for s in scenarios]
     for s, stem in zip(scenarios, stems, strict=True):
-        trace = plot = folder = None
+        trace = plot = history = folder = None
+        if args.history:
+            history = output_file("--history", _derived(args.history, s.source, several), HISTORY_SUFFIXES)
         if args.trace:
             trace = output_file("--trace", _derived(args.trace, s.source, several), TRACE_SUFFIXES)
         if args.plot:
@@ -84,7 +95,7 @@ def _plan_outputs(args: argparse.Namespace, scenarios: list[Scenario]) -> list[_
             # Two files with the same name in different folders get their folders told apart by position.
             name = stem if stems.count(stem) == 1 else f"{stem}-{stems[: len(plans)].count(stem) + 1}"
             folder = output_dir("--out", str(out_dir / name), create=False) if several else out_dir
-        plans.append(_Outputs(trace, plot, folder))
+        plans.append(_Outputs(trace, plot, history, folder))
     return plans
 
 
@@ -139,6 +150,9 @@ def _write_outputs(result: ScenarioResult, plan: _Outputs) -> list[Path]:
     if plan.plot:
         _plot(result, plan.plot)
         written.append(plan.plot)
+    if plan.history:
+        write_edn(operations(result.sim.history), plan.history)
+        written.append(plan.history)
     if plan.folder:
         folder = plan.folder
         folder.mkdir(exist_ok=True)
@@ -152,6 +166,8 @@ def _write_outputs(result: ScenarioResult, plan: _Outputs) -> list[Path]:
             written.append(folder / name)
         result.sim.trace.write_jsonl(folder / "trace.jsonl")
         written.append(folder / "trace.jsonl")
+        write_edn(operations(result.sim.history), folder / "history.edn")
+        written.append(folder / "history.edn")
         _plot(result, folder / "timeline.png")
         written.append(folder / "timeline.png")
     return written

@@ -67,12 +67,15 @@ class OpRecord:
 
 def operations(history: list[OpRecord]) -> list[Operation]:
     """The history in the checker's terms (``sim.check.history.Operation``), times in nanoseconds as Jepsen
-    writes them, clients numbered as processes in order of their first operation. An operation that never
-    completed, or was given up, is ``info``."""
+    writes them, client ``cN`` as process N (any other name numbered in order of its first operation). An
+    operation that never completed, or was given up, is ``info``."""
     ops = []
     processes: dict[str, int] = {}
     for r in history:
-        process = processes.setdefault(r.client, len(processes))
+        process = processes.get(r.client)
+        if process is None:
+            digits = r.client[1:]
+            process = processes[r.client] = int(digits) if digits.isdigit() else 1_000_000 + len(processes)
         status = r.status if r.status in ("ok", "fail") else "info"
         complete = None if status == "info" else r.complete * 1000  # type: ignore[operator]
         if r.f == "cas":
@@ -238,7 +241,8 @@ class Client:
             now = self.env.now
             latency = now - self.sent_at
             self.trace.add(now, "ack", self.name, {"seq": m.seq, "index": m.index, "latency_us": latency})
-            self.checker.acked(self.name, m.seq, m.index)
+            if m.index:  # index 0: a read answered without a log entry (thesis 6.4), nothing committed to check
+                self.checker.acked(self.name, m.seq, m.index)
             # A cas whose comparison failed was applied (once) but changed nothing: definitely did not happen.
             self._settle("fail" if command.op == "cas" and m.result is None else "ok", m.result)
         self._reply = m
