@@ -183,6 +183,9 @@ class Client:
         attempt = 0
         target = self.leader_guess if self.leader_guess is not None else self.rng.choice(servers)
         while self.outstanding is not None:
+            if give_up_at is not None and env.now >= give_up_at:
+                self._settle("info", None)
+                return
             attempt += 1
             self.trace.add(env.now, "request", self.name, {"seq": command.seq, "to": target, "attempt": attempt})
             self._reply = None
@@ -197,9 +200,6 @@ class Client:
             reply = self._reply
             if self.outstanding is None:
                 break
-            if give_up_at is not None and env.now >= give_up_at:
-                self._settle("info", None)
-                return
             if reply is None:  # timed out: try another server
                 self.leader_guess = None
                 target = self._other(servers, target)

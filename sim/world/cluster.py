@@ -396,6 +396,8 @@ class Simulation:
         traceback) and the line in our code or the node's where it was raised."""
         node: tuple[int | str, ...] = ()
         where = "?"
+        if type(e.__cause__) is type(e):
+            e = e.__cause__  # SimPy raises a copy of a process's exception, caused by the original
         tb = e.__traceback__
         while tb is not None:
             frame = tb.tb_frame
