@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from sim.errors import UsageError
+from sim.rng import check_seed
 from sim.scenario.library import DEFAULT_SCENARIO, default_scenario
 from sim.scenario.parse import load
 from sim.scenario.run import ScenarioResult, expectation_text, run_scenario
@@ -24,7 +25,7 @@ def register(subparsers: Any) -> None:
         ),
     )
     p.add_argument("files", nargs="*", metavar="FILE", help="scenario files (.toml)")
-    p.add_argument("--seed", type=int, help="use this seed instead of each file's own")
+    p.add_argument("--seed", help="use this seed instead of each file's own (0 to 2**63-1)")
     p.add_argument("--trace", metavar="OUT.jsonl", help="write the trace as JSON Lines (one file per scenario)")
     p.add_argument("--plot", metavar="OUT.png", help="draw a timeline of the run (one file per scenario)")
     p.add_argument("--quiet", action="store_true", help="print one line per scenario")
@@ -40,6 +41,7 @@ def _output_path(base: str, source: str, several: bool) -> Path:
 
 
 def run_command(args: argparse.Namespace) -> int:
+    seed = None if args.seed is None else check_seed("--seed", args.seed)
     files = list(args.files)
     if not files:
         default = default_scenario()
@@ -47,12 +49,10 @@ def run_command(args: argparse.Namespace) -> int:
     # Every file is validated before anything runs, so a typo in the fifth file does not waste four runs.
     scenarios = [load(f) for f in files]
     several = len(scenarios) > 1
-    if args.seed is not None and args.seed < 0:
-        raise UsageError("--seed: expected a non-negative integer, got " + str(args.seed))
     want_trace = bool(args.trace or args.plot)
     failed = 0
     for s in scenarios:
-        result = run_scenario(s, seed=args.seed, trace=want_trace)
+        result = run_scenario(s, seed=seed, trace=want_trace)
         if args.trace:
             out = _output_path(args.trace, s.source, several)
             result.sim.trace.write_jsonl(out)
