@@ -49,7 +49,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    parser = build_parser()
+    try:
+        parser = build_parser()
+    except KeyboardInterrupt:  # Ctrl-C while the subcommands load: as quiet as during a command, not a traceback
+        print("interrupted", file=sys.stderr)
+        return 130
     if not argv:
         argv = ["run"]  # the default scenario
     args = parser.parse_args(argv)
