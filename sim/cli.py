@@ -92,7 +92,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             pass
         else:
             sys.stdout = _ClosedPipeGuard(sys.stdout)
-    parser = build_parser()
+    try:
+        parser = build_parser()
+    except KeyboardInterrupt:  # Ctrl-C while the subcommands load: as quiet as during a command, not a traceback
+        print("interrupted", file=sys.stderr)
+        return 130
     if not argv:
         argv = ["run"]  # the default scenario
     args = parser.parse_args(argv)

@@ -6,8 +6,9 @@ import re
 
 from sim.errors import UsageError
 
-UNITS = {"us": 1, "µs": 1, "ms": 1_000, "s": 1_000_000, "min": 60_000_000, "m": 60_000_000}
-TIME_RE = re.compile(r"^\s*([+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?)\s*(us|µs|ms|s|min|m)\s*$")
+# The units of scenario-file times; ``h`` too, as ``raftsim fuzz --time`` accepts it (``parse_wall_time``).
+UNITS = {"us": 1, "µs": 1, "ms": 1_000, "s": 1_000_000, "min": 60_000_000, "m": 60_000_000, "h": 3_600_000_000}
+TIME_RE = re.compile(r"^\s*([+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?)\s*(us|µs|ms|s|min|m|h)\s*$")
 
 
 def format_time(us: int) -> str:

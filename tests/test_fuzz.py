@@ -21,22 +21,6 @@ from sim.fuzz import (
 )
 from sim.fuzz.export import scenario_property
 from sim.fuzz.shrink import restrict
-from sim.nodes.bugs import BUGS
-
-
-def test_list_bugs_prints_the_catalog(capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["fuzz", "--list-bugs"]) == 0
-    names = capsys.readouterr().out.split()
-    assert names == list(BUGS)
-    for required in (
-        "figure8-commit",
-        "volatile-vote",
-        "volatile-term",
-        "vote-without-log-check",
-        "truncate-on-match",
-        "ack-before-persist",
-    ):
-        assert required in names
 
 
 def test_a_seed_generates_the_same_case_and_run() -> None:

@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+import signal
 import sys
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sim.fuzz.case import Case, Outcome, run_case
 from sim.fuzz.draw import RandomDraw, draw_case
 from sim.rng import stream
+
+if TYPE_CHECKING:
+    from multiprocessing.connection import Connection
+    from multiprocessing.process import BaseProcess
 
 
 @dataclass(frozen=True)
@@ -51,8 +56,9 @@ def _run_batch(seeds: Sequence[int], options: Options, check: bool) -> list[Outc
 
 @dataclass
 class Campaign:
-    outcomes: list[Outcome] = field(default_factory=list)
+    outcomes: list[Outcome] = field(default_factory=list)  # the seeds that finished, a prefix of the seeds in order
     wall: float = 0.0
+    interrupted: bool = False  # stopped by Ctrl-C (KeyboardInterrupt); ``outcomes`` holds what finished before
 
     @property
     def failures(self) -> list[Outcome]:
@@ -84,7 +90,12 @@ def run_campaign(
     stop_after_failures: int | None = None,
 ) -> Campaign:
     """Run seeds (serially, in ``workers`` processes, or on a Dask cluster). Outcomes come back in seed order and
-    are identical whichever way they ran; ``deadline`` (a ``time.monotonic()`` value) stops handing out seeds."""
+    are identical whichever way they ran; ``deadline`` (a ``time.monotonic()`` value) stops handing out seeds, and
+    ``stop_after_failures`` stops at that many failing seeds (in seed order, so the same ones under any workers).
+
+    Ctrl-C ends the campaign, not the caller: it returns with ``interrupted`` set, the outcomes of the seeds that
+    finished before (in order, without gaps, so the first seed not among them is where a resumed campaign starts),
+    and no worker process left behind."""
     start = time.monotonic()
     camp = Campaign()
     failures = 0
@@ -101,43 +112,110 @@ def run_campaign(
         return not (deadline is not None and time.monotonic() >= deadline)
 
     it = iter(seeds)
-    if scheduler is not None:
-        _campaign_dask(it, options, scheduler, check_determinism, take)
-    elif workers <= 1:
-        for batch in _batches(it, 1):
-            if not take(_run_batch(batch, options, check_determinism)):
-                break
-    else:
-        _campaign_pool(it, options, workers, check_determinism, take)
+    try:
+        if scheduler is not None:
+            _campaign_dask(it, options, scheduler, check_determinism, take)
+        elif workers <= 1:
+            for batch in _batches(it, 1):
+                if not take(_run_batch(batch, options, check_determinism)):
+                    break
+        else:
+            _campaign_pool(it, options, workers, check_determinism, take)
+    except KeyboardInterrupt:
+        camp.interrupted = True
     camp.wall = time.monotonic() - start
     return camp
+
+
+# Seeds per message to a worker process: enough to make the pipe's cost negligible, few enough that an interrupted
+# campaign loses little work.
+POOL_BATCH = 4
+
+
+def _pool_worker(conn: Connection, options: Options, check: bool) -> None:
+    """A worker process: runs each batch of seeds it receives and sends back its outcomes, until it is terminated
+    (or the parent closes its end of the pipe).
+
+    Ctrl-C is the parent's alone: a terminal sends SIGINT to the whole process group, and a worker interrupted
+    at a random point (inside a pipe read, a fork handler, a lock) is how pools hang. The parent starts workers
+    with SIGINT blocked, so none arrives before it is ignored here."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+    while True:
+        try:
+            batch = conn.recv()
+        except EOFError:  # the parent closed its end
+            return
+        conn.send(_run_batch(batch, options, check))
 
 
 def _campaign_pool(
     seeds: Iterator[int], options: Options, workers: int, check: bool, take: Callable[[Iterable[Outcome]], bool]
 ) -> None:
+    """Batches of seeds on ``workers`` processes, each with a pipe of its own, and their outcomes taken in seed
+    order. No queue, lock or thread is shared with the workers, so terminating them at any moment (at the end,
+    on an early stop, on Ctrl-C) is safe and bounded."""
     import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor
+    from multiprocessing.connection import wait
 
     ctx = multiprocessing.get_context("fork" if sys.platform.startswith("linux") else "spawn")
-    batch = 4
-    with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
-        pending: list[Any] = []
-        batches = _batches(seeds, batch)
-        # Keep a bounded window of batches in flight and consume them in submission (= seed) order.
-        for b in batches:
-            pending.append(pool.submit(_run_batch, b, options, check))
-            if len(pending) >= workers * 4:
-                break
-        while pending:
-            fut = pending.pop(0)
-            if not take(fut.result()):
-                for p in pending:
-                    p.cancel()
+    procs: dict[Connection, BaseProcess] = {}
+    try:
+        blocked = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+        try:
+            for _ in range(workers):
+                mine, theirs = ctx.Pipe()
+                proc = ctx.Process(target=_pool_worker, args=(theirs, options, check), daemon=True)
+                procs[mine] = proc
+                proc.start()
+                theirs.close()
+        finally:
+            signal.pthread_sigmask(signal.SIG_SETMASK, blocked)  # a Ctrl-C meanwhile is raised here
+        batches = _batches(seeds, POOL_BATCH)
+        window = 4 * workers  # batches handed out beyond the next one to take: bounds the outcomes held back
+        running: dict[Connection, tuple[int, list[int]]] = {}  # worker -> (batch number, seeds) it is running
+        done: dict[int, list[Outcome]] = {}  # batches finished out of order, waiting for earlier ones
+        sent = taken = 0
+        while True:
+            for conn in procs:
+                if conn not in running and sent < taken + window and (batch := next(batches, None)) is not None:
+                    conn.send(batch)
+                    running[conn] = (sent, batch)
+                    sent += 1
+            if not running:
                 return
-            nxt = next(batches, None)
-            if nxt is not None:
-                pending.append(pool.submit(_run_batch, nxt, options, check))
+            ready = wait(list(running))
+            for conn in [c for c in procs if c in ready]:
+                number, batch = running.pop(conn)
+                try:
+                    done[number] = conn.recv()
+                except EOFError:
+                    proc = procs[conn]
+                    proc.join(1.0)
+                    raise RuntimeError(
+                        f"fuzz worker process {proc.pid} died (exit code {proc.exitcode}) running seeds {batch}"
+                    ) from None
+            while taken in done:
+                if not take(done.pop(taken)):
+                    return
+                taken += 1
+    finally:
+        _stop(list(procs.values()))
+        for conn in procs:
+            conn.close()
+
+
+def _stop(procs: Sequence[BaseProcess]) -> None:
+    """Terminate worker processes and reap them, within about a second even if one does not die of SIGTERM."""
+    for proc in procs:
+        if proc.is_alive():
+            proc.terminate()
+    until = time.monotonic() + 1.0
+    for proc in procs:
+        proc.join(max(0.0, until - time.monotonic()))
+        if proc.is_alive():
+            proc.kill()
+            proc.join()
 
 
 def _campaign_dask(

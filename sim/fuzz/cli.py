@@ -3,21 +3,24 @@
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import os
+import shlex
 import sys
 import time
-from collections.abc import Iterable, Iterator
 from typing import Any
 
 from sim.check.properties import LIVELOCK
 from sim.fuzz.campaign import Campaign, Options, case_for_seed, run_campaign
-from sim.fuzz.case import MS, Case, Outcome, run_case
+from sim.fuzz.case import MS, Outcome, run_case
 from sim.fuzz.draw import FAMILIES
-from sim.fuzz.export import replay_command, write_failure
+from sim.fuzz.export import option_flags, replay_command, to_scenario, write_failure
 from sim.fuzz.shrink import shrink
-from sim.nodes.bugs import BUGS
+from sim.nodes.bugs import BUGS, describe
+from sim.outputs import output_dir, output_file
+from sim.rng import MAX_SEED, check_seed
 from sim.units import parse_wall_time
+
+OUT_DEFAULT = "fuzz-failures"
 
 
 def _options(args: argparse.Namespace) -> Options:
@@ -57,21 +60,29 @@ def register(subparsers: Any) -> None:
             "Run a campaign of seeds. Each seed generates a fault schedule and a workload (swarm testing: each seed "
             "also picks which fault families are on), then a liveness phase (faults stop, the network heals, "
             "crashed servers restart; a leader must emerge and every client command complete). Failures are "
-            "shrunk and written as scenario files. Exit code 0 when every seed passed, 1 when any failed, "
-            "2 for bad input."
+            "shrunk and written as scenario files. Ctrl-C stops the campaign: it reports the failures so far "
+            "(written unshrunk) and the --start-seed that resumes it. Exit code 0 when every seed passed, 1 when "
+            "any failed, 2 for bad input, 130 when interrupted."
         ),
     )
     how_many = p.add_mutually_exclusive_group()
     how_many.add_argument("--seeds", type=int, help="how many seeds to run (default 100)")
-    how_many.add_argument("--time", metavar="DURATION", help="run seeds for this long (wall time: 60s, 5m)")
-    p.add_argument("--start-seed", type=int, default=0, help="first seed (default 0)")
+    how_many.add_argument("--time", metavar="DURATION", help="run seeds for this long (wall time: 60s, 5m, 1h)")
+    p.add_argument("--start-seed", default="0", metavar="SEED", help="first seed (default 0; up to 2**63-1)")
+    p.add_argument("--maxfail", type=int, metavar="N", help="stop after N failing seeds")
+    p.add_argument("-x", dest="maxfail", action="store_const", const=1, help="stop at the first failing seed")
     _common(p)
     p.add_argument("--workers", type=int, help="parallel processes (default: all cores)")
     p.add_argument("--scheduler", metavar="ADDRESS", help="run on a Dask distributed cluster (tcp://host:8786)")
-    p.add_argument("--out", default="fuzz-failures", metavar="DIR", help="where shrunk failures go")
+    p.add_argument(
+        "--out",
+        default=OUT_DEFAULT,
+        metavar="DIR",
+        help=f"where failures go (default {OUT_DEFAULT}/; created when the first one is written)",
+    )
     p.add_argument("--check-determinism", action="store_true", help="run each seed twice, compare trace digests")
     p.add_argument("--no-shrink", action="store_true", help="write failures as generated, without shrinking")
-    p.add_argument("--list-bugs", action="store_true", help="print the known bugs, one per line, and exit")
+    p.add_argument("--list-bugs", action="store_true", help="print the known bugs, each with what it gets wrong")
     p.set_defaults(func=fuzz_command)
 
     r = subparsers.add_parser(
@@ -79,11 +90,15 @@ def register(subparsers: Any) -> None:
         help="reproduce one fuzz seed exactly",
         description="Run one fuzz seed again, exactly as the campaign ran it (same options). Exit code 1 if it fails.",
     )
-    r.add_argument("seed", type=int, metavar="SEED")
+    r.add_argument("seed", metavar="SEED", help="the seed (0 to 2**63-1)")
     _common(r)
     r.add_argument("--trace", metavar="OUT.jsonl", help="write the trace as JSON Lines")
-    r.add_argument("--plot", metavar="OUT.png", help="draw a timeline of the run")
-    r.add_argument("--schedule", action="store_true", help="print the generated case (configuration and faults)")
+    r.add_argument("--plot", metavar="OUT.png", help="draw a timeline of the run (.png or .svg)")
+    r.add_argument(
+        "--schedule",
+        action="store_true",
+        help="print the case as a scenario file (what raftsim run reads), with the run's summary as TOML comments",
+    )
     r.set_defaults(func=replay_command_main)
 
 
@@ -114,34 +129,51 @@ class _Progress:
         return f"fuzz: {self.done}{of} seeds, {self.done / elapsed:.1f} seeds/s, {self.failed} failed"
 
     def finish(self) -> None:
-        self.stream.write(("\r" if self.tty else "") + self.line() + "\n")
+        self.stream.write((_CLEAR if self.tty else "") + self.line() + "\n")
         self.stream.flush()
+
+    def clear(self) -> None:
+        """Erase the bar (and the ``^C`` the terminal echoed after it), so a report can start on a clean line."""
+        if self.tty:
+            self.stream.write(_CLEAR)
+            self.stream.flush()
+
+
+_CLEAR = "\r\x1b[K"  # carriage return, then erase to the end of the line
 
 
 def fuzz_command(args: argparse.Namespace) -> int:
     from sim.errors import UsageError
 
     if args.list_bugs:
+        width = max(map(len, BUGS))
         for name in BUGS:
-            print(name)
+            print(f"{name:<{width}}  {describe(name)}")
         return 0
     options = _options(args)
+    start = check_seed("--start-seed", args.start_seed)
     if args.seeds is not None and args.seeds < 1:
         raise UsageError(f"--seeds: expected a positive integer, got {args.seeds}")
-    if args.start_seed < 0:
-        raise UsageError(f"--start-seed: expected a non-negative integer, got {args.start_seed}")
+    if args.maxfail is not None and args.maxfail < 1:
+        raise UsageError(f"--maxfail: expected a positive integer, got {args.maxfail}")
     workers = args.workers if args.workers is not None else (os.cpu_count() or 1)
     if workers < 1:
         raise UsageError(f"--workers: expected a positive integer, got {workers}")
+    output_dir("--out", args.out, create=False)  # created when the first failure is written
     deadline = None
     total: int | None
     if args.time is not None:
         deadline = time.monotonic() + parse_wall_time(args.time)
-        seeds: Iterable[int] = _count(args.start_seed)
         total = None
+        seeds = range(start, MAX_SEED + 1)
     else:
         total = args.seeds if args.seeds is not None else 100
-        seeds = range(args.start_seed, args.start_seed + total)
+        if total > MAX_SEED - start + 1:
+            raise UsageError(
+                f"--seeds: expected at most {MAX_SEED - start + 1} from --start-seed {start} (the last seed is "
+                f"2**63-1), got {total}"
+            )
+        seeds = range(start, start + total)
     progress = _Progress(total)
     camp = run_campaign(
         seeds,
@@ -151,32 +183,66 @@ def fuzz_command(args: argparse.Namespace) -> int:
         check_determinism=args.check_determinism,
         deadline=deadline,
         progress=progress,
+        stop_after_failures=args.maxfail,
     )
-    progress.finish()
-    report_failures(camp, options, args.out, shrink_failures=not args.no_shrink)
+    if camp.interrupted:
+        progress.clear()
+    else:
+        progress.finish()
+    shrinking_interrupted = report_failures(camp, options, args.out, shrink_failures=not args.no_shrink)
     ran = len(camp.outcomes)
     by = camp.by_property()
     summary = ", ".join(f"{k} {v}" for k, v in sorted(by.items())) or "none"
     where = f"scheduler {args.scheduler}" if args.scheduler else f"{workers} worker{'s' if workers > 1 else ''}"
     print(
-        f"{ran} seeds ({args.start_seed}..{args.start_seed + ran - 1}) run in {camp.wall:.1f}s on {where} "
+        ("interrupted: " if camp.interrupted else "")
+        + f"{ran} seeds{f' ({start}..{start + ran - 1})' if ran else ''} run in {camp.wall:.1f}s on {where} "
         f"({ran / max(camp.wall, 1e-9):.1f} seeds/s); failures by property: {summary}"
         + ("; determinism checked (each seed twice)" if args.check_determinism else "")
     )
+    rest = None if total is None else total - ran
+    failed = len(camp.failures)
+    if camp.interrupted:
+        print(f"resume with: {_resume_command(args, options, start + ran, rest)}")
+    elif args.maxfail is not None and failed >= args.maxfail and rest != 0:
+        print(
+            f"stopped after {failed} failing seed{'s' if failed > 1 else ''} (--maxfail {args.maxfail}); "
+            f"resume with: {_resume_command(args, options, start + ran, rest)}"
+        )
+    if camp.interrupted or shrinking_interrupted:
+        return 130
     return 1 if camp.failures else 0
 
 
-def _count(start: int) -> Iterator[int]:
-    n = start
-    while True:
-        yield n
-        n += 1
+def _resume_command(args: argparse.Namespace, options: Options, next_seed: int, remaining: int | None) -> str:
+    """The command that runs the rest of this campaign: the same flags, from the first seed that did not finish."""
+    parts = ["raftsim fuzz --start-seed", str(next_seed)]
+    parts += ["--time", shlex.quote(args.time)] if remaining is None else ["--seeds", str(remaining)]
+    parts.append(option_flags(options))
+    if args.maxfail is not None:
+        parts += ["--maxfail", str(args.maxfail)]
+    if args.workers is not None:
+        parts += ["--workers", str(args.workers)]
+    if args.scheduler is not None:
+        parts += ["--scheduler", shlex.quote(args.scheduler)]
+    if args.out != OUT_DEFAULT:
+        parts += ["--out", shlex.quote(args.out)]
+    parts += [
+        flag for flag, on in (("--check-determinism", args.check_determinism), ("--no-shrink", args.no_shrink)) if on
+    ]
+    return " ".join(parts)
 
 
-def report_failures(camp: Campaign, options: Options, out_dir: str, shrink_failures: bool = True) -> None:
+def report_failures(camp: Campaign, options: Options, out_dir: str, shrink_failures: bool = True) -> bool:
     """Print each failure (in seed order) with its replay command and scenario file. The first failure of each
-    property is shrunk (shrinking costs hundreds of runs); the others are written as generated."""
+    property is shrunk (shrinking costs hundreds of runs); the others are written as generated. After Ctrl-C
+    (during the campaign or while shrinking), the failures left are written as generated, at once.
+
+    Returns whether Ctrl-C stopped a shrink."""
     shrunk_props: set[str] = set()
+    unshrunk = "as generated" + ("; not shrunk: the campaign was interrupted" if camp.interrupted else "")
+    shrink_failures = shrink_failures and not camp.interrupted
+    shrinking_interrupted = False
     for o in camp.failures:
         assert o.property is not None
         print(f"FAIL seed {o.seed}: {o.property}: {o.detail}")
@@ -189,61 +255,62 @@ def report_failures(camp: Campaign, options: Options, out_dir: str, shrink_failu
             # A scenario run has no event budget: a message storm would not end, so none is written.
             print("  scenario: not written (message storms are reported by the fuzzer only)")
             continue
-        final, final_out = case, o
-        note = "as generated"
+        final, final_out, note = case, o, unshrunk
         if shrink_failures and o.property not in shrunk_props:
             shrunk_props.add(o.property)
-            res = shrink(case, o.property)
-            final, final_out = res.case, res.outcome
-            note = (
-                f"shrunk in {res.runs} runs from {len(case.faults)} events/{case.duration / MS:.0f}ms/"
-                f"{case.cluster.nodes} servers/{case.workload.clients} clients to {len(final.faults)} events/"
-                f"{final.duration / MS:.0f}ms/{final.cluster.nodes} servers/{final.workload.clients} clients"
-            )
-        path = write_failure(final, final_out, options, out_dir, original=case)
+            try:
+                res = shrink(case, o.property)
+            except KeyboardInterrupt:
+                shrink_failures, shrinking_interrupted = False, True
+                unshrunk = note = "as generated; not shrunk: shrinking was interrupted"
+            else:
+                final, final_out = res.case, res.outcome
+                note = (
+                    f"shrunk in {res.runs} runs from {len(case.faults)} events/{case.duration / MS:.0f}ms/"
+                    f"{case.cluster.nodes} servers/{case.workload.clients} clients to {len(final.faults)} events/"
+                    f"{final.duration / MS:.0f}ms/{final.cluster.nodes} servers/{final.workload.clients} clients"
+                )
+        path = write_failure(final, final_out, options, output_dir("--out", out_dir), original=case)
         print(f"  scenario: {path} ({note}); check with: raftsim run {path}")
+    return shrinking_interrupted
 
 
 def replay_command_main(args: argparse.Namespace) -> int:
-    from sim.errors import UsageError
+    from sim.scenario import to_toml
 
     options = _options(args)
-    if args.seed < 0:
-        raise UsageError(f"SEED: expected a non-negative integer, got {args.seed}")
-    case = case_for_seed(args.seed, options)
-    if args.schedule:
-        print(describe_case(case))
+    seed = check_seed("SEED", args.seed)
+    if args.trace:
+        output_file("--trace", args.trace, (".jsonl",))
+    if args.plot:
+        output_file("--plot", args.plot, (".png", ".svg"))
+    case = case_for_seed(seed, options)
     out, sim = run_case(case, trace=True, digest=True)
+    # With --schedule the output is a scenario file: the case, then everything else as comments.
+    comment = "# " if args.schedule else ""
+
+    def say(text: str) -> None:
+        print("\n".join(comment + line for line in text.splitlines()))
+
+    if args.schedule:
+        print(to_toml(to_scenario(case, out, options)), end="")
     status = f"FAIL {out.property}: {out.detail}" if out.failed else "PASS"
-    print(
-        f"seed {args.seed} ({options.nodes} servers{', bug ' + options.bug if options.bug else ''}): {status}\n"
+    say(
+        f"seed {seed} ({options.nodes} servers{', bug ' + options.bug if options.bug else ''}): {status}\n"
         f"  {len(case.faults)} fault events, {case.duration / MS:.0f}ms fault phase + {case.liveness / MS:.0f}ms "
         f"liveness phase; stopped at {out.time / MS:.3f}ms after {out.events} events; "
         f"{len(sim.elections)} elections, commit index {sim.committed}, {sim.acked()} commands acknowledged\n"
         f"  trace digest {out.digest}"
     )
     if sim.violation is not None:
-        print(sim.violation.report())
+        say(sim.violation.report())
     if args.trace:
         sim.trace.write_jsonl(args.trace)
-        print(f"  trace written to {args.trace}")
+        say(f"  trace written to {args.trace}")
     if args.plot:
         from sim.viz.timeline import plot_timeline
 
-        title = f"fuzz seed {args.seed}: {out.property or 'passed'}"
+        title = f"fuzz seed {seed}: {out.property or 'passed'}"
         plot_timeline(sim.trace, args.plot, title=title, run_end_us=sim.now)
-        print(f"  timeline drawn to {args.plot}")
+        say(f"  timeline drawn to {args.plot}")
     return 1 if out.failed else 0
-
-
-def describe_case(case: Case) -> str:
-    c, r, w = case.cluster, case.cluster.raft, case.workload
-    lines = [
-        f"seed {case.seed}: {c.nodes} servers, election timeout {r.election_timeout_min / MS:.0f}-"
-        f"{r.election_timeout_max / MS:.0f}ms, max_batch {r.max_batch}, prevote {r.prevote}, check_quorum "
-        f"{r.check_quorum}, disk latency {c.disk_latency / MS:.0f}ms; {w.clients} clients at {w.rate:g}/s",
-    ]
-    for f in case.all_faults():
-        fields_ = {k: v for k, v in dataclasses.asdict(f).items() if v not in (None, ()) and k not in ("at", "do")}
-        lines.append(f"  {f.at / MS:9.0f}ms {f.do:<9} {fields_}")
-    return "\n".join(lines)

@@ -26,6 +26,10 @@ BUG_HUNTS: dict[str, Options] = {
     "truncate-on-match": Options(nodes=5, bug="truncate-on-match"),
     "ack-before-persist": Options(nodes=3, bug="ack-before-persist", families=("crash", "partition", "disk")),
     "commit-beyond-match": Options(nodes=5, bug="commit-beyond-match"),
+    "duplicate-apply": Options(nodes=5, bug="duplicate-apply"),
+    "stale-leader-read": Options(nodes=5, bug="stale-leader-read"),
+    "follower-read": Options(nodes=5, bug="follower-read"),
+    "ack-before-commit": Options(nodes=5, bug="ack-before-commit"),
 }
 
 

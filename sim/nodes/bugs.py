@@ -2,7 +2,8 @@
 
 They live here, not behind flags in ``sim.raft``, so the correct protocol's code paths carry no trace of them.
 Switch one on with ``ClusterConfig(bug=NAME)``, the scenario key ``cluster.bug`` or ``raftsim fuzz --bug NAME``.
-Each docstring says what the bug breaks and what the checker reports when the fuzzer finds it.
+Each docstring's first line is the mistake the bug plants, in one line (``raftsim fuzz --list-bugs`` prints it, see
+``describe``); the rest says what the bug breaks and what the checker reports when the fuzzer finds it.
 """
 
 from __future__ import annotations
@@ -24,7 +25,8 @@ from sim.raft.node import LEADER, Node, Output
 
 
 class Figure8Commit(Node):
-    """Commits an entry of an earlier term by counting replicas (the situation of the paper's Figure 8).
+    """Commits an entry of an earlier term once a majority stores it (the trap of Figure 8).
+
     A later leader overwrites the "committed" entry: StateMachineSafety or LeaderCompleteness."""
 
     def _maybe_commit(self) -> None:
@@ -36,7 +38,9 @@ class Figure8Commit(Node):
 
 
 class VolatileVote(Node):
-    """Does not persist votedFor: after a restart it can vote twice in one term. ElectionSafety."""
+    """Does not persist votedFor: after a restart it can vote twice in one term.
+
+    Two servers can then win the same term: ElectionSafety."""
 
     def _take(self) -> Output:
         out = super()._take()
@@ -46,8 +50,9 @@ class VolatileVote(Node):
 
 
 class VolatileTerm(Node):
-    """Does not persist currentTerm (votedFor and the log are persisted): after a restart it is back in an old
-    term. TermMonotonic, and with it double votes."""
+    """Does not persist currentTerm: after a restart it is back in an old term.
+
+    votedFor and the log are persisted. TermMonotonic, and with it double votes."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -61,8 +66,9 @@ class VolatileTerm(Node):
 
 
 class VoteWithoutLogCheck(Node):
-    """Grants votes without the up-to-date check of Section 5.4.1: a server missing committed entries can win.
-    LeaderCompleteness."""
+    """Grants votes without checking that the candidate's log is up to date (Section 5.4.1).
+
+    A candidate missing committed entries can win: LeaderCompleteness."""
 
     def _on_request_vote(self, m: RequestVote) -> None:
         if m.prevote:
@@ -78,8 +84,10 @@ class VoteWithoutLogCheck(Node):
 
 
 class TruncateOnMatch(Node):
-    """Deletes everything after prev_index on every AppendEntries, even entries that match: a stale, reordered
-    AppendEntries then erases committed entries. StateMachineSafety."""
+    """Truncates its log on every AppendEntries, even where the entries match the leader's.
+
+    It deletes everything after prev_index, so a stale, reordered AppendEntries erases committed entries.
+    StateMachineSafety."""
 
     def _merge_entries(self, prev: int, entries: tuple[Entry, ...]) -> None:
         if prev < self.log.last_index:
@@ -90,8 +98,10 @@ class TruncateOnMatch(Node):
 
 
 class AckBeforePersist(Node):
-    """Replies to AppendEntries and RequestVote before its writes are durable; a crash then loses entries (or a
-    vote) a leader counted on. Needs a disk latency and crashes. LeaderCompleteness or ElectionSafety."""
+    """Acknowledges appended entries and votes before they are durable on disk.
+
+    A crash then loses entries (or a vote) a leader counted on. Needs a disk latency and crashes.
+    LeaderCompleteness or ElectionSafety."""
 
     def _take(self) -> Output:
         out = super()._take()
@@ -101,10 +111,12 @@ class AckBeforePersist(Node):
 
 
 class CommitBeyondMatch(Node):
-    """Takes the leader's commit index from every AppendEntries of the current term, bounded only by its own last
-    index, whether or not the consistency check passed (Figure 2 bounds it by the index of the last new entry,
-    once the log is known to match the leader's up to there). A follower still holding entries of a deposed
-    leader that never committed then commits them. StateMachineSafety."""
+    """Follows the leader's commit index even when the log consistency check failed.
+
+    It takes the commit index from every AppendEntries of the current term, bounded only by its own last index
+    (Figure 2 bounds it by the index of the last new entry, once the log is known to match the leader's up to
+    there). A follower still holding entries of a deposed leader that never committed then commits them.
+    StateMachineSafety."""
 
     def _on_append_entries(self, m: AppendEntries) -> None:
         super()._on_append_entries(m)
@@ -128,8 +140,9 @@ class _SessionlessStore(KeyValueStore):
 
 
 class DuplicateApply(Node):
-    """Applies a retried command again: no client session check (Section 8). A client that retries after a
-    timeout, at a new leader, has its append applied twice: Linearizability."""
+    """Applies a retried command again: no client session check (Section 8).
+
+    A client that retries after a timeout, at a new leader, has its append applied twice: Linearizability."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -146,8 +159,9 @@ class DuplicateApply(Node):
 
 
 class StaleLeaderRead(Node):
-    """Answers reads from its own state machine as soon as it believes it leads, without confirming that it still
-    does (thesis 6.4): a leader cut off from the majority goes on answering while a new leader takes writes.
+    """A leader answers reads from its own state without confirming it still leads.
+
+    Thesis 6.4: a leader cut off from the majority goes on answering while a new leader takes writes.
     Linearizability (a stale read)."""
 
     def _on_client_request(self, m: ClientRequest) -> None:
@@ -159,8 +173,9 @@ class StaleLeaderRead(Node):
 
 
 class FollowerRead(Node):
-    """A follower answers reads from its own state machine, which lags the leader's commit index.
-    Linearizability (a read that misses a write already acknowledged)."""
+    """A follower answers reads from its own state machine.
+
+    That state lags the leader's commit index: Linearizability (a read that misses an acknowledged write)."""
 
     def _on_client_request(self, m: ClientRequest) -> None:
         c = m.command
@@ -171,9 +186,10 @@ class FollowerRead(Node):
 
 
 class AckBeforeCommit(Node):
-    """Acknowledges a write as soon as it is in the leader's own log, before a majority stores it: a leader that
-    crashes or is cut off then loses writes its clients were told had succeeded. AckedDurable (the checker sees the
-    acknowledgment of an index not committed), or Linearizability."""
+    """Acknowledges a write once it is in the leader's own log, before it commits.
+
+    A leader that crashes or is cut off then loses writes its clients were told had succeeded. AckedDurable (the
+    checker sees the acknowledgment of an index not committed), or Linearizability."""
 
     def _on_client_request(self, m: ClientRequest) -> None:
         c = m.command
@@ -198,6 +214,11 @@ BUGS: dict[str, type[Node]] = {
     "follower-read": FollowerRead,
     "ack-before-commit": AckBeforeCommit,
 }
+
+
+def describe(name: str) -> str:
+    """The mistake the bug ``name`` plants, in one line: the first line of its class's docstring."""
+    return (BUGS[name].__doc__ or "").strip().partition("\n")[0]
 
 
 def node_class_for(name: str) -> type[Node]:

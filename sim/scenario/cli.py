@@ -9,8 +9,8 @@ from pathlib import Path
 from typing import Any
 
 from sim.check.history import write_edn
-from sim.errors import UsageError
 from sim.outputs import output_dir, output_file
+from sim.rng import check_seed
 from sim.scenario.emit import to_toml
 from sim.scenario.library import DEFAULT_SCENARIO, default_scenario
 from sim.scenario.model import Scenario
@@ -31,7 +31,7 @@ def register(subparsers: Any) -> None:
         ),
     )
     p.add_argument("files", nargs="*", metavar="FILE", help="scenario files (.toml)")
-    p.add_argument("--seed", type=int, help="use this seed instead of each file's own")
+    p.add_argument("--seed", help="use this seed instead of each file's own (0 to 2**63-1)")
     p.add_argument("--trace", metavar="OUT.jsonl", help="write the trace as JSON Lines (one file per scenario)")
     p.add_argument("--plot", metavar="OUT.png", help="draw a timeline of the run (one file per scenario)")
     p.add_argument(
@@ -100,6 +100,7 @@ def _plan_outputs(args: argparse.Namespace, scenarios: list[Scenario]) -> list[_
 
 
 def run_command(args: argparse.Namespace) -> int:
+    seed = None if args.seed is None else check_seed("--seed", args.seed)
     files = list(args.files)
     if not files:
         default = default_scenario()
@@ -107,13 +108,11 @@ def run_command(args: argparse.Namespace) -> int:
     # Every file and output path is validated before anything runs, so a typo in the fifth file (or a plot file
     # name nothing can write) does not waste four runs.
     scenarios = [load(f) for f in files]
-    if args.seed is not None and args.seed < 0:
-        raise UsageError("--seed: expected a non-negative integer, got " + str(args.seed))
     plans = _plan_outputs(args, scenarios)
     several = len(scenarios) > 1
     failed = 0
     for s, plan in zip(scenarios, plans, strict=True):
-        result = run_scenario(s, seed=args.seed, trace=plan.wants_trace)
+        result = run_scenario(s, seed=seed, trace=plan.wants_trace)
         written = _write_outputs(result, plan)
         if not result.passed:
             failed += 1

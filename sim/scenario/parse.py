@@ -11,7 +11,7 @@ Every problem in a file is one ``ScenarioError`` whose text is a single line
 input with that line and exit code 2, never a traceback.
 
 Times are integer microseconds inside; in files they are milliseconds when written as numbers, or strings with a
-unit: ``"500us"``, ``"150ms"``, ``"2.5s"``, ``"1min"``.
+unit: ``"500us"``, ``"150ms"``, ``"2.5s"``, ``"1min"``, ``"1h"``.
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ from typing import Any
 from sim.check.properties import EXPECTABLE
 from sim.raft.kv import OPS
 from sim.raft.node import RaftConfig
+from sim.rng import SEED_RULE, is_seed
 from sim.scenario.model import (
     EXPECTATION_KINDS,
     EXPECTATION_MODIFIERS,
@@ -309,7 +310,9 @@ class _Parser:
         self.check_keys("", doc, top)
         name = self.string("name", doc["name"]) if "name" in doc else default_name
         description = self.string("description", doc.get("description", ""))
-        seed = self.integer("seed", doc.get("seed", 0), 0, 2**63 - 1)
+        seed = doc.get("seed", 0)
+        if not is_seed(seed):
+            raise self.fail("seed", SEED_RULE, seed)
         if "duration" not in doc:
             raise self.fail("duration", 'a duration for the run, such as duration = "5s" (missing)')
         duration = self.time("duration", doc["duration"], positive=True)
