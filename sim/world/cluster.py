@@ -17,6 +17,7 @@ import math
 import sys
 from collections import deque
 from collections.abc import Callable
+from dataclasses import replace
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -418,7 +419,9 @@ class Simulation:
         self.linearizability = result
         if result.verdict != "violation":
             return None
-        return self._stop(Violation(LINEARIZABILITY, result.report(tail=8), (result.key or "",)))
+        v = self._stop(Violation(LINEARIZABILITY, result.report(tail=8), (result.key or "",)))
+        self.violation = v = replace(v, trace_tail="")  # the end of the run has nothing to say about it
+        return v
 
     def _stop(self, v: Violation) -> Violation:
         tail = format_records(self.trace.last(30))

@@ -1,0 +1,134 @@
+"""What clients see: the workload's operations and their history, and the run-level properties judged on it
+(Linearizability, Convergence) or on the run (Exception, Livelock). Each property has a run that violates it."""
+
+from __future__ import annotations
+
+import itertools
+from pathlib import Path
+
+import pytest
+
+from sim.check.history import parse_edn
+from sim.check.linearizability import check
+from sim.check.models import KV
+from sim.fuzz.case import liveness_problem
+from sim.nodes import bugs
+from sim.raft.node import Node
+from sim.scenario import load, loads, run_scenario, to_toml
+from sim.scenario.library import library_dir
+from sim.world.clients import operations
+from sim.world.cluster import Simulation
+from sim.world.config import ClusterConfig, WorkloadConfig
+
+S = 1_000_000
+
+
+def _run(workload: WorkloadConfig, seconds: float = 3, seed: int = 1, **cluster: object) -> Simulation:
+    sim = Simulation(ClusterConfig(**cluster), workload=workload, seed=seed)  # type: ignore[arg-type]
+    assert sim.run(int(seconds * S)) is None
+    return sim
+
+
+def test_every_operation_is_recorded_with_its_invocation_and_completion() -> None:
+    sim = _run(WorkloadConfig(clients=3, rate=80, ops=("get", "put", "append", "cas")))
+    history = sim.history
+    assert len(history) == sum(c.seq for c in sim.clients.values()) > 100
+    assert {r.f for r in history} == {"get", "put", "append", "cas"}
+    for r in history:
+        assert r.status in ("ok", "fail", None)
+        assert r.status is None or r.invoke <= r.complete  # type: ignore[operator]
+    # A cas that found another value failed (definitely no effect); one that found its expected value succeeded.
+    assert {r.status for r in history if r.f == "cas"} >= {"ok", "fail"}
+    ops = operations(history)
+    assert check(ops, KV).verdict == "ok"
+
+
+def test_the_history_round_trips_through_jepsen_edn(tmp_path: Path) -> None:
+    sim = _run(WorkloadConfig(clients=2, rate=40))
+    from sim.check.history import write_edn
+
+    ops = operations(sim.history)
+    write_edn(ops, tmp_path / "h.edn")
+    assert parse_edn((tmp_path / "h.edn").read_text(), "h.edn") == ops
+
+
+def test_closed_loop_clients_wait_for_each_completion() -> None:
+    sim = _run(WorkloadConfig(clients=3, mode="closed", think=2_000), seconds=2)
+    by_client: dict[str, list[tuple[int, int]]] = {}
+    for r in sim.history:
+        if r.complete is not None:
+            by_client.setdefault(r.client, []).append((r.invoke, r.complete))
+    for intervals in by_client.values():
+        assert len(intervals) > 20
+        assert all(a[1] <= b[0] for a, b in itertools.pairwise(intervals))  # one at a time
+
+
+def test_a_client_that_gives_up_records_an_unknown_outcome() -> None:
+    # Three of five servers down: nothing commits, so every operation is given up and its outcome is unknown.
+    sim = Simulation(workload=WorkloadConfig(clients=2, rate=20, give_up=400_000, timeout=100_000), seed=2)
+    sim.run(S)
+    for n in (1, 2, 3):
+        sim.crash(n)
+    start = len(sim.history)
+    sim.run(4 * S)
+    later = sim.history[start:]
+    assert later and any(r.status == "info" for r in later)
+    assert all(r.status != "ok" for r in later if r.invoke > 1_500_000)
+    assert sim.judge_history() is None  # unknown outcomes can be ordered any way: still linearizable
+
+
+def test_a_stale_read_is_a_linearizability_violation() -> None:
+    result = run_scenario(load(library_dir() / "bug-follower-read.toml"))
+    assert result.violation is not None and result.violation.property == "Linearizability"
+    assert "cannot be linearized" in result.violation.detail and result.passed  # the scenario expects it
+
+
+def test_a_history_made_non_linearizable_by_hand_is_caught() -> None:
+    sim = _run(WorkloadConfig(clients=3, rate=60, ops=("get", "put")))
+    reads = [r for r in sim.history if r.f == "get" and r.status == "ok"]
+    reads[-1].result = "a value nobody wrote"
+    v = sim.judge_history()
+    assert v is not None and v.property == "Linearizability" and v.nodes == (reads[-1].key,)
+
+
+def test_state_machines_that_differ_are_a_convergence_failure() -> None:
+    sim = _run(WorkloadConfig(clients=2, rate=40, stop=2 * S))
+    assert sim.state_machines_agree() and liveness_problem(sim) is None
+    follower = next(s for s in sim.servers.values() if s.node is not None and s.id != sim.leader())
+    assert follower.node is not None
+    follower.node.kv.data["k0"] = "diverged"
+    assert not sim.state_machines_agree()
+    problem = liveness_problem(sim)
+    assert problem is not None and problem[0] == "Convergence"
+
+
+class _Raises(Node):
+    """Indexes past its log on the third AppendEntries it handles."""
+
+    seen = 0
+
+    def _on_append_entries(self, m: object) -> None:
+        _Raises.seen += 1
+        if _Raises.seen == 3:
+            self.log.items[10_000]
+        super()._on_append_entries(m)  # type: ignore[arg-type]
+
+
+def test_an_exception_in_a_node_is_a_finding_naming_the_server_and_the_line(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(bugs.BUGS, "raises", _Raises)
+    _Raises.seen = 0
+    sim = Simulation(ClusterConfig(nodes=3, bug="raises"), seed=1)
+    v = sim.run(2 * S)
+    assert v is not None and v.property == "Exception"
+    assert "IndexError" in v.detail and "test_client_history.py" in v.detail and "_on_append_entries" in v.detail
+    assert len(v.nodes) == 1 and v.nodes[0] in sim.servers
+
+
+def test_a_message_storm_is_livelock_in_a_scenario_file_too() -> None:
+    text = 'duration = "60s"\n[cluster]\nmax_events_per_ms = 1\n[workload]\nclients = 8\nrate = 800\n'
+    scenario = loads(text)
+    assert loads(to_toml(scenario)).cluster.max_events_per_ms == 1
+    result = run_scenario(scenario)
+    assert result.violation is not None and result.violation.property == "Livelock"
+    ok = run_scenario(loads(text.replace("max_events_per_ms = 1", "max_events_per_ms = 500")))
+    assert ok.violation is None
