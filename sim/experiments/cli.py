@@ -126,18 +126,43 @@ def _print_human(r: dict[str, Any]) -> None:
 
 
 def bench_command(args: argparse.Namespace) -> int:
-    result = measure(repeat=args.repeat)
-    if args.bugs:
-        from sim.fuzz.hunts import bench_bugs
+    """Each flag picks a part of the benchmark; with none, the simulator's speed."""
+    parts = [name for name in ("speed", "lin", "bugs") if getattr(args, name)] or ["speed"]
+    result: dict[str, Any] = {}
+    if "speed" in parts:
+        result.update(measure(repeat=args.repeat))
+    if "lin" in parts:
+        from sim.experiments.lin_bench import measure as measure_lin
 
+        result["lin"] = measure_lin()
+    if "bugs" in parts:
+        from sim.fuzz.hunts import bench_bugs, campaign_throughput
+
+        result["campaign"] = campaign_throughput()
         result["bugs"] = bench_bugs(budget=args.bug_budget)
     if args.json:
         print(json.dumps(result, sort_keys=True))
-    else:
+        return 0
+    if "speed" in parts:
         _print_human(result)
-        for row in result.get("bugs", []):
+    if "lin" in parts:
+        lin = result["lin"]
+        print(
+            f"linearizability: 10,000-operation kv history (10 keys, 10 clients) {lin['kv_10000_ops_s']:.3f} s "
+            f"(target < 1 s; {lin['us_per_op_kv']:.1f} us per operation); 1,000-operation register history "
+            f"(10 clients, 10% indefinite) {lin['register_1000_ops_s']:.3f} s (target < 2 s)"
+        )
+    if "bugs" in parts:
+        c = result["campaign"]
+        print(
+            f"default campaign, correct protocol: {c['seeds']} seeds on {c['workers']} worker: {c['seeds_per_s']} "
+            f"seeds/s, {c['fault_s_per_s']} simulated fault-seconds/s ({c['simulated_s_per_s']} simulated s/s, "
+            f"{c['fault_share']:.0%} of it with faults), {c['failures']} failures"
+        )
+        for row in result["bugs"]:
             print(
-                f"bug {row['bug']:<24} found after {row['seeds_to_failure']!s:>5} seeds: {row['property']:<20} "
+                f"bug {row['bug']:<24} default campaign: {row['default_seeds_to_failure']!s:>5} seeds "
+                f"({row['default_property']}); hunt: {row['seeds_to_failure']!s:>5} seeds ({row['property']}), "
                 f"shrunk to {row['shrunk_events']} events, {row['shrunk_duration_ms']} ms, {row['shrunk_nodes']} nodes"
             )
     return 0
@@ -157,6 +182,12 @@ def register_bench(subparsers: Any) -> None:
     p = subparsers.add_parser("bench", help="measure simulator speed (ratios measured in one run)")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.add_argument("--repeat", type=_positive, default=5, help="rounds of interleaved measurements (default 5)")
-    p.add_argument("--bugs", action="store_true", help="also fuzz each known bug: seeds to first failure")
+    p.add_argument("--speed", action="store_true", help="the simulator's speed (the default part)")
+    p.add_argument("--lin", action="store_true", help="the linearizability checker on generated histories")
+    p.add_argument(
+        "--bugs",
+        action="store_true",
+        help="the default campaign's speed, and each known bug: seeds to first failure (default campaign and hunt)",
+    )
     p.add_argument("--bug-budget", type=_positive, default=2000, help="seed budget per bug with --bugs (default 2000)")
     p.set_defaults(func=bench_command)

@@ -9,7 +9,7 @@ from typing import Any
 from sim.scenario.model import Expectation, Scenario
 from sim.units import format_time
 from sim.world.faults import Fault, Target
-from sim.world.network import Delay, Exponential, Fixed, Uniform
+from sim.world.network import Delay, Exponential, Fixed, Mixture, Uniform
 
 
 def _toml_value(value: Any) -> str:
@@ -37,6 +37,13 @@ def _delay_table(d: Delay) -> dict[str, Any]:
         return {"dist": "uniform", "min": format_time(d.low), "max": format_time(d.high)}
     if isinstance(d, Exponential):
         return {"dist": "exponential", "mean": format_time(d.mean), "min": format_time(d.minimum)}
+    if isinstance(d, Mixture):
+        return {
+            "dist": "mixture",
+            "share": float(d.share),
+            "long": _delay_table(d.long),
+            "short": _delay_table(d.short),
+        }
     return {
         "dist": "lognormal",
         "median": format_time(d.median),

@@ -41,7 +41,7 @@ from sim.scenario.model import (
 from sim.units import TIME_RE, UNITS, format_ms, format_time
 from sim.world.config import ClusterConfig, NetworkConfig, WorkloadConfig
 from sim.world.faults import ACTIONS, TARGET_WORDS, Fault, Target
-from sim.world.network import Delay, Exponential, Fixed, LogNormal, Uniform
+from sim.world.network import Delay, Exponential, Fixed, LogNormal, Mixture, Uniform
 
 # ====================================================================================== TOML locations
 
@@ -274,6 +274,7 @@ class _Parser:
             "uniform": (("min", "max"), ()),
             "exponential": (("mean",), ("min",)),
             "lognormal": (("median", "sigma"), ("min",)),
+            "mixture": (("share", "long", "short"), ()),
         }
         if not isinstance(value, dict):
             raise self.fail(path, 'a distribution table such as { dist = "uniform", min = "5ms", max = "15ms" }', value)
@@ -289,6 +290,11 @@ class _Parser:
         for key in required:
             if key not in value:
                 raise self.fail(f"{path}.{key}", f"a value: a {dist} distribution needs {', '.join(required)}")
+        if dist == "mixture":
+            share = self.probability(f"{path}.share", value["share"])
+            return Mixture(
+                share, self.delay(f"{path}.long", value["long"]), self.delay(f"{path}.short", value["short"])
+            )
         minimum = self.time(f"{path}.min", value["min"]) if "min" in value else 0
         if dist == "fixed":
             return Fixed(self.time(f"{path}.value", value["value"]))

@@ -67,7 +67,20 @@ class LogNormal:
         return self.minimum + int(rng.lognormvariate(math.log(self.median), self.sigma))
 
 
-Delay = Fixed | Uniform | Exponential | LogNormal
+@dataclass(frozen=True, slots=True)
+class Mixture:
+    """A share of messages delayed by ``long``, the rest by ``short``: a long tail, as the MIT 6.5840 labs'
+    "long reordering" network delays some replies by 200-2200 ms."""
+
+    share: float  # the probability that a message takes the long delay
+    long: Delay
+    short: Delay
+
+    def sample(self, rng: random.Random) -> int:
+        return (self.long if rng.random() < self.share else self.short).sample(rng)
+
+
+Delay = Fixed | Uniform | Exponential | LogNormal | Mixture
 
 
 def describe_delay(d: Delay) -> dict[str, Any]:
@@ -78,6 +91,8 @@ def describe_delay(d: Delay) -> dict[str, Any]:
         return {"dist": "uniform", "min": d.low / 1000, "max": d.high / 1000}
     if isinstance(d, Exponential):
         return {"dist": "exponential", "mean": d.mean / 1000, "min": d.minimum / 1000}
+    if isinstance(d, Mixture):
+        return {"dist": "mixture", "share": d.share, "long": describe_delay(d.long), "short": describe_delay(d.short)}
     return {"dist": "lognormal", "median": d.median / 1000, "sigma": d.sigma, "min": d.minimum / 1000}
 
 
