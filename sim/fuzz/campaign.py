@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 class Options:
     """What, besides the seed, determines a campaign's cases."""
 
-    nodes: int = 5
+    nodes: int | None = None  # None: drawn per seed (3, 5 or 7)
     bug: str | None = None
     families: tuple[str, ...] | None = None
     max_duration_ms: int = 3_000

@@ -52,7 +52,8 @@ class Case:
     def size(self) -> tuple[int, int, int, int, float]:
         """What shrinking minimises, most important first."""
         w = self.workload
-        return (len(self.faults), self.duration, self.cluster.nodes, w.clients if w.rate > 0 else 0, w.rate)
+        clients = w.clients if w.rate > 0 or w.mode == "closed" else 0
+        return (len(self.faults), self.duration, self.cluster.nodes, clients, w.rate)
 
 
 @dataclass(frozen=True)

@@ -26,7 +26,7 @@ OUT_DEFAULT = "fuzz-failures"
 def _options(args: argparse.Namespace) -> Options:
     from sim.errors import UsageError
 
-    if not 1 <= args.nodes <= 15:
+    if args.nodes is not None and not 1 <= args.nodes <= 15:
         raise UsageError(f"--nodes: expected an integer from 1 to 15, got {args.nodes}")
     if args.bug is not None and args.bug not in BUGS:
         raise UsageError(f"--bug: expected one of {', '.join(BUGS)}, got {args.bug!r}")
@@ -42,7 +42,7 @@ def _options(args: argparse.Namespace) -> Options:
 
 
 def _common(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--nodes", type=int, default=5, help="servers in the cluster (default 5)")
+    p.add_argument("--nodes", type=int, help="servers in the cluster (default: drawn per seed, 3, 5 or 7)")
     p.add_argument("--bug", metavar="NAME", help="switch on a known bug (see --list-bugs)")
     p.add_argument(
         "--families",
@@ -296,7 +296,7 @@ def replay_command_main(args: argparse.Namespace) -> int:
         print(to_toml(to_scenario(case, out, options)), end="")
     status = f"FAIL {out.property}: {out.detail}" if out.failed else "PASS"
     say(
-        f"seed {seed} ({options.nodes} servers{', bug ' + options.bug if options.bug else ''}): {status}\n"
+        f"seed {seed} ({case.cluster.nodes} servers{', bug ' + options.bug if options.bug else ''}): {status}\n"
         f"  {len(case.faults)} fault events, {case.duration / MS:.0f}ms fault phase + {case.liveness / MS:.0f}ms "
         f"liveness phase; stopped at {out.time / MS:.3f}ms after {out.events} events; "
         f"{len(sim.elections)} elections, commit index {sim.committed}, {sim.acked()} commands acknowledged\n"

@@ -10,7 +10,7 @@ from sim.fuzz.case import BASE_DELAY, EVENTS_PER_MS, MS, Case
 from sim.raft.node import RaftConfig
 from sim.world.config import ClusterConfig, NetworkConfig, WorkloadConfig
 from sim.world.faults import Fault
-from sim.world.network import Delay, Exponential, Fixed, Uniform
+from sim.world.network import Delay, Exponential, Fixed, Mixture, Uniform
 
 
 class Draw(Protocol):
@@ -51,6 +51,7 @@ FAMILIES = (
     "check_quorum",  # CheckQuorum (and the leader lease) on
     "small_batch",  # max_batch 1 or 2
     "narrow_timeouts",  # election timeouts in a narrow range: split votes, competing candidates
+    "long_delay",  # a share of messages on a long tail of 200-2200 ms (the MIT labs' "long reordering")
 )
 
 
@@ -58,10 +59,32 @@ FAMILIES = (
 class Swarm:
     families: frozenset[str]
     load: str  # "none", "light", "medium", "heavy"
+    nodes: int | None = None  # a mode's cluster size; None: drawn with the case
 
 
-def draw_swarm(d: Draw, families: Iterable[str] | None = None) -> Swarm:
+# Focused modes, as overrides of the swarm draw (VOPR's "lite" mode is the same idea): three servers and a few
+# families that together build the long chains of events some bugs need, which a draw with many families on
+# rarely keeps intact. Each is drawn for a tenth of the seeds of a campaign that restricts nothing.
+MODES: dict[str, frozenset[str]] = {
+    # Entries of a deposed leader's term left on a minority, then replicated again (the paper's Figure 8).
+    "replication under partitions": frozenset({"partition", "small_batch", "disk"}),
+    # A server that forgets what it did not persist, votes and entries, while others remember.
+    "crash amnesia": frozenset({"crash", "disk"}),
+    # Leaders cut off and crashed while writes are in flight to a slow disk.
+    "crashes and partitions": frozenset({"crash", "partition", "disk"}),
+}
+MODE_IN = 10  # each mode is drawn for one seed in this many
+
+
+def draw_swarm(d: Draw, families: Iterable[str] | None = None, nodes: int | None = None) -> Swarm:
+    """Which families are on for one seed, and the load. A campaign that restricts neither the families nor the
+    cluster size also draws, for a share of its seeds, one of the focused ``MODES``."""
     allowed = tuple(FAMILIES if families is None else families)
+    if families is None and nodes is None:
+        k = d.integer(1, MODE_IN)
+        if k <= len(MODES):
+            load = d.pick(("light", "medium", "medium", "heavy"))
+            return Swarm(list(MODES.values())[k - 1], load, nodes=3)
     # Crashes and partitions are where consensus bugs live: on more often than the rest.
     p = {"crash": 0.75, "partition": 0.6}
     on = frozenset(f for f in allowed if d.chance(p.get(f, 0.4)))
@@ -80,18 +103,51 @@ def draw_delay(d: Draw) -> Delay:
     return Uniform(20 * MS, d.integer(40, 150) * MS)
 
 
+# Operation mixes: all alike, read-mostly, and write-heavy with compare-and-set contention.
+MIXES: tuple[tuple[tuple[str, ...], tuple[float, ...] | None], ...] = (
+    (("put", "append", "get", "cas"), None),
+    (("get", "put", "cas"), (4.0, 1.0, 1.0)),
+    (("append", "cas", "get"), (2.0, 2.0, 1.0)),
+)
+
+
+def draw_workload(d: Draw, load: str, duration: int) -> WorkloadConfig:
+    """Clients for a case: how many and how fast (``load``), on how few keys (fewer keys, more contention: what
+    makes a stale read or a lost write visible in the history), which mix of operations, open or closed loop, and
+    whether clients give up on operations (outcomes unknown)."""
+    if load == "none":
+        return WorkloadConfig(clients=0, rate=0.0, timeout=300 * MS, stop=duration)
+    clients, rate = {"light": (1, 10.0), "medium": (3, 50.0), "heavy": (4, 100.0)}[load]
+    ops, weights = d.pick(MIXES)
+    keys = d.pick((1, 2, 4, 8))
+    give_up = d.pick((None, None, 600 * MS, 1_500 * MS))
+    if d.chance(0.3):
+        think = d.pick((0, 5, 20, 60)) * MS
+        return WorkloadConfig(
+            clients=clients, mode="closed", think=think, timeout=300 * MS, stop=duration, keys=keys, ops=ops,
+            weights=weights, give_up=give_up,
+        )  # fmt: skip
+    return WorkloadConfig(
+        clients=clients, rate=rate, timeout=300 * MS, stop=duration, keys=keys, ops=ops, weights=weights,
+        give_up=give_up,
+    )  # fmt: skip
+
+
 def draw_case(
     d: Draw,
     seed: int,
-    nodes: int = 5,
+    nodes: int | None = None,
     bug: str | None = None,
     families: Iterable[str] | None = None,
     max_duration_ms: int = 3_000,
     fifo: bool = False,
 ) -> Case:
-    """Draw one case. All structure comes from ``d``; ``seed`` only seeds the simulation's own streams."""
-    swarm = draw_swarm(d, families)
+    """Draw one case. All structure comes from ``d``; ``seed`` only seeds the simulation's own streams. With
+    ``nodes`` None the cluster size is drawn too (3, 5 or 7 servers)."""
+    swarm = draw_swarm(d, families, nodes)
     on = swarm.families
+    if nodes is None:
+        nodes = swarm.nodes or d.pick((3, 5, 5, 7))
     ids = list(range(1, nodes + 1))
     majority = nodes // 2 + 1
 
@@ -112,13 +168,12 @@ def draw_case(
     disk = d.pick((1, 2, 5, 10, 20)) * MS if "disk" in on else 0
     cluster = ClusterConfig(nodes=nodes, raft=raft, disk_latency=disk, bug=bug, max_events_per_ms=EVENTS_PER_MS)
     network = NetworkConfig(delay=BASE_DELAY, fifo=fifo)
-    clients, rate = {"none": (0, 0.0), "light": (1, 10.0), "medium": (3, 50.0), "heavy": (4, 100.0)}[swarm.load]
     duration = d.integer(max(2, max_duration_ms // 250), max_duration_ms // 100) * 100 * MS
-    workload = WorkloadConfig(clients=clients, rate=rate, timeout=300 * MS, stop=duration)
+    workload = draw_workload(d, swarm.load, duration)
 
     # The schedule: a walk in time, each step one action of an enabled family.
     faults: list[Fault] = []
-    actions = sorted(on & {"crash", "partition", "cut", "drop", "duplicate", "delay", "drift"})
+    actions = sorted(on & {"crash", "partition", "cut", "drop", "duplicate", "delay", "drift", "long_delay"})
     t = d.integer(0, 400) * MS
     # Mean gap between actions: some seeds are quiet, some are storms.
     mean_gap = d.pick((60, 120, 250, 500))
@@ -209,6 +264,13 @@ def draw_case(
                 faults.append(Fault(t, "delay", src=src, dst=dst, delay=draw_delay(d)))
             else:
                 faults.append(Fault(t, "delay", delay=draw_delay(d)))
+        elif family == "long_delay":
+            # Most messages as usual, a share of them 200-2200 ms late: replies to long-gone requests, votes for
+            # candidates that have moved on, AppendEntries overtaken by many later ones.
+            tail = Mixture(d.pick((0.05, 0.2, 0.66)), Uniform(200 * MS, 2_200 * MS), BASE_DELAY)
+            faults.append(Fault(t, "delay", delay=tail))
+            if d.chance(0.5):
+                faults.append(Fault(t + d.integer(200, 1_500) * MS, "delay", delay=BASE_DELAY))
         elif family == "drift":
             faults.append(Fault(t, "drift", node=d.pick(ids), value=d.pick((0.5, 0.8, 0.95, 1.0, 1.05, 1.3, 2.0))))
         t += d.integer(mean_gap // 4, mean_gap * 2) * MS

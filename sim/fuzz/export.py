@@ -12,18 +12,18 @@ from sim.fuzz.case import MS, Case, Outcome
 
 def option_flags(options: Options) -> str:
     """The flags of ``raftsim fuzz`` and ``raftsim replay`` that give ``options``: with a seed, they fix a case."""
-    flags = f"--nodes {options.nodes}"
+    flags = "" if options.nodes is None else f"--nodes {options.nodes}"
     if options.bug:
         flags += f" --bug {options.bug}"
     if options.families is not None:
         flags += f" --families {','.join(options.families)}"
     if options.fifo:
         flags += " --fifo"
-    return flags
+    return flags.strip()
 
 
 def replay_command(seed: int, options: Options) -> str:
-    return f"raftsim replay {seed} {option_flags(options)}"
+    return f"raftsim replay {seed} {option_flags(options)}".rstrip()
 
 
 def to_scenario(case: Case, outcome: Outcome, options: Options, original: Case | None = None) -> Any:

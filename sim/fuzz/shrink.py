@@ -28,7 +28,7 @@ def restrict(
     w = case.workload
     clients = w.clients if clients is None else clients
     rate = w.rate if rate is None else rate
-    if clients == 0 or rate <= 0:
+    if clients == 0 or (rate <= 0 and w.mode == "open"):
         clients, rate = 0, 0.0
     faults: list[Fault] = []
     for i, f in enumerate(case.faults):
