@@ -10,7 +10,12 @@ from pathlib import Path
 import pytest
 
 from sim.experiments import figure16
-from sim.experiments.figure16 import LOG_LENGTHS, run_experiment, run_trial, summarize
+from sim.experiments.figure16 import (
+    LOG_LENGTHS,
+    run_experiment,
+    run_trial,
+    summarize,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 LINES = ((150, 200), (12, 24))
@@ -108,3 +113,52 @@ def test_bad_input_is_one_line(args: list[str], needle: str) -> None:
     assert r.returncode == 2
     lines = r.stderr.strip().splitlines()
     assert len(lines) == 1 and needle in lines[0], r.stderr
+
+
+# ------------------------------------------------------------------------------------------- --out
+
+
+def _cli(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
+    from sim.cli import main
+
+    code = main(["experiment", "figure16", "--trials", "2", "--lines", "12-24", "--workers", "1", *args])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_default_out_is_a_fresh_folder_not_plots(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "plots").mkdir()
+    code, out, err = _cli(["--no-plot"], capsys)
+    assert code == 0, err
+    assert sorted(p.name for p in (tmp_path / "figure16-results").iterdir()) == [
+        "figure16_summary.csv",
+        "figure16_trials.csv",
+    ]
+    assert not any((tmp_path / "plots").iterdir())
+    assert "figure16-results/figure16_trials.csv" in out
+
+
+def test_out_is_checked_before_the_run(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    a_file = tmp_path / "results.csv"
+    a_file.write_text("")
+    cases = [
+        (str(a_file), f"--out: expected a folder, got the file {a_file}"),
+        (str(a_file / "sub"), f"but {a_file} is a file"),
+        (str(tmp_path / "missing" / "sub"), f"but {tmp_path / 'missing'}/ does not exist"),
+    ]
+    for value, needle in cases:
+        code, out, err = _cli(["--out", value], capsys)
+        assert code == 2 and out == "", (value, out)
+        assert len(err.strip().splitlines()) == 1 and needle in err and "trials over" not in err, err
+    assert not (tmp_path / "missing").exists()  # a missing parent is refused, not created
+    # An unwritable folder (root writes anywhere, so the permission check is made to answer no).
+    import sim.outputs
+
+    monkeypatch.setattr(sim.outputs.os, "access", lambda *_: False)
+    code, _, err = _cli(["--out", str(tmp_path)], capsys)
+    assert code == 2 and "is not writable" in err and len(err.strip().splitlines()) == 1, err
