@@ -22,9 +22,13 @@ test: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/raftsim bench
 
+# Rewrites the committed results in plots/ (a plain `raftsim experiment figure16` writes figure16-results/ instead);
+# tests/test_figure16.py checks that they match what the simulator gives now.
 plots: $(STAMP)
 	$(BIN)/raftsim run scenarios/leader-crash.toml --plot plots/timeline.png --quiet
 	$(BIN)/raftsim experiment figure16 --out plots/
+	$(BIN)/raftsim experiment figure16 --out plots/ --broadcast disk
+	$(BIN)/raftsim experiment figure16 --out plots/ --broadcast disk-early
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis fuzz-failures

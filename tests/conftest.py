@@ -4,15 +4,25 @@
 would), and every message sent but not yet delivered. A test decides which message arrives when, which timer
 fires, who crashes; every output is also shown to an incremental ``Checker`` so a script can assert that no
 invariant broke (or that a known-bug node breaks one).
+
+Also the Hypothesis profiles, chosen with ``HYPOTHESIS_PROFILE``:
+
+- ``ci`` (the default, so ``make test`` runs the same examples everywhere): derandomized (each test's examples are
+  a function of the test alone), no example database, no deadline (a simulation takes milliseconds to seconds, and
+  tests never depend on wall time), and a failure prints the blob that ``@reproduce_failure`` replays.
+- ``dev``: new random examples on every run, failures kept in ``.hypothesis/`` and tried first next time, the
+  blob printed too: ``HYPOTHESIS_PROFILE=dev .venv/bin/python -m pytest tests/test_fuzz_strategies.py``.
 """
 
 from __future__ import annotations
 
+import os
 import random
 from collections.abc import Callable, Iterable
 from dataclasses import replace
 
 import pytest
+from hypothesis import settings
 
 from sim.check.safety import Checker
 from sim.raft import (
@@ -28,6 +38,18 @@ from sim.raft import (
     PersistentState,
     RaftConfig,
 )
+
+settings.register_profile("ci", derandomize=True, database=None, deadline=None, print_blob=True)
+settings.register_profile("dev", deadline=None, print_blob=True)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # Before collection: a test's @settings takes what it leaves out from the profile loaded when it is decorated.
+    profile = os.environ.get("HYPOTHESIS_PROFILE", "ci")
+    if profile not in ("ci", "dev"):
+        raise pytest.UsageError(f"HYPOTHESIS_PROFILE: expected ci or dev, got {profile!r}")
+    settings.load_profile(profile)
+
 
 # Wide enough that no test depends on which random timeout a node drew.
 CONFIG = RaftConfig(election_timeout_min=150_000, election_timeout_max=300_000, heartbeat_interval=50_000)

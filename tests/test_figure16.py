@@ -10,7 +10,16 @@ from pathlib import Path
 import pytest
 
 from sim.experiments import figure16
-from sim.experiments.figure16 import LOG_LENGTHS, run_experiment, run_trial, summarize
+from sim.experiments.figure16 import (
+    LOG_LENGTHS,
+    label,
+    run_experiment,
+    run_trial,
+    summarize,
+    trial_row,
+    write_summary_csv,
+)
+from sim.rng import stream
 
 ROOT = Path(__file__).resolve().parents[1]
 LINES = ((150, 200), (12, 24))
@@ -108,3 +117,105 @@ def test_bad_input_is_one_line(args: list[str], needle: str) -> None:
     assert r.returncode == 2
     lines = r.stderr.strip().splitlines()
     assert len(lines) == 1 and needle in lines[0], r.stderr
+
+
+# ------------------------------------------------------------------------------------------- committed results
+
+PLOTS = ROOT / "plots"
+VARIANTS = tuple(figure16.BROADCAST)
+SLICE = 3  # trials rerun per line and variant: about 90 trials, a few seconds
+
+
+def _committed_rows(broadcast: str) -> list[tuple[str, ...]]:
+    with open(PLOTS / f"{figure16.file_stem(broadcast)}_trials.csv", newline="", encoding="utf-8") as f:
+        rows = [tuple(row) for row in csv.reader(f)]
+    assert rows[0] == figure16.TRIALS_HEADER
+    return rows[1:]
+
+
+def _slice(broadcast: str, line: tuple[int, int]) -> list[int]:
+    """The trial indexes of ``line`` rerun from the committed file: a fixed sample, the same on every machine."""
+    n = figure16.trials_for(line, 1000)
+    return sorted(stream(0, f"test/figure16-slice/{broadcast}/{label(line)}").sample(range(n), SLICE))
+
+
+@pytest.mark.parametrize("line", figure16.LINES, ids=label)
+@pytest.mark.parametrize("broadcast", VARIANTS)
+def test_committed_trials_reproduce(broadcast: str, line: tuple[int, int]) -> None:
+    # plots/ holds what `raftsim experiment figure16 --out plots/ [--broadcast B]` wrote: a change to the simulator
+    # that changes any trial's result must come with regenerated files (`make plots`) and updated numbers in
+    # README.md and plots/README.md.
+    committed = {(row[0], int(row[1])): row for row in _committed_rows(broadcast)}
+    assert sum(1 for name, _ in committed if name == label(line)) == figure16.trials_for(line, 1000)
+    for i in _slice(broadcast, line):
+        rerun = trial_row(run_trial(*line, i, broadcast=broadcast))
+        assert rerun == committed[(label(line), i)], (
+            f"plots/ is stale (regenerate: make plots): rerun {rerun}, committed {committed[(label(line), i)]}"
+        )
+
+
+def _parse_trial(row: tuple[str, ...]) -> figure16.Trial:
+    """Enough of a Trial for ``summarize``: its line, index and downtime (exact: whole microseconds)."""
+    downtime = None if row[2] == "" else round(float(row[2]) * 1000)
+    return figure16.Trial(row[0], int(row[1]), 0, 0, downtime, None, 0, 0)
+
+
+@pytest.mark.parametrize("broadcast", VARIANTS)
+def test_committed_summaries_are_those_of_the_committed_trials(broadcast: str, tmp_path: Path) -> None:
+    trials = [_parse_trial(row) for row in _committed_rows(broadcast)]
+    assert [(r.timeouts, r.trial) for r in trials] == [
+        (label(line), i) for line in figure16.LINES for i in range(figure16.trials_for(line, 1000))
+    ]
+    write_summary_csv(summarize(trials), tmp_path / "summary.csv")
+    stem = figure16.file_stem(broadcast)
+    assert (tmp_path / "summary.csv").read_text() == (PLOTS / f"{stem}_summary.csv").read_text()
+    assert (PLOTS / f"{stem}.png").read_bytes()[:4] == b"\x89PNG"
+
+
+# ------------------------------------------------------------------------------------------- --out
+
+
+def _cli(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
+    from sim.cli import main
+
+    code = main(["experiment", "figure16", "--trials", "2", "--lines", "12-24", "--workers", "1", *args])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_default_out_is_a_fresh_folder_not_plots(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "plots").mkdir()
+    code, out, err = _cli(["--no-plot"], capsys)
+    assert code == 0, err
+    assert sorted(p.name for p in (tmp_path / "figure16-results").iterdir()) == [
+        "figure16_summary.csv",
+        "figure16_trials.csv",
+    ]
+    assert not any((tmp_path / "plots").iterdir())
+    assert "figure16-results/figure16_trials.csv" in out
+
+
+def test_out_is_checked_before_the_run(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    a_file = tmp_path / "results.csv"
+    a_file.write_text("")
+    cases = [
+        (str(a_file), f"--out: expected a folder, got the file {a_file}"),
+        (str(a_file / "sub"), f"but {a_file} is a file"),
+        (str(tmp_path / "missing" / "sub"), f"but {tmp_path / 'missing'}/ does not exist"),
+    ]
+    for value, needle in cases:
+        code, out, err = _cli(["--out", value], capsys)
+        assert code == 2 and out == "", (value, out)
+        assert len(err.strip().splitlines()) == 1 and needle in err and "trials over" not in err, err
+    assert not (tmp_path / "missing").exists()  # a missing parent is refused, not created
+    # An unwritable folder (root writes anywhere, so the permission check is made to answer no).
+    import sim.outputs
+
+    monkeypatch.setattr(sim.outputs.os, "access", lambda *_: False)
+    code, _, err = _cli(["--out", str(tmp_path)], capsys)
+    assert code == 2 and "is not writable" in err and len(err.strip().splitlines()) == 1, err

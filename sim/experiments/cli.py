@@ -7,7 +7,6 @@ import json
 import os
 import sys
 import time
-from pathlib import Path
 from typing import Any
 
 from sim.errors import UsageError
@@ -16,6 +15,7 @@ from sim.experiments.figure16 import (
     BROADCAST,
     DEFAULT_CAP_MS,
     LINES,
+    file_stem,
     format_table,
     plot_figure,
     run_experiment,
@@ -24,6 +24,11 @@ from sim.experiments.figure16 import (
     write_summary_csv,
     write_trials_csv,
 )
+from sim.outputs import output_dir
+
+# Where a run writes unless told otherwise: a scratch folder of its own (ignored by git), never the committed
+# results in plots/, which only an explicit ``--out plots/`` rewrites.
+DEFAULT_OUT = "figure16-results"
 
 
 def _parse_line(text: str) -> tuple[int, int]:
@@ -47,10 +52,7 @@ def main(args: argparse.Namespace) -> int:
     workers = args.workers or os.cpu_count() or 1
     if workers < 1:
         raise UsageError(f"--workers: expected a positive number, got {workers}")
-    out = Path(args.out)
-    if out.exists() and not out.is_dir():
-        raise UsageError(f"--out: expected a directory, got the file {out}")
-    out.mkdir(parents=True, exist_ok=True)
+    out = output_dir("--out", args.out)
 
     total = sum(trials_for(line, args.trials) for line in lines)
     print(f"figure16: {total} trials over {len(lines)} lines on {workers} worker(s)...", file=sys.stderr)
@@ -59,7 +61,7 @@ def main(args: argparse.Namespace) -> int:
     elapsed = time.perf_counter() - started
     summaries = summarize(results)
     print(format_table(summaries, args.cap))
-    stem = "figure16" if args.broadcast == "network" else f"figure16_{args.broadcast}"
+    stem = file_stem(args.broadcast)
     written = [out / f"{stem}_trials.csv", out / f"{stem}_summary.csv"]
     write_trials_csv(results, written[0])
     write_summary_csv(summaries, written[1])
@@ -82,7 +84,12 @@ def register(subparsers: Any) -> None:
     )
     p.add_argument("experiment", metavar="NAME", help="the experiment: figure16")
     p.add_argument("--trials", type=int, default=1000, help="trials per line (150-150 runs a tenth); default 1000")
-    p.add_argument("--out", default="plots", help="directory for figure16.png and the CSVs (default plots/)")
+    p.add_argument(
+        "--out",
+        default=DEFAULT_OUT,
+        help=f"folder for figure16.png and the CSVs, created if missing (default {DEFAULT_OUT}/ in the current "
+        "folder; the committed results are rewritten only with --out plots/)",
+    )
     p.add_argument("--workers", type=int, default=0, help="worker processes (default: one per CPU)")
     p.add_argument("--seed", type=int, default=0, help="base seed of all trials (default 0)")
     p.add_argument("--cap", type=float, default=DEFAULT_CAP_MS, help="stop a trial this many ms after the crash")

@@ -81,6 +81,11 @@ def label(line: tuple[int, int]) -> str:
     return f"{line[0]}-{line[1]}"
 
 
+def file_stem(broadcast: str) -> str:
+    """How the files of a ``--broadcast`` variant are named: ``figure16_trials.csv``, ``figure16_disk.png``."""
+    return "figure16" if broadcast == "network" else f"figure16_{broadcast}"
+
+
 def trial_seed(base_seed: int, line_label: str, index: int) -> int:
     """The simulation seed of trial ``index`` of a line: a function of (base seed, line, index) only."""
     from sim.rng import stream
@@ -292,13 +297,22 @@ def format_table(summaries: Sequence[Summary], cap_ms: float = DEFAULT_CAP_MS) -
     return "\n".join(lines)
 
 
+TRIALS_HEADER = ("timeouts", "trial", "downtime_ms")
+
+
+def trial_row(r: Trial) -> tuple[str, str, str]:
+    """A trial's row of the trials CSV, as text: ``timeouts,trial,downtime_ms``, a capped trial with an empty
+    downtime_ms. Downtimes are whole microseconds, so the three decimals are exact."""
+    return r.timeouts, str(r.trial), "" if r.downtime_us is None else f"{r.downtime_us / 1000:.3f}"
+
+
 def write_trials_csv(results: Iterable[Trial], path: Path) -> None:
-    """Every trial: ``timeouts,trial,downtime_ms``; a capped trial has an empty downtime_ms."""
+    """Every trial, one ``trial_row`` each under ``TRIALS_HEADER``."""
     with open(path, "w", newline="", encoding="utf-8") as f:
         w = csv.writer(f, lineterminator="\n")
-        w.writerow(["timeouts", "trial", "downtime_ms"])
+        w.writerow(TRIALS_HEADER)
         for r in results:
-            w.writerow([r.timeouts, r.trial, "" if r.downtime_us is None else f"{r.downtime_us / 1000:.3f}"])
+            w.writerow(trial_row(r))
 
 
 def write_summary_csv(summaries: Iterable[Summary], path: Path) -> None:
