@@ -31,4 +31,4 @@ plots: $(STAMP)
 	$(BIN)/raftsim experiment figure16 --out plots/ --broadcast disk-early
 
 clean:
-	rm -rf $(VENV) .pytest_cache .hypothesis fuzz-failures
+	rm -rf $(VENV) .pytest_cache .hypothesis fuzz-failures figure16-results

@@ -25,6 +25,7 @@ from sim.experiments.figure16 import (
     write_trials_csv,
 )
 from sim.outputs import output_dir
+from sim.rng import check_seed
 
 # Where a run writes unless told otherwise: a scratch folder of its own (ignored by git), never the committed
 # results in plots/, which only an explicit ``--out plots/`` rewrites.
@@ -46,6 +47,7 @@ def main(args: argparse.Namespace) -> int:
         raise UsageError(f"unknown experiment {args.experiment!r}: expected figure16")
     if args.trials < 1:
         raise UsageError(f"--trials: expected a positive number, got {args.trials}")
+    seed = check_seed("--seed", args.seed)
     if args.cap <= 0:
         raise UsageError(f"--cap: expected a positive number of ms, got {args.cap}")
     lines = tuple(_parse_line(x) for x in args.lines.split(",")) if args.lines else LINES
@@ -57,7 +59,7 @@ def main(args: argparse.Namespace) -> int:
     total = sum(trials_for(line, args.trials) for line in lines)
     print(f"figure16: {total} trials over {len(lines)} lines on {workers} worker(s)...", file=sys.stderr)
     started = time.perf_counter()  # wall clock only to report how long the experiment took
-    results = run_experiment(lines, args.trials, workers, args.seed, args.cap, broadcast=args.broadcast)
+    results = run_experiment(lines, args.trials, workers, seed, args.cap, broadcast=args.broadcast)
     elapsed = time.perf_counter() - started
     summaries = summarize(results)
     print(format_table(summaries, args.cap))
@@ -91,7 +93,7 @@ def register(subparsers: Any) -> None:
         "folder; the committed results are rewritten only with --out plots/)",
     )
     p.add_argument("--workers", type=int, default=0, help="worker processes (default: one per CPU)")
-    p.add_argument("--seed", type=int, default=0, help="base seed of all trials (default 0)")
+    p.add_argument("--seed", default="0", help="base seed of all trials (default 0; 0 to 2**63-1)")
     p.add_argument("--cap", type=float, default=DEFAULT_CAP_MS, help="stop a trial this many ms after the crash")
     p.add_argument("--lines", default="", help="comma-separated MIN-MAX lines to run instead of all (e.g. 150-155)")
     p.add_argument(

@@ -3,17 +3,15 @@
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 from typing import Any
 
 from sim.errors import UsageError
+from sim.outputs import output_file
 from sim.viz.timeline import plot_timeline, read_trace
 
 
 def main(args: argparse.Namespace) -> int:
-    out = Path(args.output)
-    if out.suffix.lower() not in (".png", ".svg"):
-        raise UsageError(f"-o: expected a file name ending in .png or .svg, got {args.output!r}")
+    out = output_file("-o", args.output, (".png", ".svg"))
     if args.start is not None and args.end is not None and args.end <= args.start:
         raise UsageError(f"--to: expected a time after --from ({args.start:g} ms), got {args.end:g} ms")
     records = read_trace(args.trace)
