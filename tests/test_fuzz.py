@@ -96,6 +96,18 @@ def test_shrunk_scenario_is_smaller_and_fails_the_same_way(tmp_path: Path) -> No
     assert main(["run", str(path), "--quiet"]) == 1
 
 
+def test_a_stale_read_shrinks_to_a_scenario_and_a_history_that_fail_the_same_way(tmp_path: Path) -> None:
+    opts = Options(bug="follower-read")
+    case = case_for_seed(6, opts)
+    out, _ = run_case(case)
+    assert out.property == "Linearizability"
+    res = shrink(case, out.property, max_runs=80, hypothesis_examples=0)
+    assert res.outcome.property == "Linearizability" and res.case.size() <= case.size()
+    path = write_failure(res.case, res.outcome, opts, tmp_path, original=case)
+    assert scenario_property(path) == "Linearizability"
+    assert main(["check-history", str(path.with_suffix(".edn"))]) == 1  # the history alone shows it
+
+
 def test_liveness_failure_is_written_as_failing_expectations(tmp_path: Path) -> None:
     # A liveness phase far too short for clients still retrying: the case fails Liveness, and so does its file.
     base = case_for_seed(3, Options(nodes=3))

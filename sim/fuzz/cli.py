@@ -93,6 +93,7 @@ def register(subparsers: Any) -> None:
     r.add_argument("seed", metavar="SEED", help="the seed (0 to 2**63-1)")
     _common(r)
     r.add_argument("--trace", metavar="OUT.jsonl", help="write the trace as JSON Lines")
+    r.add_argument("--history", metavar="OUT.edn", help="write the clients' history in Jepsen's EDN format")
     r.add_argument("--plot", metavar="OUT.png", help="draw a timeline of the run (.png or .svg)")
     r.add_argument(
         "--schedule",
@@ -284,6 +285,8 @@ def replay_command_main(args: argparse.Namespace) -> int:
         output_file("--trace", args.trace, (".jsonl",))
     if args.plot:
         output_file("--plot", args.plot, (".png", ".svg"))
+    if args.history:
+        output_file("--history", args.history, (".edn",))
     case = case_for_seed(seed, options)
     out, sim = run_case(case, trace=True, digest=True)
     # With --schedule the output is a scenario file: the case, then everything else as comments.
@@ -307,6 +310,12 @@ def replay_command_main(args: argparse.Namespace) -> int:
     if args.trace:
         sim.trace.write_jsonl(args.trace)
         say(f"  trace written to {args.trace}")
+    if args.history:
+        from sim.check.history import write_edn
+        from sim.world.clients import operations
+
+        write_edn(operations(sim.history), args.history)
+        say(f"  history written to {args.history}")
     if args.plot:
         from sim.viz.timeline import plot_timeline
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from sim.check.properties import CONVERGENCE, LIVENESS
+from sim.check.properties import CONVERGENCE, LINEARIZABILITY, LIVENESS
 from sim.fuzz.campaign import Options
 from sim.fuzz.case import MS, Case, Outcome
 
@@ -100,4 +100,11 @@ def write_failure(
     tag = options.bug or "correct"
     path = out / f"{tag}-seed{case.seed}-{outcome.property}.toml"
     path.write_text(to_toml(to_scenario(case, outcome, options, original)), encoding="utf-8")
+    if outcome.property == LINEARIZABILITY:
+        # The evidence is the history: it goes beside the scenario, for raftsim check-history or other tools.
+        from sim.check.history import write_edn
+        from sim.fuzz.case import run_case
+        from sim.world.clients import operations
+
+        write_edn(operations(run_case(case)[1].history), path.with_suffix(".edn"))
     return path
