@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from typing import IO
 
 from sim.world.cluster import Simulation
 from sim.world.config import ClusterConfig, NetworkConfig, WorkloadConfig
@@ -103,8 +104,15 @@ class _Storm(Exception):
     pass
 
 
-def run_case(case: Case, trace: bool = False, digest: bool = False) -> tuple[Outcome, Simulation]:
-    sim = build(case, trace=trace or digest)
+def run_case(
+    case: Case, trace: bool = False, digest: bool = False, trace_out: IO[str] | None = None
+) -> tuple[Outcome, Simulation]:
+    """Run a case; ``trace`` keeps its trace in memory, ``trace_out`` streams it there (ending with the
+    outcome's property as the verdict), ``digest`` puts the trace's digest in the outcome."""
+    sim = build(case, trace=trace or digest or trace_out is not None)
+    if trace_out is not None:
+        bug = f" (bug {case.cluster.bug})" if case.cluster.bug else ""
+        sim.stream_trace(trace_out, f"fuzz seed {case.seed}{bug}", f"fuzz seed {case.seed}", case.end)
     budget = EVENTS_PER_MS * case.end // MS + 20_000
     v = None
     t = 0
@@ -134,4 +142,6 @@ def run_case(case: Case, trace: bool = False, digest: bool = False) -> tuple[Out
         out = Outcome(case.seed, LIVENESS if why else None, why or "", sim.now, sim.events)
     if digest:
         out = replace(out, digest=sim.trace.digest())
+    if trace_out is not None:
+        sim.end_trace(out.property or "ok")
     return out, sim

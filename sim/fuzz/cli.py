@@ -8,6 +8,7 @@ import os
 import sys
 import time
 from collections.abc import Iterable, Iterator
+from contextlib import ExitStack
 from typing import Any
 
 from sim.fuzz.campaign import Campaign, Options, case_for_seed, run_campaign
@@ -212,7 +213,17 @@ def replay_command_main(args: argparse.Namespace) -> int:
     case = case_for_seed(args.seed, options)
     if args.schedule:
         print(describe_case(case))
-    out, sim = run_case(case, trace=True, digest=True)
+    with ExitStack() as stack:
+        trace_out = None
+        if args.trace:
+            try:
+                trace_out = stack.enter_context(open(args.trace, "w", encoding="utf-8"))
+            except OSError as e:
+                raise UsageError(
+                    f"--trace: expected a file we may write, but {args.trace}: {e.strerror or e}"
+                ) from None
+        # Without --trace, only a plot needs the trace: this short run keeps it in memory.
+        out, sim = run_case(case, trace=bool(args.plot), digest=True, trace_out=trace_out)
     status = f"FAIL {out.property}: {out.detail}" if out.failed else "PASS"
     print(
         f"seed {args.seed} ({options.nodes} servers{', bug ' + options.bug if options.bug else ''}): {status}\n"
@@ -224,12 +235,12 @@ def replay_command_main(args: argparse.Namespace) -> int:
     if sim.violation is not None:
         print(sim.violation.report())
     if args.trace:
-        sim.trace.write_jsonl(args.trace)
         print(f"  trace written to {args.trace}")
     if args.plot:
-        from sim.viz.timeline import plot_timeline
+        from sim.viz.timeline import plot_timeline, read_trace
 
-        plot_timeline(sim.trace, args.plot, title=f"fuzz seed {args.seed}: {out.property or 'passed'}")
+        records = read_trace(args.trace) if args.trace else sim.trace
+        plot_timeline(records, args.plot, title=f"fuzz seed {args.seed}: {out.property or 'passed'}")
         print(f"  timeline drawn to {args.plot}")
     return 1 if out.failed else 0
 

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import argparse
 import sys
+import tempfile
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from sim.errors import UsageError
 from sim.scenario.library import DEFAULT_SCENARIO, default_scenario
@@ -49,15 +52,14 @@ def run_command(args: argparse.Namespace) -> int:
     several = len(scenarios) > 1
     if args.seed is not None and args.seed < 0:
         raise UsageError("--seed: expected a non-negative integer, got " + str(args.seed))
-    want_trace = bool(args.trace or args.plot)
     failed = 0
     for s in scenarios:
-        result = run_scenario(s, seed=args.seed, trace=want_trace)
-        if args.trace:
-            out = _output_path(args.trace, s.source, several)
-            result.sim.trace.write_jsonl(out)
-        if args.plot:
-            _plot(result, _output_path(args.plot, s.source, several))
+        trace_path = _output_path(args.trace, s.source, several) if args.trace else None
+        with _trace_file(trace_path, bool(args.plot)) as (trace_out, written):
+            result = run_scenario(s, seed=args.seed, trace=False, trace_out=trace_out)
+            if args.plot:
+                assert written is not None
+                _plot(result, written, _output_path(args.plot, s.source, several))
         if not result.passed:
             failed += 1
         if several or args.quiet:
@@ -77,9 +79,27 @@ def run_command(args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
-def _plot(result: ScenarioResult, out: Path) -> None:
+@contextmanager
+def _trace_file(path: Path | None, for_plot: bool) -> Iterator[tuple[IO[str] | None, Path | None]]:
+    """The open file a run streams its trace to, and its path: ``path`` (``--trace``), or with only ``--plot``
+    a temporary file (the plot reads the trace back; nothing keeps a long run's trace in memory); none if
+    neither was asked for."""
+    with ExitStack() as stack:
+        if path is None:
+            if not for_plot:
+                yield None, None
+                return
+            path = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="raftsim-"))) / "trace.jsonl"
+        try:
+            out = stack.enter_context(open(path, "w", encoding="utf-8"))
+        except OSError as e:
+            raise UsageError(f"--trace: expected a file we may write, but {path}: {e.strerror or e}") from None
+        yield out, path
+
+
+def _plot(result: ScenarioResult, trace: Path, out: Path) -> None:
     try:
-        from sim.viz.timeline import plot_timeline
+        from sim.viz.timeline import plot_timeline, read_trace
     except ImportError as e:
         raise UsageError(f"--plot: expected the plotting module sim.viz.timeline, got {e}") from None
-    plot_timeline(result.sim.trace, out, title=f"{result.scenario.name} (seed {result.seed})")
+    plot_timeline(read_trace(trace), out, title=f"{result.scenario.name} (seed {result.seed})")

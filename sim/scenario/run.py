@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING, Any
 
 from sim.check.safety import PROPERTIES, Violation
 from sim.scenario.model import Expectation, Scenario
@@ -130,12 +130,22 @@ def expectation_text(e: Expectation) -> str:
     return f"{e.kind} {e.value}"
 
 
-def run_scenario(s: Scenario, seed: int | None = None, trace: bool = True) -> ScenarioResult:
-    """Run a scenario (with ``seed`` instead of its own, if given) and judge its expectations."""
+def run_scenario(
+    s: Scenario,
+    seed: int | None = None,
+    trace: bool = True,
+    trace_out: IO[str] | None = None,
+) -> ScenarioResult:
+    """Run a scenario (with ``seed`` instead of its own, if given) and judge its expectations.
+
+    With ``trace_out``, the trace is streamed there as the run goes (a header first, the end record last), not
+    kept in memory."""
     from sim.world.cluster import Simulation
 
     run_seed = s.seed if seed is None else seed
-    sim = Simulation(s.cluster, s.network, s.workload, seed=run_seed, trace=trace)
+    sim = Simulation(s.cluster, s.network, s.workload, seed=run_seed, trace=trace or trace_out is not None)
+    if trace_out is not None:
+        sim.stream_trace(trace_out, s.name, s.source, s.duration)
     schedule(sim, s.faults)
     monitors = [monitor_for(e, s) for e in s.expectations]
     watching = [m for m in monitors if m.active]
@@ -152,4 +162,6 @@ def run_scenario(s: Scenario, seed: int | None = None, trace: bool = True) -> Sc
             if m.active:
                 m.event(sim)
     results = [(m.e, *m.finish(sim, violation)) for m in monitors]
+    if trace_out is not None:
+        sim.end_trace()
     return ScenarioResult(s, run_seed, sim, violation, results)

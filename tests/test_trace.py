@@ -1,0 +1,222 @@
+"""The trace as users read it (``scenarios/TRACE.md``): header and end records, AppendEntries entries and
+``append`` records from which every server's log rebuilds exactly, and streaming to a file in bounded memory with
+the digest unchanged."""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+from pathlib import Path
+from typing import Any
+
+import sim
+from sim.cli import main
+from sim.raft.messages import AppendEntries, Command, Entry
+from sim.scenario import load, run_scenario
+from sim.scenario.library import library_dir
+from sim.trace import CHUNK, message_to_dict, read_jsonl, rebuild_logs, record_to_dict
+from sim.world.cluster import Simulation
+from sim.world.config import ClusterConfig, NetworkConfig, WorkloadConfig
+from sim.world.network import LogNormal, describe_delay
+
+MS = 1_000
+S = 1_000_000
+SCENARIOS = library_dir()
+HEADER_KEYS = {"t", "ev", "node", "format", "raftsim", "scenario", "source", "seed", "config"}
+END_KEYS = {"t", "ev", "node", "events", "verdict"}
+
+
+def _streamed(path: Path, name: str) -> tuple[Any, list[dict[str, Any]]]:
+    """Run a library scenario with its trace streamed to ``path``; the result and the file's records."""
+    with open(path, "w", encoding="utf-8") as out:
+        result = run_scenario(load(SCENARIOS / name), trace=False, trace_out=out)
+    return result, read_jsonl(path)
+
+
+# ----------------------------------------------------------------------------------------- header and end
+
+
+def test_a_streamed_trace_starts_with_the_header_and_ends_with_the_end_record(tmp_path: Path) -> None:
+    result, records = _streamed(tmp_path / "t.jsonl", "leader-crash.toml")
+    s = result.scenario
+    header, end = records[0], records[-1]
+    assert set(header) == HEADER_KEYS and set(end) == END_KEYS
+    assert header["t"] == 0 and header["ev"] == "header" and header["node"] is None and header["format"] == 1
+    assert header["raftsim"] == sim.__version__
+    assert (header["scenario"], header["source"], header["seed"]) == (s.name, s.source, s.seed)
+    config = header["config"]
+    assert set(config) == {"cluster", "network", "workload", "duration_us"}
+    assert config["duration_us"] == s.duration
+    assert config["cluster"]["nodes"] == s.cluster.nodes and config["cluster"]["bug"] is None
+    assert config["cluster"]["raft"] == dataclasses.asdict(s.cluster.raft)
+    assert config["network"] == {
+        "delay": describe_delay(s.network.delay),
+        "drop": s.network.drop,
+        "duplicate": s.network.duplicate,
+        "fifo": s.network.fifo,
+    }
+    assert config["workload"] == {**dataclasses.asdict(s.workload), "ops": list(s.workload.ops)}
+    assert end == {"t": s.duration, "ev": "end", "node": None, "events": result.sim.events, "verdict": "ok"}
+    assert not any(r["ev"] in ("header", "end") for r in records[1:-1])
+    assert len(records) == len(result.sim.trace) + 2
+
+
+def test_the_end_record_names_the_violated_property(tmp_path: Path) -> None:
+    result, records = _streamed(tmp_path / "t.jsonl", "bug-vote-without-log-check.toml")
+    v = result.violation
+    assert v is not None
+    assert records[0]["config"]["cluster"]["bug"] == "vote-without-log-check"
+    assert records[-2]["ev"] == "violation" and records[-2]["property"] == v.property
+    assert records[-1] == {"t": v.time, "ev": "end", "node": None, "events": v.event, "verdict": v.property}
+    # The violation report's tail comes from the records already written out.
+    in_memory = run_scenario(load(SCENARIOS / "bug-vote-without-log-check.toml"))
+    assert in_memory.violation is not None and v.trace_tail == in_memory.violation.trace_tail
+
+
+def test_replay_streams_its_trace_with_the_outcome_as_verdict(tmp_path: Path, capsys: Any) -> None:
+    path = tmp_path / "r.jsonl"
+    assert main(["replay", "2", "--nodes", "5", "--bug", "vote-without-log-check", "--trace", str(path)]) == 1
+    capsys.readouterr()
+    records = read_jsonl(path)
+    assert records[0]["source"] == "fuzz seed 2" and records[0]["seed"] == 2
+    assert records[0]["scenario"] == "fuzz seed 2 (bug vote-without-log-check)"
+    assert records[-1]["ev"] == "end" and records[-1]["verdict"] == "LeaderCompleteness"
+
+
+# --------------------------------------------------------------------------------------------- the digest
+
+
+def test_streaming_changes_neither_the_run_nor_the_digest(tmp_path: Path) -> None:
+    s = load(SCENARIOS / "churn.toml")
+    in_memory = run_scenario(s)
+    with open(tmp_path / "t.jsonl", "w", encoding="utf-8") as out:
+        streamed = run_scenario(s, trace=False, trace_out=out)
+    assert streamed.sim.trace.digest() == in_memory.sim.trace.digest()
+    assert (streamed.sim.events, streamed.sim.committed) == (in_memory.sim.events, in_memory.sim.committed)
+    assert [line for line in in_memory.sim.trace.lines()] == (tmp_path / "t.jsonl").read_text().splitlines()[1:-1]
+
+
+def test_the_digest_covers_the_event_records_in_their_format_0_form(tmp_path: Path) -> None:
+    """What format 1 added (header, end, AppendEntries' entries, append records) is left out of the digest, so a
+    run keeps the digest it had before: the digest is the SHA-256 of the file with those taken out."""
+    result, records = _streamed(tmp_path / "t.jsonl", "heavy-load.toml")
+    h = hashlib.sha256()
+    for d in records:
+        if d["ev"] in ("header", "end", "append"):
+            continue
+        if d.get("msg", {}).get("type") == "AppendEntries":
+            del d["msg"]["entries"]
+        h.update(json.dumps(d, separators=(",", ":"), sort_keys=True).encode() + b"\n")
+    assert h.hexdigest() == result.sim.trace.digest()
+    assert sum(1 for d in records if d["ev"] == "append") > 1000
+
+
+# ------------------------------------------------------------------------------------- messages and logs
+
+
+def test_append_entries_list_their_entries() -> None:
+    entries = (Entry(3), Entry(3, Command("c1", 7, "put", "k1", "v")))
+    m = AppendEntries(3, 1, 2, 4, 2, entries, 4)
+    d = message_to_dict(m)
+    assert d["entries"] == [[3, None, None], [3, "c1", 7]]
+    assert (d["n"], d["first_term"]) == (2, 3)
+    assert "entries" not in message_to_dict(m, entries=False)
+    assert message_to_dict(AppendEntries(3, 1, 2, 4, 2, (), 4))["entries"] == []
+    rec = record_to_dict((5, "append", 2, (5, entries)))
+    assert rec == {"t": 5, "ev": "append", "node": 2, "index": 5, "entries": [[3, None, None], [3, "c1", 7]]}
+
+
+def _faulty_run(path: Path) -> Simulation:
+    """Crashes (losing writes in progress: disk latency), partitions, loss, duplication and client load."""
+    s = Simulation(
+        ClusterConfig(nodes=5, disk_latency=8 * MS),
+        NetworkConfig(delay=LogNormal(median=5 * MS, sigma=0.6, minimum=1 * MS), drop=0.03, duplicate=0.03),
+        WorkloadConfig(clients=20, rate=800, keys=16),
+        seed=3,
+    )
+    for k in range(5):
+        base = 400 * MS + k * 900 * MS
+        s.at(base, lambda: s.crash(s.leader() or 1))
+        s.at(base + 150 * MS, lambda: s.partition([[2, 3]]))
+        s.at(base + 300 * MS, lambda: s.crash(4))
+        s.at(base + 500 * MS, s.heal)
+        s.at(base + 600 * MS, lambda: [s.restart(i) for i in s.servers if not s.servers[i].alive])
+    with open(path, "w", encoding="utf-8") as out:
+        s.stream_trace(out, "faulty", "tests/test_trace.py", 5 * S)
+        s.run(5 * S)
+        s.end_trace()
+    assert s.violation is None
+    return s
+
+
+def _as_lists(entries: Any) -> list[list[Any]]:
+    return [[e.term, e.command and e.command.client, e.command and e.command.seq] for e in entries]
+
+
+def test_every_log_rebuilds_exactly_from_the_trace_of_a_faulty_run(tmp_path: Path) -> None:
+    s = _faulty_run(tmp_path / "t.jsonl")
+    records = read_jsonl(tmp_path / "t.jsonl")
+    assert sum(1 for r in records if r["ev"] == "crash" and r["lost_writes"]) > 0  # some writes were lost
+    logs = rebuild_logs(records)
+    assert sorted(logs) == sorted(s.servers)
+    for i, server in s.servers.items():
+        assert logs[i] == _as_lists(server.storage.entries), i  # the durable log
+        if server.node is not None and not server.writing:
+            assert logs[i] == _as_lists(server.node.log.entries()), i
+    assert min(len(log) for log in logs.values()) > 100
+
+
+def test_append_entries_carry_the_senders_log(tmp_path: Path) -> None:
+    """Replaying the trace in order, every AppendEntries a server sends holds what its log (as rebuilt from
+    the ``append`` records so far) holds at those indexes: a reader can follow replication entry by entry."""
+    _faulty_run(tmp_path / "t.jsonl")
+    logs: dict[int, list[list[Any]]] = {}
+    checked = 0
+    for d in read_jsonl(tmp_path / "t.jsonl"):
+        if d["ev"] == "append":
+            log = logs.setdefault(d["node"], [])
+            del log[d["index"] - 1 :]
+            log.extend(d["entries"])
+        elif d["ev"] == "send" and d["msg"]["type"] == "AppendEntries":
+            m = d["msg"]
+            log = logs.get(m["src"], [])
+            prev = m["prev_index"]
+            assert prev == 0 or log[prev - 1][0] == m["prev_term"]
+            assert log[prev : prev + m["n"]] == m["entries"]
+            checked += bool(m["entries"])
+    assert checked > 300
+
+
+# ------------------------------------------------------------------------------------------------ memory
+
+
+def test_a_streamed_trace_stays_small_in_memory(tmp_path: Path) -> None:
+    s = Simulation(workload=WorkloadConfig(clients=10, rate=500, keys=32), seed=3)
+    most = 0
+
+    def watch(sim_: Simulation) -> None:
+        nonlocal most
+        most = max(most, len(sim_.trace.records))
+
+    with open(tmp_path / "t.jsonl", "w", encoding="utf-8") as out:
+        s.stream_trace(out, "load", "tests/test_trace.py", 4 * S)
+        s.run(2 * S, after_event=watch)
+        s.run(4 * S)  # without a hook too
+        assert len(s.trace.records) < CHUNK
+        s.end_trace()
+    written = len(read_jsonl(tmp_path / "t.jsonl"))
+    assert most < CHUNK and written == len(s.trace) + 2 > 5 * CHUNK
+
+
+def test_a_plot_alone_draws_from_a_temporary_trace(tmp_path: Path, capsys: Any) -> None:
+    plot = tmp_path / "t.png"
+    assert main(["run", str(SCENARIOS / "first-election.toml"), "--plot", str(plot), "--quiet"]) == 0
+    assert plot.stat().st_size > 0 and list(tmp_path.iterdir()) == [plot]  # the trace it drew from is gone
+
+
+def test_an_unwritable_trace_path_is_one_line(tmp_path: Path, capsys: Any) -> None:
+    bad = tmp_path / "missing" / "t.jsonl"
+    assert main(["run", str(SCENARIOS / "first-election.toml"), "--trace", str(bad)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "\n" not in err and "--trace" in err
