@@ -1,19 +1,22 @@
 """The trace as users read it (``scenarios/TRACE.md``): header and end records, AppendEntries entries and
-``append`` records from which every server's log rebuilds exactly, and streaming to a file in bounded memory with
-the digest unchanged."""
+``append`` records from which every server's log rebuilds exactly, streaming to a file in bounded memory with the
+digest unchanged, and ``raftsim run``'s progress line."""
 
 from __future__ import annotations
 
 import dataclasses
 import hashlib
+import io
 import json
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import sim
 from sim.cli import main
 from sim.raft.messages import AppendEntries, Command, Entry
 from sim.scenario import load, run_scenario
+from sim.scenario.cli import _Progress
 from sim.scenario.library import library_dir
 from sim.trace import CHUNK, message_to_dict, read_jsonl, rebuild_logs, record_to_dict
 from sim.world.cluster import Simulation
@@ -87,11 +90,11 @@ def test_replay_streams_its_trace_with_the_outcome_as_verdict(tmp_path: Path, ca
 # --------------------------------------------------------------------------------------------- the digest
 
 
-def test_streaming_changes_neither_the_run_nor_the_digest(tmp_path: Path) -> None:
+def test_streaming_and_progress_change_neither_the_run_nor_the_digest(tmp_path: Path) -> None:
     s = load(SCENARIOS / "churn.toml")
     in_memory = run_scenario(s)
     with open(tmp_path / "t.jsonl", "w", encoding="utf-8") as out:
-        streamed = run_scenario(s, trace=False, trace_out=out)
+        streamed = run_scenario(s, trace=False, trace_out=out, progress=lambda _sim: None)
     assert streamed.sim.trace.digest() == in_memory.sim.trace.digest()
     assert (streamed.sim.events, streamed.sim.committed) == (in_memory.sim.events, in_memory.sim.committed)
     assert [line for line in in_memory.sim.trace.lines()] == (tmp_path / "t.jsonl").read_text().splitlines()[1:-1]
@@ -209,9 +212,44 @@ def test_a_streamed_trace_stays_small_in_memory(tmp_path: Path) -> None:
     assert most < CHUNK and written == len(s.trace) + 2 > 5 * CHUNK
 
 
-def test_a_plot_alone_draws_from_a_temporary_trace(tmp_path: Path, capsys: Any) -> None:
+# ---------------------------------------------------------------------------------------------- progress
+
+
+class _Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_progress_shows_on_a_terminal_after_a_delay_and_is_cleared() -> None:
+    clock = iter([0.0, 1.0, 2.5, 2.6, 3.0])
+    term = _Terminal()
+    p = _Progress("churn", 60 * S, stream=term, clock=lambda: next(clock), delay=2.0)
+    p(SimpleNamespace(now=5 * S, events=1_000))  # 1.0 s: too early
+    assert term.getvalue() == ""
+    p(SimpleNamespace(now=30 * S, events=5_000))  # 2.5 s: shown
+    shown = term.getvalue()
+    assert shown.startswith("\r") and "churn: 30.0s of 60.0s simulated (50%)" in shown and "events/s" in shown
+    p(SimpleNamespace(now=31 * S, events=5_100))  # 2.6 s: too soon after the last
+    assert term.getvalue() == shown
+    p(SimpleNamespace(now=45 * S, events=9_000))  # 3.0 s
+    assert "45.0s of 60.0s" in term.getvalue()
+    width = p.width
+    p.clear()
+    assert width > 0 and term.getvalue().endswith("\r" + " " * width + "\r")
+
+
+def test_progress_writes_nothing_when_stderr_is_not_a_terminal() -> None:
+    plain = io.StringIO()
+    p = _Progress("x", S, stream=plain, clock=lambda: 100.0, delay=0.0)
+    p(SimpleNamespace(now=S // 2, events=10))
+    p.clear()
+    assert plain.getvalue() == ""
+
+
+def test_run_writes_nothing_to_a_stderr_that_is_not_a_terminal(tmp_path: Path, capsys: Any) -> None:
     plot = tmp_path / "t.png"
     assert main(["run", str(SCENARIOS / "first-election.toml"), "--plot", str(plot), "--quiet"]) == 0
+    assert capsys.readouterr().err == ""
     assert plot.stat().st_size > 0 and list(tmp_path.iterdir()) == [plot]  # the trace it drew from is gone
 
 

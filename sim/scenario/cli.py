@@ -5,15 +5,19 @@ from __future__ import annotations
 import argparse
 import sys
 import tempfile
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 from sim.errors import UsageError
 from sim.scenario.library import DEFAULT_SCENARIO, default_scenario
 from sim.scenario.parse import load
 from sim.scenario.run import ScenarioResult, expectation_text, run_scenario
+
+if TYPE_CHECKING:
+    from sim.world.cluster import Simulation
 
 
 def register(subparsers: Any) -> None:
@@ -55,11 +59,15 @@ def run_command(args: argparse.Namespace) -> int:
     failed = 0
     for s in scenarios:
         trace_path = _output_path(args.trace, s.source, several) if args.trace else None
-        with _trace_file(trace_path, bool(args.plot)) as (trace_out, written):
-            result = run_scenario(s, seed=args.seed, trace=False, trace_out=trace_out)
-            if args.plot:
-                assert written is not None
-                _plot(result, written, _output_path(args.plot, s.source, several))
+        progress = _Progress(s.name, s.duration)
+        try:
+            with _trace_file(trace_path, bool(args.plot)) as (trace_out, written):
+                result = run_scenario(s, seed=args.seed, trace=False, trace_out=trace_out, progress=progress)
+                if args.plot:
+                    assert written is not None
+                    _plot(result, written, _output_path(args.plot, s.source, several))
+        finally:
+            progress.clear()
         if not result.passed:
             failed += 1
         if several or args.quiet:
@@ -103,3 +111,49 @@ def _plot(result: ScenarioResult, trace: Path, out: Path) -> None:
     except ImportError as e:
         raise UsageError(f"--plot: expected the plotting module sim.viz.timeline, got {e}") from None
     plot_timeline(read_trace(trace), out, title=f"{result.scenario.name} (seed {result.seed})")
+
+
+class _Progress:
+    """The progress of a run on stderr, on one line rewritten in place: only when stderr is a terminal, only once
+    the run has taken ``delay`` seconds of wall time, and cleared at the end. Wall time is read for this display
+    only; the run is the same whether it shows or not."""
+
+    def __init__(
+        self,
+        name: str,
+        duration: int,
+        stream: Any = None,
+        clock: Callable[[], float] = time.monotonic,
+        delay: float = 2.0,
+    ) -> None:
+        self.name = name
+        self.duration = duration
+        self.stream = stream or sys.stderr
+        self.tty = hasattr(self.stream, "isatty") and self.stream.isatty()
+        self.clock = clock
+        self.delay = delay
+        self.start = self.last = clock()
+        self.last_events = 0
+        self.width = 0  # of the line shown, 0 when none is
+
+    def __call__(self, sim: Simulation) -> None:
+        if not self.tty:
+            return
+        now = self.clock()
+        if now - self.start < self.delay or (self.width and now - self.last < 0.25):
+            return
+        rate = (sim.events - self.last_events) / max(now - self.last, 1e-9)
+        self.last, self.last_events = now, sim.events
+        line = (
+            f"{self.name}: {sim.now / 1e6:.1f}s of {self.duration / 1e6:.1f}s simulated "
+            f"({100 * sim.now / max(self.duration, 1):.0f}%), {rate:,.0f} events/s"
+        )
+        self.stream.write("\r" + line.ljust(self.width))
+        self.stream.flush()
+        self.width = max(self.width, len(line))
+
+    def clear(self) -> None:
+        if self.width:
+            self.stream.write("\r" + " " * self.width + "\r")
+            self.stream.flush()
+            self.width = 0
