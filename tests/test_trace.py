@@ -1,6 +1,6 @@
 """The trace as users read it (``scenarios/TRACE.md``): header and end records, AppendEntries entries and
 ``append`` records from which every server's log rebuilds exactly, streaming to a file in bounded memory with the
-digest unchanged, and ``raftsim run``'s progress line."""
+digest unchanged; exact latency percentiles in bounded memory; and ``raftsim run``'s progress line."""
 
 from __future__ import annotations
 
@@ -12,13 +12,19 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 import sim
 from sim.cli import main
 from sim.raft.messages import AppendEntries, Command, Entry
 from sim.scenario import load, run_scenario
 from sim.scenario.cli import _Progress
 from sim.scenario.library import library_dir
+from sim.scenario.monitors import percentile
 from sim.trace import CHUNK, message_to_dict, read_jsonl, rebuild_logs, record_to_dict
+from sim.world.clients import Latencies, LatencySummary
 from sim.world.cluster import Simulation
 from sim.world.config import ClusterConfig, NetworkConfig, WorkloadConfig
 from sim.world.network import LogNormal, describe_delay
@@ -210,6 +216,42 @@ def test_a_streamed_trace_stays_small_in_memory(tmp_path: Path) -> None:
         s.end_trace()
     written = len(read_jsonl(tmp_path / "t.jsonl"))
     assert most < CHUNK and written == len(s.trace) + 2 > 5 * CHUNK
+
+
+class _SmallBuffer(Latencies):
+    BUFFER = 5  # merges every few latencies
+
+
+@settings(derandomize=True, deadline=None)
+@given(st.lists(st.lists(st.integers(0, 300), max_size=60), max_size=4))
+def test_latency_summary_is_the_sorted_list(per_client: list[list[int]]) -> None:
+    clients = []
+    for values in per_client:
+        clients.append(lat := _SmallBuffer())
+        for v in values:
+            lat.add(v)
+    summary = LatencySummary(clients)
+    everything = sorted(v for values in per_client for v in values)
+    assert len(summary) == len(everything) and list(summary) == everything
+    assert summary[1:-1:2] == everything[1:-1:2]
+    if everything:
+        assert summary[-1] == everything[-1] and summary[0] == everything[0]
+        for p in (1, 50, 90, 99, 100):
+            assert percentile(summary, p) == percentile(everything, p)
+    with pytest.raises(IndexError):
+        summary[len(everything)]
+    assert all(len(lat._values) <= len(set(values)) for lat, values in zip(clients, per_client, strict=True))
+
+
+def test_client_latencies_are_exact() -> None:
+    """The summary of the clients' latencies is exactly the sorted list of those the trace's ack records carry."""
+    s = Simulation(workload=WorkloadConfig(clients=4, rate=400, keys=8), seed=5)
+    s.run(3 * S)
+    acked = sorted(r[3]["latency_us"] for r in s.trace.records if r[1] == "ack")
+    assert len(acked) == s.acked() > 200
+    assert list(s.latencies()) == acked
+    keys = {id(e.command.key) for e in s.servers[1].storage.entries if e.command is not None}
+    assert len(keys) <= 8 * len(s.clients)  # key names shared, not one string per command
 
 
 # ---------------------------------------------------------------------------------------------- progress

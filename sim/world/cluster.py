@@ -29,7 +29,7 @@ from sim.raft.messages import Message, RequestVoteReply
 from sim.raft.node import FOLLOWER, LEADER, Node, Output
 from sim.rng import stream
 from sim.trace import CHUNK, FORMAT, Trace, format_records
-from sim.world.clients import Client
+from sim.world.clients import Client, LatencySummary
 from sim.world.config import ClusterConfig, NetworkConfig, WorkloadConfig
 from sim.world.network import Delay, Network, describe_delay
 from sim.world.storage import Storage
@@ -462,8 +462,9 @@ class Simulation:
     def acked(self) -> int:
         return sum(c.acked for c in self.clients.values())
 
-    def latencies(self) -> list[int]:
-        return sorted(lat for c in self.clients.values() for lat in c.latencies)
+    def latencies(self) -> LatencySummary:
+        """Every client command's latency (microseconds), in ascending order."""
+        return LatencySummary(c.latencies for c in self.clients.values())
 
     # -------------------------------------------------------------------------------------------- faults
 
