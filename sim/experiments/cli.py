@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from sim.errors import UsageError
-from sim.experiments.bench import measure
+from sim.experiments.bench import measure, measure_memory
 from sim.experiments.figure16 import (
     BROADCAST,
     DEFAULT_CAP_MS,
@@ -125,7 +125,29 @@ def _print_human(r: dict[str, Any]) -> None:
     )
 
 
+def _print_memory(rows: list[dict[str, Any]], rate: float) -> None:
+    minutes = len(rows)
+    print(
+        f"memory: 5-node cluster, 20 clients offering {rate:g} commands/s for {minutes / 2:g} of {minutes} simulated "
+        "minutes, trace streamed (to /dev/null), checker on"
+    )
+    print("minute  log entries  heap MB  heap peak MB  peak RSS MB  heap growth MB  bytes/new entry  trace records")
+    for r in rows:
+        per_entry = f"{r['bytes_per_entry']:.0f}" if r["bytes_per_entry"] else "-"
+        print(
+            f"{r['minute']:>6}  {r['entries']:>11,}  {r['heap_mb']:>7.1f}  {r['heap_peak_mb']:>12.1f}  "
+            f"{r['rss_peak_mb']:>11.1f}  {r['growth_mb']:>+14.2f}  {per_entry:>15}  {r['trace_records']:>13,}"
+        )
+
+
 def bench_command(args: argparse.Namespace) -> int:
+    if args.memory:
+        rows = measure_memory(minutes=args.minutes, rate=args.rate)
+        if args.json:
+            print(json.dumps({"memory": rows}, sort_keys=True))
+        else:
+            _print_memory(rows, args.rate)
+        return 0
     result = measure(repeat=args.repeat)
     if args.bugs:
         from sim.fuzz.hunts import bench_bugs
@@ -159,4 +181,13 @@ def register_bench(subparsers: Any) -> None:
     p.add_argument("--repeat", type=_positive, default=5, help="rounds of interleaved measurements (default 5)")
     p.add_argument("--bugs", action="store_true", help="also fuzz each known bug: seeds to first failure")
     p.add_argument("--bug-budget", type=_positive, default=2000, help="seed budget per bug with --bugs (default 2000)")
+    p.add_argument(
+        "--memory",
+        action="store_true",
+        help="measure memory instead of speed: heap and peak RSS after each simulated minute of a loaded run",
+    )
+    p.add_argument("--minutes", type=_positive, default=6, help="simulated minutes with --memory (default 6)")
+    p.add_argument(
+        "--rate", type=_positive, default=200, help="commands/s offered with --memory, first half (default 200)"
+    )
     p.set_defaults(func=bench_command)
