@@ -1,31 +1,16 @@
-"""The record of what happened in a run, kept in memory and written as JSON Lines.
+"""The record of what happened in a run: kept in memory, or streamed to a JSON Lines file while the run goes on.
 
 A record is a tuple ``(time_us, kind, node, data)``; ``data`` is a message object for the message kinds (kept by
 reference: messages are immutable), ``(index, entry)`` for ``apply``, the index for ``commit`` (the two kinds
-written most often after messages), and a dict otherwise. Turning records into JSON is deferred until someone
-asks (``record_to_dict``), so keeping the trace on costs one tuple per record.
+written most often after messages), ``(index, entries)`` for ``append``, and a dict otherwise. Turning records into
+JSON is deferred until someone asks (``record_to_dict``), so keeping the trace on costs one tuple per record.
 
-Kinds and their JSON fields (``t`` is simulated microseconds, ``node`` the server or client concerned):
+Every record kind, field and unit, the header and end records of a written trace, and how to rebuild a server's
+log from a trace are documented for users in ``scenarios/TRACE.md``.
 
-==========  =================================================================================================
-boot        a node process started from durable state: ``term``, ``log`` (its length)
-crash       a node crashed (``lost_writes``: writes that had not become durable)
-state       a role or term change: ``role`` (follower/precandidate/candidate/leader), ``term``
-vote        ``node`` granted its vote to ``candidate`` in ``term``
-send        a message left ``node``: ``msg`` (see below)
-deliver     a message reached ``node``: ``msg``
-drop        the network lost a message: ``msg``, ``reason`` (random, partition, crashed)
-duplicate   the network made a second copy of a message: ``msg``
-commit      ``node``'s commit index rose to ``index``
-apply       ``node`` applied ``index`` (``term``, ``client``, ``seq`` of the entry; client null for a no-op)
-request     client ``node`` sent command ``seq`` to server ``to`` (``attempt`` counts retries)
-ack         client ``node`` received the result of ``seq`` (``index``, ``latency_us``)
-fault       an injected fault: ``action`` and its arguments (``nodes``, ``groups``, ``src``, ``dst``, ``value``)
-violation   the checker stopped the run: ``property``, ``detail``, ``nodes``
-==========  =================================================================================================
-
-A message is ``{"type": ..., "src", "dst", "term", ...}`` with its fields; an AppendEntries carries the number of
-entries (``n``) and the term of the first (``first_term``) instead of the entries themselves.
+The digest (``Trace.digest``) is the SHA-256 of the event records in the form they had before format 1 added the
+header and end records, the ``entries`` of AppendEntries and the ``append`` records: a run keeps the digest it
+had, whatever the version that ran it.
 """
 
 from __future__ import annotations
@@ -33,18 +18,34 @@ from __future__ import annotations
 import hashlib
 import json
 from collections import deque
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
-from .raft.messages import AppendEntries, ClientRequest, Command
+from .raft.messages import AppendEntries, ClientRequest, Command, Entry
 
 Record = tuple[int, str, Any, Any]
 
 MESSAGE_KINDS = frozenset({"send", "deliver", "drop", "duplicate"})
+# The version of the file format that the header record names.
+FORMAT = 1
+# Kinds added by format 1: left out of the digest (see the module's docstring).
+UNDIGESTED_KINDS = frozenset({"append"})
+# While streaming, the records in memory are written out once there are this many.
+CHUNK = 4096
+
+_encode = json.JSONEncoder(separators=(",", ":"), sort_keys=True).encode
 
 
-def message_to_dict(m: Any) -> dict[str, Any]:
+def entry_to_list(e: Entry) -> list[Any]:
+    """An entry as ``[term, client, seq]``; client and seq are null for a leader's no-op."""
+    c = e.command
+    return [e.term, None, None] if c is None else [e.term, c.client, c.seq]
+
+
+def message_to_dict(m: Any, entries: bool = True) -> dict[str, Any]:
+    """A message's JSON form. An AppendEntries carries ``n`` and ``first_term`` (format 0) and, unless
+    ``entries`` is false (the digest's form), its ``entries`` as ``entry_to_list`` writes them."""
     d: dict[str, Any] = {"type": type(m).__name__}
     if type(m) is AppendEntries:
         d.update(
@@ -57,6 +58,8 @@ def message_to_dict(m: Any) -> dict[str, Any]:
             first_term=m.entries[0].term if m.entries else None,
             commit=m.commit,
         )
+        if entries:
+            d["entries"] = [entry_to_list(e) for e in m.entries]
         return d
     for name, value in m.asdict().items():
         d[name] = value.asdict() if type(value) is Command else value
@@ -65,21 +68,26 @@ def message_to_dict(m: Any) -> dict[str, Any]:
     return d
 
 
-def record_to_dict(record: Record) -> dict[str, Any]:
+def record_to_dict(record: Record, entries: bool = True) -> dict[str, Any]:
+    """A record's JSON form; ``entries`` as for ``message_to_dict`` (an ``append`` record always lists its
+    entries)."""
     t, kind, node, data = record
     d: dict[str, Any] = {"t": t, "ev": kind, "node": node}
     if kind in MESSAGE_KINDS:
         if type(data) is tuple:  # (message, reason) for drops
-            d["msg"] = message_to_dict(data[0])
+            d["msg"] = message_to_dict(data[0], entries)
             d["reason"] = data[1]
         else:
-            d["msg"] = message_to_dict(data)
+            d["msg"] = message_to_dict(data, entries)
     elif kind == "apply":
         index, entry = data
         c = entry.command
         d.update(index=index, term=entry.term, client=c and c.client, seq=c and c.seq)
     elif kind == "commit":
         d["index"] = data
+    elif kind == "append":
+        index, written = data
+        d.update(index=index, entries=[entry_to_list(e) for e in written])
     elif data:
         d.update(data)
     return d
@@ -88,49 +96,124 @@ def record_to_dict(record: Record) -> dict[str, Any]:
 class Trace:
     """An append-only sequence of records. ``enabled=False`` keeps only the last ``tail`` records (for reports).
 
-    Hot paths may bind ``trace.records.append`` once and call it with a record tuple: that is all ``add`` does.
+    ``stream`` makes it write to a file as the run goes: from then on ``records`` holds only the records not yet
+    written (the simulation calls ``flush`` once there are ``CHUNK`` of them), ``__len__`` still counts every
+    record, and the digest is kept up to date as records are written, so it costs nothing at the end.
+
+    Hot paths may bind ``trace.records.append`` once and call it with a record tuple: that is all ``add`` does
+    (``flush`` empties the list in place, so the bound method stays valid).
     """
 
-    __slots__ = ("enabled", "records", "tail")
+    __slots__ = ("_hash", "_out", "_recent", "_written", "enabled", "records", "tail")
 
     def __init__(self, enabled: bool = True, tail: int = 50) -> None:
         self.records: list[Record] | deque[Record] = [] if enabled else deque(maxlen=tail)
         self.enabled = enabled
         self.tail = tail
+        self._out: IO[str] | None = None  # the file while streaming
+        self._hash: Any = None  # the running SHA-256 of the records written, once streaming started
+        self._written = 0
+        self._recent: list[Record] = []  # the last ``tail`` records written, for violation reports
+
+    # ----------------------------------------------------------------------------------------- recording
 
     def add(self, t: int, kind: str, node: Any, data: Any = None) -> None:
         self.records.append((t, kind, node, data))
 
     def __len__(self) -> int:
-        return len(self.records)
+        return self._written + len(self.records)
 
     def __iter__(self) -> Iterator[Record]:
+        """The records in memory (while streaming: those not yet written)."""
         return iter(self.records)
 
     def last(self, n: int) -> list[Record]:
-        return list(self.records)[-n:]
+        return (self._recent + list(self.records))[-n:]
+
+    # ----------------------------------------------------------------------------------------- streaming
+
+    @property
+    def streaming(self) -> bool:
+        return self._out is not None
+
+    def stream(self, out: IO[str], header: dict[str, Any]) -> None:
+        """Write ``header`` and every record so far to ``out``, and from now on each record as ``flush`` is
+        called. The caller owns ``out`` (opens and closes it); ``finish`` writes the end record."""
+        if not self.enabled:
+            raise ValueError("a trace that keeps only its tail cannot be streamed: make it with enabled=True")
+        if self._hash is not None:
+            raise ValueError("the trace is already being written")
+        self._out = out
+        self._hash = hashlib.sha256()
+        out.write(_encode(header) + "\n")
+        self.flush()
+
+    def flush(self) -> None:
+        """Write the records in memory to the file and forget them (keeping the last few for reports)."""
+        out = self._out
+        records = self.records
+        if out is None or not records:
+            return
+        assert isinstance(records, list)
+        digested: list[str] = []
+        lines: list[str] = []
+        for r in records:
+            if r[1] in UNDIGESTED_KINDS:
+                lines.append(_encode(record_to_dict(r)))
+                continue
+            d = record_to_dict(r, entries=False)
+            line = _encode(d)
+            digested.append(line)
+            if r[1] in MESSAGE_KINDS:
+                m = r[3][0] if type(r[3]) is tuple else r[3]
+                if type(m) is AppendEntries:  # its file form adds the entries to the digest form
+                    d["msg"]["entries"] = [entry_to_list(e) for e in m.entries]
+                    line = _encode(d)
+            lines.append(line)
+        digested.append("")
+        lines.append("")
+        self._hash.update("\n".join(digested).encode())
+        out.write("\n".join(lines))
+        self._recent = (self._recent + records[-self.tail :])[-self.tail :]
+        self._written += len(records)
+        records.clear()
+
+    def finish(self, end: dict[str, Any]) -> None:
+        """Write what is left and the end record; the trace stops streaming (the caller closes the file)."""
+        self.flush()
+        assert self._out is not None
+        self._out.write(_encode(end) + "\n")
+        self._out.flush()
+        self._out = None
+
+    # ------------------------------------------------------------------------------------ in-memory form
 
     def lines(self, records: Iterable[Record] | None = None) -> Iterator[str]:
+        """The JSON Lines form of the records in memory (or of ``records``), without header and end."""
         for r in self.records if records is None else records:
-            yield json.dumps(record_to_dict(r), separators=(",", ":"), sort_keys=True)
+            yield _encode(record_to_dict(r))
 
     def write_jsonl(self, path: str | Path) -> None:
+        """Write the records in memory to ``path``, one per line, with no header or end record (the commands
+        stream their traces instead: ``Simulation.stream_trace``)."""
         with open(path, "w", encoding="utf-8") as f:
             for line in self.lines():
                 f.write(line)
                 f.write("\n")
 
     def digest(self) -> str:
-        """SHA-256 of the JSON Lines form: equal digests mean byte-identical traces."""
-        h = hashlib.sha256()
-        for line in self.lines():
-            h.update(line.encode())
-            h.update(b"\n")
+        """SHA-256 of the event records in their digest form (see the module's docstring): equal digests mean
+        the same run."""
+        h = self._hash.copy() if self._hash is not None else hashlib.sha256()
+        for r in self.records:
+            if r[1] not in UNDIGESTED_KINDS:
+                h.update(_encode(record_to_dict(r, entries=False)).encode() + b"\n")
         return h.hexdigest()
 
 
 def read_jsonl(path: str | Path) -> list[dict[str, Any]]:
-    """Read a trace written by ``Trace.write_jsonl`` back as dicts (for plots and tools)."""
+    """Read a trace written by ``Trace.write_jsonl`` or streamed by ``Trace.stream`` back as dicts (header and
+    end records included, when the file has them)."""
     with open(path, encoding="utf-8") as f:
         return [json.loads(line) for line in f if line.strip()]
 
@@ -139,10 +222,21 @@ def format_records(records: Iterable[Record]) -> str:
     """A human-readable rendering of records, one per line, for violation reports."""
     out = []
     for r in records:
-        d = record_to_dict(r)
+        d = record_to_dict(r, entries=False)
         t = d.pop("t")
         kind = d.pop("ev")
         node = d.pop("node")
         rest = " ".join(f"{k}={json.dumps(v, separators=(',', ':'))}" for k, v in d.items())
         out.append(f"{t / 1000:10.3f}ms {kind:<9} {node!s:<4} {rest}")
     return "\n".join(out)
+
+
+def rebuild_logs(records: Iterable[dict[str, Any]]) -> dict[Any, list[Sequence[Any]]]:
+    """Each server's durable log as ``[term, client, seq]`` lists, replayed from a trace's ``append`` records."""
+    logs: dict[Any, list[Sequence[Any]]] = {}
+    for d in records:
+        if d.get("ev") == "append":
+            log = logs.setdefault(d["node"], [])
+            del log[d["index"] - 1 :]
+            log.extend(d["entries"])
+    return logs

@@ -19,6 +19,12 @@ Figures:
   is reported too (the first part is the fresh run's twin; later parts, all in steady state, cost about 7% more
   than a fresh run, whose first 200 ms elect a leader and carry no load).
 
+``--memory`` (``measure_memory``) measures memory instead of speed: the benchmark's cluster at a lighter load for
+some simulated minutes, clients stopping halfway, its trace streamed to ``os.devnull`` as ``raftsim run --trace``
+streams it, and, after each simulated minute, the Python heap (``tracemalloc``: now and its peak) and the
+process's peak resident size. While clients write, memory grows with the logs, by a constant number of bytes per
+entry (the logs themselves, and the checker's per-index tables that mirror them); once they stop, nothing grows.
+
 The cyclic garbage collector is off while a cluster runs (``Simulation.run`` turns it off). Here it stays off
 for the whole measurement, bare SimPy included, and a full collection runs between rounds, untimed: otherwise
 the collection that ``Simulation.run`` defers would fall, at random, into whichever slice next allocates.
@@ -27,7 +33,11 @@ the collection that ``Simulation.run`` defers would fall, at random, into whiche
 from __future__ import annotations
 
 import gc
+import os
+import resource
+import sys
 import time
+import tracemalloc
 from collections.abc import Iterator
 from statistics import median
 from typing import TYPE_CHECKING, Any
@@ -66,8 +76,9 @@ class BareSimPy:
         return time.process_time() - start
 
 
-def steady_load(check: bool = True, seed: int = 1) -> Simulation:
-    """The benchmark's cluster: 5 nodes, 1-5 ms links, 20 clients offering 2,000 commands/s, trace in memory."""
+def steady_load(check: bool = True, seed: int = 1, rate: float = 2_000, stop: int | None = None) -> Simulation:
+    """The benchmark's cluster: 5 nodes, 1-5 ms links, 20 clients offering ``rate`` commands/s (2,000) until
+    ``stop`` (microseconds; None: the whole run), trace in memory."""
     from sim.world.cluster import Simulation
     from sim.world.config import ClusterConfig, NetworkConfig, WorkloadConfig
     from sim.world.network import Uniform
@@ -77,7 +88,7 @@ def steady_load(check: bool = True, seed: int = 1) -> Simulation:
         NetworkConfig(delay=Uniform(1_000, 5_000)),
         # 1000 keys keep values short: appends to a few hot keys would make every apply copy an ever longer
         # string, a cost of the workload's state machine rather than of the simulator.
-        WorkloadConfig(clients=20, rate=2_000, timeout=200_000, keys=1_000),
+        WorkloadConfig(clients=20, rate=rate, timeout=200_000, keys=1_000, stop=stop),
         seed=seed,
         trace=True,
         check=check,
@@ -202,3 +213,52 @@ def measure(repeat: int = 5, duration_us: int = BASE_DURATION_US, slices: int = 
             "trace_records": sample["trace_records"],
         },
     }
+
+
+MINUTE_US = 60_000_000
+
+
+def measure_memory(minutes: int = 6, rate: float = 200.0) -> list[dict[str, float]]:
+    """The benchmark's cluster offered ``rate`` commands/s for the first half of ``minutes`` simulated minutes,
+    then idle, its trace streamed to ``os.devnull``: after each minute, the entries in the longest log, the
+    Python heap now and its peak (MB, ``tracemalloc``), the process's peak resident size (MB), the heap's growth
+    over the minute and, for the minutes clients wrote throughout, that growth per entry appended to the log."""
+    rows = []
+    stop = minutes * MINUTE_US // 2
+    with open(os.devnull, "w", encoding="utf-8") as devnull:
+        tracemalloc.start()
+        try:
+            sim = steady_load(rate=rate, stop=stop)
+            sim.stream_trace(devnull, "bench --memory", "sim.experiments.bench.measure_memory", minutes * MINUTE_US)
+            before, _ = tracemalloc.get_traced_memory()
+            entries_before = 0
+            for minute in range(1, minutes + 1):
+                violation = sim.run(minute * MINUTE_US)
+                if violation is not None:
+                    raise RuntimeError(f"benchmark run found a violation: {violation.report()}")
+                now, peak = tracemalloc.get_traced_memory()
+                entries = max(len(s.storage.entries) for s in sim.servers.values())
+                loaded = minute * MINUTE_US <= stop and entries > entries_before
+                rows.append(
+                    {
+                        "minute": minute,
+                        "entries": entries,
+                        "heap_mb": now / 1e6,
+                        "heap_peak_mb": peak / 1e6,
+                        "rss_peak_mb": _peak_rss_mb(),
+                        "bytes_per_entry": (now - before) / (entries - entries_before) if loaded else 0.0,
+                        "growth_mb": (now - before) / 1e6,
+                        "trace_records": len(sim.trace),
+                        "trace_in_memory": len(sim.trace.records),
+                    }
+                )
+                before, entries_before = now, entries
+            sim.end_trace()
+        finally:
+            tracemalloc.stop()
+    return rows
+
+
+def _peak_rss_mb() -> float:
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak / 1e6 if sys.platform == "darwin" else peak / 1e3  # bytes on macOS, kilobytes elsewhere

@@ -10,7 +10,7 @@ import time
 from typing import Any
 
 from sim.errors import UsageError
-from sim.experiments.bench import measure
+from sim.experiments.bench import measure, measure_memory
 from sim.experiments.figure16 import (
     BROADCAST,
     DEFAULT_CAP_MS,
@@ -134,10 +134,27 @@ def _print_human(r: dict[str, Any]) -> None:
     )
 
 
+def _print_memory(rows: list[dict[str, Any]], rate: float) -> None:
+    minutes = len(rows)
+    print(
+        f"memory: 5-node cluster, 20 clients offering {rate:g} commands/s for {minutes / 2:g} of {minutes} simulated "
+        "minutes, trace streamed (to /dev/null), checker on"
+    )
+    print("minute  log entries  heap MB  heap peak MB  peak RSS MB  heap growth MB  bytes/new entry  trace records")
+    for r in rows:
+        per_entry = f"{r['bytes_per_entry']:.0f}" if r["bytes_per_entry"] else "-"
+        print(
+            f"{r['minute']:>6}  {r['entries']:>11,}  {r['heap_mb']:>7.1f}  {r['heap_peak_mb']:>12.1f}  "
+            f"{r['rss_peak_mb']:>11.1f}  {r['growth_mb']:>+14.2f}  {per_entry:>15}  {r['trace_records']:>13,}"
+        )
+
+
 def bench_command(args: argparse.Namespace) -> int:
     """Each flag picks a part of the benchmark; with none, the simulator's speed."""
-    parts = [name for name in ("speed", "lin", "bugs") if getattr(args, name)] or ["speed"]
+    parts = [name for name in ("speed", "lin", "bugs", "memory") if getattr(args, name)] or ["speed"]
     result: dict[str, Any] = {}
+    if "memory" in parts:
+        result["memory"] = measure_memory(minutes=args.minutes, rate=args.rate)
     if "speed" in parts:
         result.update(measure(repeat=args.repeat))
     if "lin" in parts:
@@ -152,6 +169,8 @@ def bench_command(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(result, sort_keys=True))
         return 0
+    if "memory" in parts:
+        _print_memory(result["memory"], args.rate)
     if "speed" in parts:
         _print_human(result)
     if "lin" in parts:
@@ -199,4 +218,13 @@ def register_bench(subparsers: Any) -> None:
         help="the default campaign's speed, and each known bug: seeds to first failure (default campaign and hunt)",
     )
     p.add_argument("--bug-budget", type=_positive, default=2000, help="seed budget per bug with --bugs (default 2000)")
+    p.add_argument(
+        "--memory",
+        action="store_true",
+        help="memory: heap and peak RSS after each simulated minute of a loaded run",
+    )
+    p.add_argument("--minutes", type=_positive, default=6, help="simulated minutes with --memory (default 6)")
+    p.add_argument(
+        "--rate", type=_positive, default=200, help="commands/s offered with --memory, first half (default 200)"
+    )
     p.set_defaults(func=bench_command)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from typing import IO
 
 from sim.check.properties import CONVERGENCE, LIVENESS
 from sim.world.cluster import Simulation
@@ -112,10 +113,17 @@ EVENTS_PER_MS = 120
 RECOVERY_POLL = 50 * MS
 
 
-def run_case(case: Case, trace: bool = False, digest: bool = False) -> tuple[Outcome, Simulation]:
+def run_case(
+    case: Case, trace: bool = False, digest: bool = False, trace_out: IO[str] | None = None
+) -> tuple[Outcome, Simulation]:
     """The fault phase, then the liveness phase until the cluster has recovered (or its bound), then the client
-    history judged as a whole. The first property that fails is the outcome's."""
-    sim = build(case, trace=trace or digest)
+    history judged as a whole; the first property that fails is the outcome's. ``trace`` keeps the trace in
+    memory, ``trace_out`` streams it there (ending with the outcome's property as the verdict), ``digest`` puts
+    the trace's digest in the outcome."""
+    sim = build(case, trace=trace or digest or trace_out is not None)
+    if trace_out is not None:
+        bug = f" (bug {case.cluster.bug})" if case.cluster.bug else ""
+        sim.stream_trace(trace_out, f"fuzz seed {case.seed}{bug}", f"fuzz seed {case.seed}", case.end)
     v = sim.run(case.duration)
     t = case.duration
     while v is None and t < case.end:
@@ -133,4 +141,6 @@ def run_case(case: Case, trace: bool = False, digest: bool = False) -> tuple[Out
         out = Outcome(case.seed, prop, why, sim.now, sim.events)
     if digest:
         out = replace(out, digest=sim.trace.digest())
+    if trace_out is not None:
+        sim.end_trace(out.property or "ok")
     return out, sim

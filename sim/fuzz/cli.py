@@ -7,6 +7,7 @@ import os
 import shlex
 import sys
 import time
+from contextlib import ExitStack
 from typing import Any
 
 from sim.check.properties import LIVELOCK
@@ -277,6 +278,7 @@ def report_failures(camp: Campaign, options: Options, out_dir: str, shrink_failu
 
 
 def replay_command_main(args: argparse.Namespace) -> int:
+    from sim.errors import UsageError
     from sim.scenario import to_toml
 
     options = _options(args)
@@ -288,7 +290,17 @@ def replay_command_main(args: argparse.Namespace) -> int:
     if args.history:
         output_file("--history", args.history, (".edn",))
     case = case_for_seed(seed, options)
-    out, sim = run_case(case, trace=True, digest=True)
+    with ExitStack() as stack:
+        trace_out = None
+        if args.trace:
+            try:
+                trace_out = stack.enter_context(open(args.trace, "w", encoding="utf-8"))
+            except OSError as e:
+                raise UsageError(
+                    f"--trace: expected a file we may write, but {args.trace}: {e.strerror or e}"
+                ) from None
+        # Without --trace, only a plot needs the trace: this short run keeps it in memory.
+        out, sim = run_case(case, trace=bool(args.plot), digest=True, trace_out=trace_out)
     # With --schedule the output is a scenario file: the case, then everything else as comments.
     comment = "# " if args.schedule else ""
 
@@ -308,7 +320,6 @@ def replay_command_main(args: argparse.Namespace) -> int:
     if sim.violation is not None:
         say(sim.violation.report())
     if args.trace:
-        sim.trace.write_jsonl(args.trace)
         say(f"  trace written to {args.trace}")
     if args.history:
         from sim.check.history import write_edn
@@ -317,9 +328,10 @@ def replay_command_main(args: argparse.Namespace) -> int:
         write_edn(operations(sim.history), args.history)
         say(f"  history written to {args.history}")
     if args.plot:
-        from sim.viz.timeline import plot_timeline
+        from sim.viz.timeline import plot_timeline, read_trace
 
+        records = read_trace(args.trace) if args.trace else sim.trace
         title = f"fuzz seed {seed}: {out.property or 'passed'}"
-        plot_timeline(sim.trace, args.plot, title=title, run_end_us=sim.now)
+        plot_timeline(records, args.plot, title=title, run_end_us=sim.now)
         say(f"  timeline drawn to {args.plot}")
     return 1 if out.failed else 0

@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 import argparse
+import shutil
 import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import IO, TYPE_CHECKING, Any
 
 from sim.check.history import write_edn
+from sim.errors import UsageError
 from sim.outputs import output_dir, output_file
 from sim.rng import check_seed
 from sim.scenario.emit import to_toml
@@ -18,6 +24,9 @@ from sim.scenario.parse import load
 from sim.scenario.run import ScenarioResult, expectation_text, run_scenario
 from sim.units import format_ms
 from sim.world.clients import operations
+
+if TYPE_CHECKING:
+    from sim.world.cluster import Simulation
 
 
 def register(subparsers: Any) -> None:
@@ -112,8 +121,18 @@ def run_command(args: argparse.Namespace) -> int:
     several = len(scenarios) > 1
     failed = 0
     for s, plan in zip(scenarios, plans, strict=True):
-        result = run_scenario(s, seed=seed, trace=plan.wants_trace)
-        written = _write_outputs(result, plan)
+        progress = _Progress(s.name, s.duration)
+        if plan.folder is not None:
+            plan.folder.mkdir(exist_ok=True)
+        trace_path = plan.trace or (plan.folder / "trace.jsonl" if plan.folder else None)
+        try:
+            with _trace_file(trace_path, bool(plan.plot)) as (trace_out, streamed):
+                result = run_scenario(s, seed=seed, trace=False, trace_out=trace_out, progress=progress)
+                if trace_out is not None:
+                    trace_out.flush()
+                written = _write_outputs(result, plan, streamed)
+        finally:
+            progress.clear()
         if not result.passed:
             failed += 1
         if several or args.quiet:
@@ -140,21 +159,22 @@ def run_command(args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
-def _write_outputs(result: ScenarioResult, plan: _Outputs) -> list[Path]:
-    """Write what was asked for; returns the paths written, in order."""
+def _write_outputs(result: ScenarioResult, plan: _Outputs, trace: Path | None) -> list[Path]:
+    """Write what was asked for (the trace was streamed to ``trace`` during the run); returns the paths written,
+    in order."""
     written: list[Path] = []
     if plan.trace:
-        result.sim.trace.write_jsonl(plan.trace)
         written.append(plan.trace)
     if plan.plot:
-        _plot(result, plan.plot)
+        assert trace is not None
+        _plot(result, trace, plan.plot)
         written.append(plan.plot)
     if plan.history:
         write_edn(operations(result.sim.history), plan.history)
         written.append(plan.history)
     if plan.folder:
         folder = plan.folder
-        folder.mkdir(exist_ok=True)
+        assert trace is not None
         as_run = replace(result.scenario, seed=result.seed)
         files = {
             "scenario.toml": to_toml(as_run),
@@ -163,19 +183,83 @@ def _write_outputs(result: ScenarioResult, plan: _Outputs) -> list[Path]:
         for name, text in files.items():
             (folder / name).write_text(text, encoding="utf-8")
             written.append(folder / name)
-        result.sim.trace.write_jsonl(folder / "trace.jsonl")
+        if trace != folder / "trace.jsonl":
+            shutil.copyfile(trace, folder / "trace.jsonl")  # streamed to --trace: the folder gets a copy
         written.append(folder / "trace.jsonl")
         write_edn(operations(result.sim.history), folder / "history.edn")
         written.append(folder / "history.edn")
-        _plot(result, folder / "timeline.png")
+        _plot(result, trace, folder / "timeline.png")
         written.append(folder / "timeline.png")
     return written
 
 
-def _plot(result: ScenarioResult, out: Path) -> None:
-    from sim.viz.timeline import plot_timeline
+@contextmanager
+def _trace_file(path: Path | None, for_plot: bool) -> Iterator[tuple[IO[str] | None, Path | None]]:
+    """The open file a run streams its trace to, and its path: ``path`` (``--trace``), or with only ``--plot``
+    a temporary file (the plot reads the trace back; nothing keeps a long run's trace in memory); none if
+    neither was asked for."""
+    with ExitStack() as stack:
+        if path is None:
+            if not for_plot:
+                yield None, None
+                return
+            path = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="raftsim-"))) / "trace.jsonl"
+        try:
+            out = stack.enter_context(open(path, "w", encoding="utf-8"))
+        except OSError as e:
+            raise UsageError(f"--trace: expected a file we may write, but {path}: {e.strerror or e}") from None
+        yield out, path
+
+
+def _plot(result: ScenarioResult, trace: Path, out: Path) -> None:
+    from sim.viz.timeline import plot_timeline, read_trace
 
     # The run ends at its duration, or at the violation that stopped it.
-    plot_timeline(
-        result.sim.trace, out, title=f"{result.scenario.name} (seed {result.seed})", run_end_us=result.sim.now
-    )
+    title = f"{result.scenario.name} (seed {result.seed})"
+    plot_timeline(read_trace(trace), out, title=title, run_end_us=result.sim.now)
+
+
+class _Progress:
+    """The progress of a run on stderr, on one line rewritten in place: only when stderr is a terminal, only once
+    the run has taken ``delay`` seconds of wall time, and cleared at the end. Wall time is read for this display
+    only; the run is the same whether it shows or not."""
+
+    def __init__(
+        self,
+        name: str,
+        duration: int,
+        stream: Any = None,
+        clock: Callable[[], float] = time.monotonic,
+        delay: float = 2.0,
+    ) -> None:
+        self.name = name
+        self.duration = duration
+        self.stream = stream or sys.stderr
+        self.tty = hasattr(self.stream, "isatty") and self.stream.isatty()
+        self.clock = clock
+        self.delay = delay
+        self.start = self.last = clock()
+        self.last_events = 0
+        self.width = 0  # of the line shown, 0 when none is
+
+    def __call__(self, sim: Simulation) -> None:
+        if not self.tty:
+            return
+        now = self.clock()
+        if now - self.start < self.delay or (self.width and now - self.last < 0.25):
+            return
+        rate = (sim.events - self.last_events) / max(now - self.last, 1e-9)
+        self.last, self.last_events = now, sim.events
+        line = (
+            f"{self.name}: {sim.now / 1e6:.1f}s of {self.duration / 1e6:.1f}s simulated "
+            f"({100 * sim.now / max(self.duration, 1):.0f}%), {rate:,.0f} events/s"
+        )
+        self.stream.write("\r" + line.ljust(self.width))
+        self.stream.flush()
+        self.width = max(self.width, len(line))
+
+    def clear(self) -> None:
+        if self.width:
+            self.stream.write("\r" + " " * self.width + "\r")
+            self.stream.flush()
+            self.width = 0

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING, Any
 
 from sim.check.safety import PROPERTIES, Violation
 from sim.scenario.model import Expectation, Scenario
@@ -142,12 +143,28 @@ def expectation_text(e: Expectation) -> str:
     return f"{e.kind} {e.value}"
 
 
-def run_scenario(s: Scenario, seed: int | None = None, trace: bool = True) -> ScenarioResult:
-    """Run a scenario (with ``seed`` instead of its own, if given) and judge its expectations."""
+# How much simulated time a run advances between two calls of its ``progress`` callback.
+PROGRESS_STEP = 100_000
+
+
+def run_scenario(
+    s: Scenario,
+    seed: int | None = None,
+    trace: bool = True,
+    trace_out: IO[str] | None = None,
+    progress: Callable[[Simulation], None] | None = None,
+) -> ScenarioResult:
+    """Run a scenario (with ``seed`` instead of its own, if given) and judge its expectations.
+
+    With ``trace_out``, the trace is streamed there as the run goes (a header first, the end record last), not
+    kept in memory. ``progress``, if given, is called after every ``PROGRESS_STEP`` of simulated time; the run
+    is the same with it as without."""
     from sim.world.cluster import Simulation
 
     run_seed = s.seed if seed is None else seed
-    sim = Simulation(s.cluster, s.network, s.workload, seed=run_seed, trace=trace)
+    sim = Simulation(s.cluster, s.network, s.workload, seed=run_seed, trace=trace or trace_out is not None)
+    if trace_out is not None:
+        sim.stream_trace(trace_out, s.name, s.source, s.duration)
     schedule(sim, s.faults)
     monitors = [monitor_for(e, s) for e in s.expectations]
     watching = [m for m in monitors if m.active]
@@ -157,9 +174,19 @@ def run_scenario(s: Scenario, seed: int | None = None, trace: bool = True) -> Sc
             if m.active:
                 m.event(sim)
 
+    hook = after_event if watching else None
     interrupted = False
     try:
-        violation = sim.run(s.duration, after_event if watching else None)
+        if progress is None:
+            violation = sim.run(s.duration, hook)
+        else:
+            # Advancing in steps changes nothing: ``run`` stops after the last event due by the step's end.
+            violation = None
+            t = 0
+            while violation is None and t < s.duration:
+                t = min(s.duration, t + PROGRESS_STEP)
+                violation = sim.run(t, hook)
+                progress(sim)
     except KeyboardInterrupt:
         # Ctrl-C: stop where the run is and judge what happened so far, so the caller can still report it and
         # write the files it was asked for.
@@ -173,4 +200,6 @@ def run_scenario(s: Scenario, seed: int | None = None, trace: bool = True) -> Sc
         # What the clients saw, judged as a whole (Section 8's promise: linearizable operations).
         violation = sim.judge_history()
     results = [(m.e, *m.finish(sim, violation)) for m in monitors]
+    if trace_out is not None:
+        sim.end_trace()
     return ScenarioResult(s, run_seed, sim, violation, results, interrupted)

@@ -21,8 +21,15 @@ run ends has no completion, which also means unknown.
 
 from __future__ import annotations
 
+import heapq
 import random
-from typing import TYPE_CHECKING, Any
+from array import array
+from bisect import bisect_right
+from collections.abc import Iterable, Iterator, Sequence
+from functools import cache
+from itertools import accumulate, groupby
+from operator import itemgetter
+from typing import TYPE_CHECKING, Any, overload
 
 from simpy.events import Event, Process, Timeout
 
@@ -115,9 +122,10 @@ class Client:
         self.op: OpRecord | None = None  # the outstanding operation's history record
         self.leader_guess: int | None = None
         self.acked = 0
-        self.latencies: list[int] = []
         # What this client last saw each key hold: its cas operations expect that value.
         self.seen: dict[str, str] = {}
+        self.latencies = Latencies()
+        self._keys = key_names(config.keys)
         self._waiter: Event | None = None  # what the process waits on for a reply, None when it does not
         self.process: Process | None = None
         self._reply: ClientReply | None = None
@@ -158,7 +166,7 @@ class Client:
         rng = self.rng
         self.seq += 1
         op = rng.choices(cfg.ops, cfg.weights)[0] if cfg.weights else rng.choice(cfg.ops)
-        key = f"k{rng.randrange(cfg.keys)}"
+        key = self._keys[rng.randrange(cfg.keys)]
         if op == "get":
             return Command(self.name, self.seq, op, key)
         if op == "append":
@@ -209,7 +217,7 @@ class Client:
                 self.leader_guess = None
                 yield Timeout(env, cfg.redirect_backoff)
                 target = self._other(servers, target)
-        self.latencies.append(env.now - sent_at)
+        self.latencies.add(env.now - sent_at)
 
     def _settle(self, status: str, result: str | None) -> None:
         """The outstanding operation is done: record how it ended."""
@@ -260,3 +268,79 @@ class Client:
             waiter._value = None
             assert self.process is not None
             self.process._resume(waiter)
+
+
+@cache
+def key_names(keys: int) -> tuple[str, ...]:
+    """The workload's key names, made once: commands share them rather than each holding a string of its own."""
+    return tuple(f"k{i}" for i in range(keys))
+
+
+class Latencies:
+    """One client's command latencies (microseconds), exactly, in memory bounded by their distinct values rather
+    than their number: a latency goes into a buffer (8 bytes) that, once full, is merged into the sorted distinct
+    values and their counts (8 bytes each). A Counter would cost about 80 bytes per distinct value, and at
+    microsecond resolution nearly every latency of a run's first hundred thousand commands is new."""
+
+    BUFFER = 65_536
+    __slots__ = ("_buffer", "_counts", "_values")
+
+    def __init__(self) -> None:
+        self._buffer = array("q")
+        self._values = array("q")
+        self._counts = array("q")
+
+    def add(self, latency: int) -> None:
+        buffer = self._buffer
+        buffer.append(latency)
+        if len(buffer) >= self.BUFFER:
+            self._merge()
+
+    def counts(self) -> Iterator[tuple[int, int]]:
+        """(latency, how many commands took it), in ascending order of latency."""
+        self._merge()
+        return zip(self._values, self._counts, strict=True)
+
+    def _merge(self) -> None:
+        if not self._buffer:
+            return
+        new = ((v, sum(1 for _ in g)) for v, g in groupby(sorted(self._buffer)))
+        self._values, self._counts = _merged([zip(self._values, self._counts, strict=True), new])
+        self._buffer = array("q")
+
+
+def _merged(sorted_counts: Iterable[Iterable[tuple[int, int]]]) -> tuple[array[int], array[int]]:
+    """Several ascending (value, count) sequences as one: the distinct values and their summed counts."""
+    values, counts = array("q"), array("q")
+    for v, group in groupby(heapq.merge(*sorted_counts, key=itemgetter(0)), key=itemgetter(0)):
+        values.append(v)
+        counts.append(sum(c for _, c in group))
+    return values, counts
+
+
+class LatencySummary(Sequence[int]):
+    """Clients' latencies read as the ascending sequence of every latency: a nearest-rank percentile is an index
+    into it, the maximum its last item (held as distinct values and counts, like ``Latencies``)."""
+
+    def __init__(self, latencies: Iterable[Latencies]) -> None:
+        self._values, counts = _merged([lat.counts() for lat in latencies])
+        # _ends[i]: how many latencies are <= _values[i]
+        self._ends = array("q", accumulate(counts))
+
+    def __len__(self) -> int:
+        return self._ends[-1] if self._ends else 0
+
+    @overload
+    def __getitem__(self, k: int) -> int: ...
+
+    @overload
+    def __getitem__(self, k: slice) -> list[int]: ...
+
+    def __getitem__(self, k: int | slice) -> int | list[int]:
+        if isinstance(k, slice):
+            return [self[i] for i in range(*k.indices(len(self)))]
+        n = len(self)
+        i = k + n if k < 0 else k
+        if not 0 <= i < n:
+            raise IndexError("latency index out of range")
+        return self._values[bisect_right(self._ends, i)]

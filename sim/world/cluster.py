@@ -12,6 +12,7 @@ time and lets the checker stop the run after the first event that breaks an inva
 
 from __future__ import annotations
 
+import dataclasses
 import gc
 import math
 import sys
@@ -20,11 +21,12 @@ from collections.abc import Callable
 from dataclasses import replace
 from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from simpy import Environment
 from simpy.events import Event, Process, Timeout
 
+from sim import __version__
 from sim.check.linearizability import DEFAULT_BUDGET, LinResult, check
 from sim.check.models import KV
 from sim.check.properties import EXCEPTION, LINEARIZABILITY, LIVELOCK
@@ -32,8 +34,8 @@ from sim.check.safety import Checker, Violation
 from sim.raft.messages import Message, RequestVoteReply
 from sim.raft.node import FOLLOWER, LEADER, Node, Output
 from sim.rng import stream
-from sim.trace import Trace, format_records
-from sim.world.clients import Client, OpRecord, operations
+from sim.trace import CHUNK, FORMAT, Trace, format_records
+from sim.world.clients import Client, LatencySummary, OpRecord, operations
 from sim.world.config import ClusterConfig, NetworkConfig, WorkloadConfig
 from sim.world.network import Delay, Network, describe_delay
 from sim.world.storage import Storage
@@ -165,9 +167,13 @@ class Server:
                     if role == LEADER:
                         sim.elections.append((now, nid, term))
                 applied = out.applied
-                if changed or commit != traced_commit or applied or out.log_from is not None:
+                log_from = out.log_from
+                if changed or commit != traced_commit or applied or log_from is not None:
                     # Only inputs that changed something the checker watches are shown to it.
-                    self._observe(nid, term, role, commit, out.log_from, out.log_entries, applied)
+                    self._observe(nid, term, role, commit, log_from, out.log_entries, applied)
+                    if log_from is not None:
+                        # The durable log changed: enough for a reader to rebuild each log from the trace.
+                        record((now, "append", nid, (log_from, out.log_entries)))
                     if commit != traced_commit:
                         traced_commit = commit
                         record((now, "commit", nid, commit))
@@ -268,7 +274,7 @@ class Simulation:
         check: bool = True,
     ) -> None:
         self.cluster = cluster = cluster or ClusterConfig()
-        network = network or NetworkConfig()
+        self.network_config = network = network or NetworkConfig()
         self.workload = workload = workload or WorkloadConfig()
         self.seed = seed
         self.env = Environment()
@@ -328,6 +334,8 @@ class Simulation:
         counting frees everything else as usual. Measured: a 4 s run with 5 crashes leaves 30 such objects."""
         if self.violation:
             return self.violation
+        if self.trace.streaming:
+            after_event = self._flushing(after_event)
         env = self.env
         step = env.step
         queue = env._queue  # SimPy 4's event heap of (time, priority, id, event): peek() without the call
@@ -423,6 +431,21 @@ class Simulation:
         self.violation = v = replace(v, trace_tail="")  # the end of the run has nothing to say about it
         return v
 
+    def _flushing(self, after_event: Callable[[Simulation], None] | None) -> Callable[[Simulation], None]:
+        """``after_event`` preceded by writing out the streamed trace's records once there are ``CHUNK`` of them:
+        the trace in memory stays that small however long the run (a check per event, paid only when streaming,
+        whose JSON encoding costs far more)."""
+        records = self.trace.records
+        flush = self.trace.flush
+
+        def flushing(sim: Simulation) -> None:
+            if len(records) >= CHUNK:
+                flush()
+            if after_event is not None:
+                after_event(sim)
+
+        return flushing
+
     def _stop(self, v: Violation) -> Violation:
         tail = format_records(self.trace.last(30))
         self.violation = Violation(v.property, v.detail, v.nodes, self.env.now, self.events, tail)
@@ -435,6 +458,41 @@ class Simulation:
         """Call ``action`` at simulated time ``time`` (microseconds)."""
         ev = Timeout(self.env, max(0, time - self.env.now))
         ev.callbacks.append(lambda _ev: action())
+
+    # ------------------------------------------------------------------------------------------ the trace
+
+    def stream_trace(self, out: IO[str], scenario: str, source: str, duration: int) -> None:
+        """Write the trace to ``out`` from now on, as the run goes (JSON Lines, ``scenarios/TRACE.md``): first a
+        header naming the scenario (``source``: its file, or how else the run was made), the seed and the whole
+        configuration with the run's ``duration`` (microseconds), then every record so far. ``end_trace`` writes
+        the end record; the caller opens and closes ``out``."""
+        net = self.network_config
+        config = {
+            "cluster": dataclasses.asdict(self.cluster),
+            "network": {**dataclasses.asdict(net), "delay": describe_delay(net.delay)},
+            "workload": {**dataclasses.asdict(self.workload), "ops": list(self.workload.ops)},
+            "duration_us": duration,
+        }
+        header = {
+            "t": 0,
+            "ev": "header",
+            "node": None,
+            "format": FORMAT,
+            "raftsim": __version__,
+            "scenario": scenario,
+            "source": source,
+            "seed": self.seed,
+            "config": config,
+        }
+        self.trace.stream(out, header)
+
+    def end_trace(self, verdict: str | None = None) -> None:
+        """Finish a streamed trace with the end record: the simulated time, the events processed and the verdict
+        (``"ok"`` or the violated property; by default this run's violation, if any)."""
+        if verdict is None:
+            verdict = self.violation.property if self.violation is not None else "ok"
+        end = {"t": self.env.now, "ev": "end", "node": None, "events": self.events, "verdict": verdict}
+        self.trace.finish(end)
 
     # ------------------------------------------------------------------------------------------- observing
 
@@ -491,8 +549,9 @@ class Simulation:
     def acked(self) -> int:
         return sum(c.acked for c in self.clients.values())
 
-    def latencies(self) -> list[int]:
-        return sorted(lat for c in self.clients.values() for lat in c.latencies)
+    def latencies(self) -> LatencySummary:
+        """Every client command's latency (microseconds), in ascending order."""
+        return LatencySummary(c.latencies for c in self.clients.values())
 
     # -------------------------------------------------------------------------------------------- faults
 
