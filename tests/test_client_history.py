@@ -103,25 +103,43 @@ def test_state_machines_that_differ_are_a_convergence_failure() -> None:
 
 
 class _Raises(Node):
-    """Indexes past its log on the third AppendEntries it handles."""
+    """Indexes past its log on the third AppendEntries it handles (each incarnation counts afresh)."""
 
-    seen = 0
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        self.seen = 0
 
     def _on_append_entries(self, m: object) -> None:
-        _Raises.seen += 1
-        if _Raises.seen == 3:
+        self.seen += 1
+        if self.seen == 3:
             self.log.items[10_000]
         super()._on_append_entries(m)  # type: ignore[arg-type]
 
 
 def test_an_exception_in_a_node_is_a_finding_naming_the_server_and_the_line(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(bugs.BUGS, "raises", _Raises)
-    _Raises.seen = 0
     sim = Simulation(ClusterConfig(nodes=3, bug="raises"), seed=1)
     v = sim.run(2 * S)
     assert v is not None and v.property == "Exception"
     assert "IndexError" in v.detail and "test_client_history.py" in v.detail and "_on_append_entries" in v.detail
     assert len(v.nodes) == 1 and v.nodes[0] in sim.servers
+
+
+def test_an_exception_found_by_the_fuzzer_shrinks_to_a_scenario_that_raises_it_again(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from sim.fuzz import Options, case_for_seed, run_case, shrink, write_failure
+    from sim.fuzz.export import scenario_property
+
+    monkeypatch.setitem(bugs.BUGS, "raises", _Raises)
+    options = Options(nodes=3, bug="raises")
+    case = case_for_seed(1, options)
+    out, _ = run_case(case)
+    assert out.property == "Exception" and "IndexError" in out.detail  # a finding, not a crash of the campaign
+    res = shrink(case, "Exception", max_runs=40, hypothesis_examples=0)
+    assert res.outcome.property == "Exception" and len(res.case.faults) <= len(case.faults)
+    path = write_failure(res.case, res.outcome, options, tmp_path)
+    assert scenario_property(path) == "Exception"
 
 
 def test_a_message_storm_is_livelock_in_a_scenario_file_too() -> None:
