@@ -6,6 +6,7 @@ import argparse
 import json
 import os
 import sys
+import tempfile
 import time
 from typing import Any
 
@@ -165,7 +166,9 @@ def bench_command(args: argparse.Namespace) -> int:
         from sim.fuzz.hunts import bench_bugs, campaign_throughput
 
         result["campaign"] = campaign_throughput()
-        result["bugs"] = bench_bugs(budget=args.bug_budget)
+        with tempfile.TemporaryDirectory(prefix="raftsim-bugs-") as shrunk:
+            # Each shrunk failure is written as a scenario file and run again, as raftsim run would.
+            result["bugs"] = bench_bugs(budget=args.bug_budget, out_dir=shrunk)
     if args.json:
         print(json.dumps(result, sort_keys=True))
         return 0
@@ -191,7 +194,8 @@ def bench_command(args: argparse.Namespace) -> int:
             print(
                 f"bug {row['bug']:<24} default campaign: {row['default_seeds_to_failure']!s:>5} seeds "
                 f"({row['default_property']}); hunt: {row['seeds_to_failure']!s:>5} seeds ({row['property']}), "
-                f"shrunk to {row['shrunk_events']} events, {row['shrunk_duration_ms']} ms, {row['shrunk_nodes']} nodes"
+                f"shrunk to {row['shrunk_events']} events, {row['shrunk_duration_ms']} ms, "
+                f"{row['shrunk_nodes']} nodes; its scenario file fails with {row.get('scenario_property')}"
             )
     return 0
 
