@@ -72,10 +72,6 @@ class _Outputs:
     history: Path | None = None
     folder: Path | None = None  # --out: the scenario as run, trace, plot and summary together
 
-    @property
-    def wants_trace(self) -> bool:
-        return bool(self.trace or self.plot or self.folder)
-
 
 def _derived(base: str, source: str, several: bool) -> str:
     """``--trace out.jsonl`` for one scenario; ``out.<scenario>.jsonl`` for each of several."""
