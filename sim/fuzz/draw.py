@@ -121,16 +121,13 @@ def draw_workload(d: Draw, load: str, duration: int) -> WorkloadConfig:
     ops, weights = d.pick(MIXES)
     keys = d.pick((1, 2, 4, 8))
     give_up = d.pick((None, None, 600 * MS, 1_500 * MS))
+    common: dict[str, Any] = {
+        "clients": clients, "timeout": 300 * MS, "stop": duration, "keys": keys, "ops": ops, "weights": weights,
+        "give_up": give_up,
+    }  # fmt: skip
     if d.chance(0.3):
-        think = d.pick((0, 5, 20, 60)) * MS
-        return WorkloadConfig(
-            clients=clients, mode="closed", think=think, timeout=300 * MS, stop=duration, keys=keys, ops=ops,
-            weights=weights, give_up=give_up,
-        )  # fmt: skip
-    return WorkloadConfig(
-        clients=clients, rate=rate, timeout=300 * MS, stop=duration, keys=keys, ops=ops, weights=weights,
-        give_up=give_up,
-    )  # fmt: skip
+        return WorkloadConfig(mode="closed", think=d.pick((0, 5, 20, 60)) * MS, **common)
+    return WorkloadConfig(rate=rate, **common)
 
 
 def draw_case(
