@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import os
 import random
+import signal
 from collections.abc import Callable, Iterable
 from dataclasses import replace
 
@@ -41,6 +42,13 @@ from sim.raft import (
 
 settings.register_profile("ci", derandomize=True, database=None, deadline=None, print_blob=True)
 settings.register_profile("dev", deadline=None, print_blob=True)
+
+
+def sigint_as_a_terminal_sends_it() -> None:
+    """``preexec_fn`` for a child a test will interrupt: SIGINT back to its default, so the child turns it into
+    KeyboardInterrupt as it would under a terminal. A test runner started with SIGINT ignored (any background job
+    of a non-interactive shell is) would otherwise pass the ignored signal on, and the child would never stop."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def pytest_configure(config: pytest.Config) -> None:

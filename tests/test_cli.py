@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 import pytest
+from conftest import sigint_as_a_terminal_sends_it
 
 from sim.scenario import load
 
@@ -139,6 +140,7 @@ def test_ctrl_c_during_run_prints_the_partial_summary(tmp_path: Path) -> None:
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        preexec_fn=sigint_as_a_terminal_sends_it,
     )
     time.sleep(2.0)  # let it get going (how long does not matter: the run takes minutes)
     p.send_signal(signal.SIGINT)

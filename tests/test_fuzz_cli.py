@@ -16,6 +16,7 @@ import time
 from pathlib import Path
 
 import pytest
+from conftest import sigint_as_a_terminal_sends_it
 
 from sim.cli import main
 from sim.fuzz import Options, case_for_seed, run_campaign
@@ -74,10 +75,23 @@ def _interrupt(workers: int, out: Path, *, terminal: bool, group: bool, delay: f
     master = None
     if terminal:
         master, slave = pty.openpty()
-        proc = subprocess.Popen(argv, stdin=slave, stdout=slave, stderr=slave, start_new_session=True)
+        proc = subprocess.Popen(
+            argv,
+            stdin=slave,
+            stdout=slave,
+            stderr=slave,
+            start_new_session=True,
+            preexec_fn=sigint_as_a_terminal_sends_it,
+        )
         os.close(slave)
     else:
-        proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
+        proc = subprocess.Popen(
+            argv,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            preexec_fn=sigint_as_a_terminal_sends_it,
+        )
     try:
         if master is not None:
             text = _read(master, "fuzz: ", 20.0)  # the progress bar's first line: seeds are running
