@@ -58,7 +58,6 @@ class _ClosedPipeGuard:
 
     def __init__(self, stream: Any) -> None:
         self._stream = stream
-        self.closed_pipe = False
 
     def write(self, text: str) -> int:
         try:
@@ -74,7 +73,6 @@ class _ClosedPipeGuard:
             self._silence()
 
     def _silence(self) -> None:
-        self.closed_pipe = True
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, self._stream.fileno())
         os.close(devnull)

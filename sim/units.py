@@ -1,7 +1,8 @@
-"""Times as the files and flags write them, and as the summaries print them."""
+"""Times as the files and flags write them, and as the summaries print them; the count flags the commands share."""
 
 from __future__ import annotations
 
+import argparse
 import re
 
 from sim.errors import UsageError
@@ -33,3 +34,15 @@ def parse_wall_time(text: str) -> float:
         raise UsageError(f"--time: expected a positive duration such as 60s, 5m or 1h, got {text!r}")
     unit = {"ms": 0.001, "s": 1.0, None: 1.0, "m": 60.0, "min": 60.0, "h": 3600.0}[m.group(2)]
     return float(m.group(1)) * unit
+
+
+def positive_int(text: str) -> int:
+    """An argparse type for counts (``--repeat``, ``--budget``, ...): a positive integer, or argparse's one-line
+    error naming the flag."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    return value

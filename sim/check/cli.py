@@ -10,6 +10,7 @@ import argparse
 from typing import Any
 
 from sim.errors import UsageError
+from sim.units import positive_int
 
 from .history import read_edn
 from .linearizability import DEFAULT_BUDGET, check
@@ -18,16 +19,6 @@ from .models import MODELS
 __all__ = ["EXIT_CODES", "register", "run"]
 
 EXIT_CODES = {"ok": 0, "violation": 1, "unknown": 3}
-
-
-def _positive(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
-    return value
 
 
 def register(subparsers: Any) -> None:
@@ -41,7 +32,7 @@ def register(subparsers: Any) -> None:
     )
     p.add_argument(
         "--budget",
-        type=_positive,
+        type=positive_int,
         default=DEFAULT_BUDGET,
         help=f"search steps before giving up with 'unknown' (default {DEFAULT_BUDGET})",
     )

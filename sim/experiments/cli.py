@@ -27,6 +27,7 @@ from sim.experiments.figure16 import (
 )
 from sim.outputs import output_dir
 from sim.rng import check_seed
+from sim.units import positive_int
 
 # Where a run writes unless told otherwise: a scratch folder of its own (ignored by git), never the committed
 # results in plots/, which only an explicit ``--out plots/`` rewrites.
@@ -200,20 +201,10 @@ def bench_command(args: argparse.Namespace) -> int:
     return 0
 
 
-def _positive(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
-    return value
-
-
 def register_bench(subparsers: Any) -> None:
     p = subparsers.add_parser("bench", help="measure simulator speed (ratios measured in one run)")
     p.add_argument("--json", action="store_true", help="print one JSON object")
-    p.add_argument("--repeat", type=_positive, default=5, help="rounds of interleaved measurements (default 5)")
+    p.add_argument("--repeat", type=positive_int, default=5, help="rounds of interleaved measurements (default 5)")
     p.add_argument("--speed", action="store_true", help="the simulator's speed (the default part)")
     p.add_argument("--lin", action="store_true", help="the linearizability checker on generated histories")
     p.add_argument(
@@ -221,14 +212,16 @@ def register_bench(subparsers: Any) -> None:
         action="store_true",
         help="the default campaign's speed, and each known bug: seeds to first failure (default campaign and hunt)",
     )
-    p.add_argument("--bug-budget", type=_positive, default=2000, help="seed budget per bug with --bugs (default 2000)")
+    p.add_argument(
+        "--bug-budget", type=positive_int, default=2000, help="seed budget per bug with --bugs (default 2000)"
+    )
     p.add_argument(
         "--memory",
         action="store_true",
         help="memory: heap and peak RSS after each simulated minute of a loaded run",
     )
-    p.add_argument("--minutes", type=_positive, default=6, help="simulated minutes with --memory (default 6)")
+    p.add_argument("--minutes", type=positive_int, default=6, help="simulated minutes with --memory (default 6)")
     p.add_argument(
-        "--rate", type=_positive, default=200, help="commands/s offered with --memory, first half (default 200)"
+        "--rate", type=positive_int, default=200, help="commands/s offered with --memory, first half (default 200)"
     )
     p.set_defaults(func=bench_command)
