@@ -94,9 +94,9 @@ def test_a_history_made_non_linearizable_by_hand_is_caught() -> None:
 def test_state_machines_that_differ_are_a_convergence_failure() -> None:
     sim = _run(WorkloadConfig(clients=2, rate=40, stop=2 * S))
     assert sim.state_machines_agree() and liveness_problem(sim) is None
-    follower = next(s for s in sim.servers.values() if s.node is not None and s.id != sim.leader())
-    assert follower.node is not None
-    follower.node.kv.data["k0"] = "diverged"
+    follower = next(s for s in sim.servers.values() if s.alive and s.id != sim.leader())
+    # A follower that reports it has applied less than the others (as one that stopped applying would).
+    follower.state = follower.state._replace(last_applied=follower.state.last_applied - 1)
     assert not sim.state_machines_agree()
     problem = liveness_problem(sim)
     assert problem is not None and problem[0] == "Convergence"
@@ -112,7 +112,7 @@ class _Raises(Node):
     def _on_append_entries(self, m: object) -> None:
         self.seen += 1
         if self.seen == 3:
-            self.log.items[10_000]
+            self.log.entries()[10_000]
         super()._on_append_entries(m)  # type: ignore[arg-type]
 
 

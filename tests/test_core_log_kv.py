@@ -47,8 +47,79 @@ def test_truncate_keeps_the_sentinel() -> None:
     assert log.last_index == 2
     log.truncate_from(1)
     assert log.last_index == 0 and log.last_term == 0
-    with pytest.raises(AssertionError):
+    with pytest.raises(IndexError):
         log.truncate_from(0)
+
+
+# ------------------------------------------------------------------------------- RaftLog after a snapshot point
+
+
+def test_a_log_after_a_snapshot_point_translates_every_index() -> None:
+    log = RaftLog([Entry(3), Entry(4, Command("c", 1, "put", "k", "v")), Entry(4)], snapshot_index=10, snapshot_term=3)
+    assert (log.snapshot_index, log.snapshot_term, log.first_index, log.last_index, log.last_term) == (10, 3, 11, 13, 4)
+    assert [log.term_at(i) for i in range(8, 15)] == [-1, -1, 3, 3, 4, 4, -1]  # compacted, point, held, beyond
+    assert log.entry(12).command == Command("c", 1, "put", "k", "v")
+    assert log.entry(10) == Entry(3)  # the point's sentinel: a no-op of its term
+    with pytest.raises(IndexError):
+        log.entry(9)
+    with pytest.raises(IndexError):
+        log.entry(14)
+    assert [e.term for e in log.slice(11, 13)] == [3, 4]
+    assert log.slice(12, 99) == (log.entry(12), log.entry(13))
+    with pytest.raises(IndexError):
+        log.slice(10, 12)  # from the point itself: its entry is gone
+    assert [e.term for e in log.entries()] == [3, 4, 4]
+    assert log.append(Entry(5)) == 14 and log.term_at(14) == 5
+    log.extend([Entry(5), Entry(6)])
+    assert (log.last_index, log.last_term) == (16, 6)
+    log.truncate_from(13)
+    assert (log.last_index, log.last_term) == (12, 4)
+    with pytest.raises(IndexError):
+        log.truncate_from(10)  # the point cannot be deleted
+    log.truncate_from(11)
+    assert (log.last_index, log.last_term, list(log.entries())) == (10, 3, [])
+
+
+def test_term_searches_count_the_snapshot_point() -> None:
+    log = RaftLog([Entry(2), Entry(2), Entry(5)], snapshot_index=20, snapshot_term=2)
+    assert log.first_index_of_term(2) == 20  # the term began at or before the point
+    assert log.first_index_of_term(5) == 23
+    assert log.first_index_of_term(3) == 23  # where it would be
+    assert log.last_index_of_term(2) == 22
+    assert log.last_index_of_term(5) == 23
+    assert log.last_index_of_term(1) == 0 and log.last_index_of_term(3) == 0 and log.last_index_of_term(9) == 0
+    point_only = RaftLog(snapshot_index=7, snapshot_term=4)
+    assert point_only.last_index_of_term(4) == 7 and point_only.last_index_of_term(3) == 0
+    assert point_only.is_up_to_date(7, 4) and not point_only.is_up_to_date(6, 4) and point_only.is_up_to_date(1, 5)
+
+
+def test_compact_discards_a_prefix_and_keeps_the_term_of_its_last_entry() -> None:
+    log = log_of(1, 1, 2, 2, 3)
+    log.compact(0)  # to the current point: nothing
+    assert (log.first_index, log.last_index) == (1, 5)
+    log.compact(3)
+    assert (log.snapshot_index, log.snapshot_term, log.first_index, log.last_index) == (3, 2, 4, 5)
+    assert [log.term_at(i) for i in range(1, 7)] == [-1, -1, 2, 2, 3, -1]
+    assert [e.term for e in log.entries()] == [2, 3]
+    log.compact(3)
+    assert log.first_index == 4
+    with pytest.raises(IndexError):
+        log.compact(2)  # behind the point
+    with pytest.raises(IndexError):
+        log.compact(6)  # beyond the end
+    log.compact(5)  # everything
+    assert (log.snapshot_index, log.snapshot_term, log.last_index, log.last_term, log.first_index) == (5, 3, 5, 3, 6)
+    assert log.append(Entry(4)) == 6 and log.entry(6) == Entry(4)
+
+
+def test_restore_replaces_everything_by_an_empty_log_after_the_point() -> None:
+    log = log_of(1, 1, 2)
+    log.restore(40, 7)
+    assert (log.snapshot_index, log.snapshot_term, log.first_index, log.last_index, log.last_term) == (40, 7, 41, 40, 7)
+    assert log.term_at(3) == -1 and log.term_at(40) == 7 and list(log.entries()) == []
+    assert log.append(Entry(8)) == 41
+    log.restore(2, 1)  # a point behind the old one is just as well a fresh start
+    assert (log.last_index, log.term_at(2), log.term_at(41)) == (2, 1, -1)
 
 
 def test_term_searches_used_by_fast_backoff() -> None:

@@ -29,6 +29,7 @@ from sim.raft import (
     RequestVote,
     RequestVoteReply,
 )
+from sim.raft.progress import REPLICATE
 
 MakeNet = Callable[..., ManualNet]
 
@@ -260,7 +261,7 @@ def test_next_and_match_index_follow_the_replies(make_net: MakeNet) -> None:
     net = make_net(3)
     net.elect(1)
     pr = net.node(1).progress
-    assert (pr[2].match, pr[2].next, pr[2].probing) == (1, 2, False)
+    assert (pr[2].match, pr[2].next, pr[2].state) == (1, 2, REPLICATE)
     for i in range(5):
         net.request(1, "c", i + 1)
     net.settle()

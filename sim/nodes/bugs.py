@@ -30,8 +30,7 @@ class Figure8Commit(Node):
     A later leader overwrites the "committed" entry: StateMachineSafety or LeaderCompleteness."""
 
     def _maybe_commit(self) -> None:
-        matches = sorted([pr.match for pr in self.progress.values()] + [self.log.last_index])
-        candidate = matches[len(matches) - self.majority]
+        candidate = self._quorum_match()
         if candidate > self.commit:
             self.commit = candidate
             self._apply_committed()

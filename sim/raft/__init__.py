@@ -25,7 +25,10 @@ from .node import (
     Output,
     PersistentState,
     RaftConfig,
+    SoftState,
 )
+from .progress import PROBE, REPLICATE, SNAPSHOT, Progress
+from .quorum import LOST, PENDING, WON, Configuration
 
 __all__ = [
     "CANDIDATE",
@@ -33,21 +36,30 @@ __all__ = [
     "FOLLOWER",
     "HEARTBEAT",
     "LEADER",
+    "LOST",
+    "PENDING",
     "PRECANDIDATE",
+    "PROBE",
+    "REPLICATE",
+    "SNAPSHOT",
+    "WON",
     "Address",
     "AppendEntries",
     "AppendEntriesReply",
     "ClientReply",
     "ClientRequest",
     "Command",
+    "Configuration",
     "Entry",
     "KeyValueStore",
     "Message",
     "Node",
     "Output",
     "PersistentState",
+    "Progress",
     "RaftConfig",
     "RaftLog",
     "RequestVote",
     "RequestVoteReply",
+    "SoftState",
 ]

@@ -15,7 +15,6 @@ Randomness (election timeouts) comes only from the ``random.Random`` the caller 
 from __future__ import annotations
 
 import random
-from collections import deque
 from dataclasses import dataclass
 
 from .kv import KeyValueStore
@@ -31,6 +30,23 @@ from .messages import (
     RequestVote,
     RequestVoteReply,
 )
+from .output import Output, PersistentState, SoftState
+from .progress import REPLICATE, SNAPSHOT, Progress
+from .quorum import WON, Configuration
+
+__all__ = [
+    "CANDIDATE",
+    "ELECTION",
+    "FOLLOWER",
+    "HEARTBEAT",
+    "LEADER",
+    "PRECANDIDATE",
+    "Node",
+    "Output",
+    "PersistentState",
+    "RaftConfig",
+    "SoftState",
+]
 
 FOLLOWER = "follower"
 PRECANDIDATE = "precandidate"
@@ -65,97 +81,22 @@ class RaftConfig:
             raise ValueError("heartbeat_interval, max_batch and max_inflight must be positive")
 
 
-@dataclass(frozen=True, slots=True)
-class PersistentState:
-    """What Figure 2 keeps on stable storage: currentTerm, votedFor, log[]."""
-
-    term: int = 0
-    voted_for: int | None = None
-    entries: tuple[Entry, ...] = ()
-
-
-class Output:
-    """Everything a node asks of its environment after one input, to be handled in field order.
-
-    A plain slotted class rather than a dataclass: one is built per input, on the simulator's hottest path.
-    """
-
-    __slots__ = ("applied", "hard_state", "log_entries", "log_from", "messages", "timers", "unsynced_messages")
-
-    def __init__(self) -> None:
-        # currentTerm and votedFor, when either changed.
-        self.hard_state: tuple[int, int | None] | None = None
-        # The log from ``log_from`` on was rewritten: storage must replace its entries from that index with
-        # ``log_entries`` (which may be empty: a pure truncation).
-        self.log_from: int | None = None
-        self.log_entries: tuple[Entry, ...] = ()
-        # To send once the above is durable.
-        self.messages: list[Message] = []
-        # Messages that do not depend on the writes above and may leave before they are durable: a candidate's
-        # RequestVotes with ``early_vote_requests``, and what the known-bug variants in sim.nodes.bugs misuse it for.
-        self.unsynced_messages: list[Message] = []
-        # (timer, delay in local microseconds); a delay of None cancels the timer.
-        self.timers: list[tuple[str, int | None]] = []
-        # (index, entry) applied to the state machine by this input, in order.
-        self.applied: list[tuple[int, Entry]] = []
-
-    def __repr__(self) -> str:
-        fields = ", ".join(f"{name}={getattr(self, name)!r}" for name in self.__slots__)
-        return f"Output({fields})"
-
-
-class Progress:
-    """The leader's view of one follower: Figure 2's nextIndex and matchIndex, plus flow control.
-
-    While ``probing`` the leader does not know where the follower's log matches its own: it sends one
-    AppendEntries at a time (``paused`` until a reply or the next heartbeat). Once one succeeds it *replicates*:
-    it streams entries as they arrive, advancing ``next`` optimistically, with at most ``max_inflight``
-    AppendEntries carrying entries unacknowledged (``inflight``: the last index and send time of each). The cap
-    matters on a network that reorders: a message that overtakes its predecessor is rejected, the leader probes
-    again, and without a cap each success would resend the whole backlog (a message storm).
-    """
-
-    __slots__ = ("inflight", "match", "next", "paused", "probing")
-
-    def __init__(self, next_index: int) -> None:
-        self.next = next_index
-        self.match = 0
-        self.probing = True
-        self.paused = False
-        self.inflight: deque[tuple[int, int]] = deque()
-
-    def probe(self, next_index: int) -> None:
-        self.next = next_index
-        self.probing = True
-        self.paused = False
-        self.inflight.clear()
-
-    def acknowledge(self, match: int) -> None:
-        """The follower's log matches up to ``match``: free the in-flight messages that it covers."""
-        if match > self.match:
-            self.match = match
-        if self.next <= match:
-            self.next = match + 1
-        self.probing = False
-        self.paused = False
-        inflight = self.inflight
-        while inflight and inflight[0][0] <= match:
-            inflight.popleft()
-
-
 class Node:
     def __init__(
         self,
         node_id: int,
-        peers: tuple[int, ...],
+        voters: tuple[int, ...],
         config: RaftConfig,
         rng: random.Random,
         state: PersistentState | None = None,
     ) -> None:
+        """Server ``node_id`` of a cluster whose voters are ``voters`` (itself included), restarting from
+        ``state`` (what it had made durable) or booting empty."""
         state = state or PersistentState()
         self.id = node_id
-        self.peers = tuple(p for p in peers if p != node_id)
-        self.majority = (len(self.peers) + 1) // 2 + 1
+        self.configuration = Configuration(tuple(voters))
+        # Every other server of the configuration, in its order: whom a candidate and a leader send to.
+        self.peers = tuple(p for p in self.configuration.ids() if p != node_id)
         self.config = config
         self.rng = rng
         self._timeout_min = config.election_timeout_min
@@ -172,14 +113,17 @@ class Node:
         self.kv = KeyValueStore()
         self.now = 0
         self.last_leader_contact: int | None = None
-        # Candidates and pre-candidates: who granted a vote.
+        # Candidates and pre-candidates: who granted a vote, who refused it.
         self.votes: set[int] = set()
+        self.rejections: set[int] = set()
         # Leaders.
         self.progress: dict[int, Progress] = {}
         self.last_ack: dict[int, int] = {}
         self.pending: dict[int, Command] = {}  # log index -> client command waiting for its reply
         self._hard_dirty = False
         self._log_from: int | None = None
+        # The soft state last reported in an Output (None: nothing yet, so the first Output reports it).
+        self._reported: tuple[str, int, int | None, int, int] | None = None
         self.out = Output()
 
     # ------------------------------------------------------------------ inputs
@@ -244,8 +188,9 @@ class Node:
         self.role = PRECANDIDATE
         self.leader_id = None
         self.votes = {self.id}
+        self.rejections = set()
         self._reset_election_timer()
-        if len(self.votes) >= self.majority:
+        if self.configuration.vote_result(self.votes) == WON:
             self._campaign()
             return
         for p in self.peers:
@@ -258,8 +203,9 @@ class Node:
         self._hard_dirty = True
         self.leader_id = None
         self.votes = {self.id}
+        self.rejections = set()
         self._reset_election_timer()
-        if len(self.votes) >= self.majority:
+        if self.configuration.vote_result(self.votes) == WON:
             self._become_leader()
             return
         out = self.out.unsynced_messages if self.config.early_vote_requests else self.out.messages
@@ -281,16 +227,21 @@ class Node:
         self._send(RequestVoteReply(self.term, self.id, m.src, grant))
 
     def _on_vote_reply(self, m: RequestVoteReply) -> None:
-        if not m.granted:
-            return
         if m.prevote:
-            if self.role == PRECANDIDATE and m.term == self.term + 1:
-                self.votes.add(m.src)
-                if len(self.votes) >= self.majority:
-                    self._campaign()
-        elif self.role == CANDIDATE and m.term == self.term:
-            self.votes.add(m.src)
-            if len(self.votes) >= self.majority:
+            # A refused pre-vote carries the voter's term, not the one proposed: count it by role alone.
+            if self.role != PRECANDIDATE or (m.granted and m.term != self.term + 1):
+                return
+        elif self.role != CANDIDATE or m.term != self.term:
+            return
+        if not m.granted:
+            # Counted, but a lost election changes nothing: the candidate waits for its timer (Figure 2).
+            self.rejections.add(m.src)
+            return
+        self.votes.add(m.src)
+        if self.configuration.vote_result(self.votes, self.rejections) == WON:
+            if m.prevote:
+                self._campaign()
+            else:
                 self._become_leader()
 
     def _heard_from_leader_recently(self) -> bool:
@@ -319,6 +270,7 @@ class Node:
         self.role = FOLLOWER
         self.leader_id = leader
         self.votes = set()
+        self.rejections = set()
         if leader is not None:
             self.last_leader_contact = self.now
         # Figure 2: the election timer restarts on hearing from the current leader or granting a vote, not on merely
@@ -331,6 +283,7 @@ class Node:
         self.role = LEADER
         self.leader_id = self.id
         self.votes = set()
+        self.rejections = set()
         next_index = self.log.last_index + 1
         self.progress = {p: Progress(next_index) for p in self.peers}
         self.last_ack = {p: self.now for p in self.peers}
@@ -345,8 +298,8 @@ class Node:
     def _on_heartbeat_timer(self) -> None:
         if self.config.check_quorum:
             window = self.config.election_timeout_min
-            active = 1 + sum(1 for p in self.peers if self.now - self.last_ack[p] < window)
-            if active < self.majority:
+            active = {self.id, *(p for p in self.peers if self.now - self.last_ack[p] < window)}
+            if not self.configuration.is_quorum(active):
                 # CheckQuorum (thesis 9.6): a leader that cannot reach a majority steps down.
                 self._become_follower(self.term, None)
                 return
@@ -369,8 +322,8 @@ class Node:
         if prev > log.last_index:
             self._send(AppendEntriesReply(self.term, self.id, m.src, False, prev, 0, log.last_index + 1, 0))
             return
-        if log.items[prev].term != m.prev_term:  # prev <= last_index here
-            conflict_term = log.items[prev].term
+        conflict_term = log.term_at(prev)  # prev <= last_index here
+        if conflict_term != m.prev_term:
             first = log.first_index_of_term(conflict_term)
             self._send(AppendEntriesReply(self.term, self.id, m.src, False, prev, 0, first, conflict_term))
             return
@@ -398,7 +351,7 @@ class Node:
         for k, entry in enumerate(entries):
             index += 1
             if index <= log.last_index:
-                if log.items[index].term == entry.term:
+                if log.term_at(index) == entry.term:
                     continue
                 log.truncate_from(index)
             self._mark_log(index)
@@ -417,16 +370,17 @@ class Node:
                 self._send_append(m.src)
             return
         # Rejections of requests this leader has since moved past are stale (reordered or duplicated).
-        if pr.probing and m.prev_index != pr.next - 1:
-            return
-        if not pr.probing and m.prev_index <= pr.match:
+        if pr.state is REPLICATE:
+            if m.prev_index <= pr.match:
+                return
+        elif m.prev_index != pr.next - 1:
             return
         next_index = m.conflict_index
         if m.conflict_term:
             last_of_term = self.log.last_index_of_term(m.conflict_term)
             if last_of_term:
                 next_index = last_of_term + 1
-        pr.probe(max(pr.match + 1, min(next_index, m.prev_index)))
+        pr.become_probe(max(pr.match + 1, min(next_index, m.prev_index)))
         self._send_append(m.src)
 
     def _broadcast_append(self, heartbeat: bool = False) -> None:
@@ -438,13 +392,13 @@ class Node:
         pr = self.progress[peer]
         log = self.log
         last = log.last_index
-        if pr.probing:
-            if pr.paused and not heartbeat:
-                return
+        if pr.state is not REPLICATE:
+            if pr.state is SNAPSHOT or (pr.probe_sent and not heartbeat):
+                return  # SNAPSHOT: nothing until the InstallSnapshot is done (sending it is issue 11's)
             prev = pr.next - 1
             entries = log.slice(pr.next, min(last + 1, pr.next + self.config.max_batch))
             self._send(AppendEntries(self.term, self.id, peer, prev, log.term_at(prev), entries, self.commit))
-            pr.paused = True
+            pr.probe_sent = True
             return
         inflight = pr.inflight
         if (
@@ -456,7 +410,7 @@ class Node:
         ):
             # A full window, or nothing acknowledged for a whole heartbeat interval: assume the stream was lost
             # (or the follower is far behind) and probe from the last index known to match.
-            pr.probe(pr.match + 1)
+            pr.become_probe(pr.match + 1)
             self._send_append(peer, heartbeat)
             return
         sent = False
@@ -476,11 +430,16 @@ class Node:
             prev = pr.match
             messages.append(AppendEntries(self.term, self.id, peer, prev, log.term_at(prev), (), self.commit))
 
+    def _quorum_match(self) -> int:
+        """The highest index stored on a quorum of the configuration (the leader's own log counts in full)."""
+        match = {p: pr.match for p, pr in self.progress.items()}
+        match[self.id] = self.log.last_index
+        return self.configuration.committed_index(match)
+
     def _maybe_commit(self) -> None:
-        """Section 5.4.2: commit the highest index stored on a majority, but only if it is of the current term
+        """Section 5.4.2: commit the highest index stored on a quorum, but only if it is of the current term
         (counting replicas of an older term's entry is unsafe: Figure 8)."""
-        matches = sorted([pr.match for pr in self.progress.values()] + [self.log.last_index])
-        candidate = matches[len(matches) - self.majority]
+        candidate = self._quorum_match()
         if candidate > self.commit and self.log.term_at(candidate) == self.term:
             self.commit = candidate
             self._apply_committed()
@@ -491,7 +450,7 @@ class Node:
         while self.last_applied < self.commit:
             index = self.last_applied + 1
             self.last_applied = index
-            entry = log.items[index]
+            entry = log.entry(index)
             command = entry.command
             self.out.applied.append((index, entry))
             if command is None:
@@ -540,6 +499,10 @@ class Node:
 
     def _take(self) -> Output:
         out = self.out
+        soft = (self.role, self.term, self.leader_id, self.commit, self.last_applied)
+        if soft != self._reported:
+            self._reported = soft
+            out.soft_state = SoftState._make(soft)
         if self._hard_dirty:
             out.hard_state = (self.term, self.voted_for)
             self._hard_dirty = False
