@@ -38,6 +38,7 @@ from sim.raft import (
     Output,
     PersistentState,
     RaftConfig,
+    SoftState,
 )
 
 settings.register_profile("ci", derandomize=True, database=None, deadline=None, print_blob=True)
@@ -82,6 +83,7 @@ class ManualNet:
         self.client_replies: list[Message] = []
         self.checker = Checker(self.ids)
         self.outputs: list[tuple[int, Output]] = []
+        self.reported: dict[int, SoftState | None] = {}  # each node's soft state as its Outputs last reported it
         for i in self.ids:
             self._boot(i)
 
@@ -181,6 +183,7 @@ class ManualNet:
 
     def _boot(self, i: int) -> Output:
         state = self.durable[i]
+        self.reported[i] = None
         node = self.classes[i](i, self.ids, self.config, random.Random(self.seed * 100 + i), state)
         self.nodes[i] = node
         self.checker.restarted(i, state.term, state.entries)
@@ -195,6 +198,10 @@ class ManualNet:
             state = replace(state, entries=state.entries[: out.log_from - 1] + tuple(out.log_entries))
         self.durable[i] = state
         node = self.node(i)
+        # The contract (sim.raft.output): what the Outputs report is what the node holds.
+        if out.soft_state is not None:
+            self.reported[i] = out.soft_state
+        assert self.reported[i] == (node.role, node.term, node.leader_id, node.commit, node.last_applied)
         self.checker.observe(i, node.term, node.role, node.commit, out.log_from, out.log_entries, out.applied)
         for m in (*out.unsynced_messages, *out.messages):
             if isinstance(m.dst, str):

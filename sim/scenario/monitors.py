@@ -136,19 +136,19 @@ class _LogsConverge(_Monitor):
 
     def _judge(self, sim: Simulation) -> tuple[bool, str]:
         base = self.base or 0
-        live = {i: s.node for i, s in sim.servers.items() if s.node is not None}
+        live = {i: s for i, s in sim.servers.items() if s.alive}
         crashed = [i for i in sim.servers if i not in live]
         note = f"; crashed, not counted: {', '.join(map(str, crashed))}" if crashed else ""
         if not live:
             return False, f"at {format_ms(self.t)} no server is alive"
-        commits = ", ".join(f"{i}:{n.commit}" for i, n in live.items())
-        behind = [i for i, n in live.items() if n.commit < base]
+        commits = ", ".join(f"{i}:{s.state.commit}" for i, s in live.items())
+        behind = [i for i, s in live.items() if s.state.commit < base]
         if behind:
             return False, (
                 f"at {format_ms(self.t)} node(s) {', '.join(map(str, behind))} had not committed index {base} "
                 f"(committed somewhere by {format_ms(self.base_time)}); commit indexes {commits}{note}"
             )
-        terms = {n.log.term_at(base) for n in live.values()} if base else {0}
+        terms = {s.term_at(base) for s in live.values()} if base else {0}
         if len(terms) > 1:
             return False, f"at {format_ms(self.t)} the live logs differ at index {base}{note}"
         return True, (
@@ -186,8 +186,7 @@ class _Interval(_Monitor):
         if self.e.kind == "no_leader":
             leaders = sim.leaders()
             if leaders:
-                node = sim.servers[leaders[0]].node
-                term = node.term if node else 0
+                term = sim.servers[leaders[0]].state.term
                 self.broken = f"node {leaders[0]} was leader (term {term}) at {format_ms(max(now, self.start))}"
         else:
             if self.base is None:
@@ -229,7 +228,7 @@ class _AtEnd(_Monitor):
             need = ">=" if kind == "min_elections" else "<="
             return ok, f"{n} leader(s) elected, need {need} {value}{note}"
         if kind == "max_term":
-            term = max(max(s.storage.term, s.node.term if s.node else 0) for s in sim.servers.values())
+            term = max(max(s.storage.term, s.state.term if s.alive else 0) for s in sim.servers.values())
             return term <= value, f"highest term reached {term}, need <= {value}{note}"  # type: ignore[operator]
         if kind == "clients_complete":
             issued = sum(c.seq for c in sim.clients.values())

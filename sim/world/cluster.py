@@ -32,7 +32,7 @@ from sim.check.models import KV
 from sim.check.properties import EXCEPTION, LINEARIZABILITY, LIVELOCK
 from sim.check.safety import Checker, Violation
 from sim.raft.messages import Message, RequestVoteReply
-from sim.raft.node import FOLLOWER, LEADER, Node, Output
+from sim.raft.node import FOLLOWER, LEADER, Node, Output, SoftState
 from sim.rng import stream
 from sim.trace import CHUNK, FORMAT, Trace, format_records
 from sim.world.clients import Client, LatencySummary, OpRecord, operations
@@ -62,6 +62,11 @@ class Server:
         self.waiter: Event | None = None
         self.process: Process | None = None
         self.writing = False
+        self._being_written: Output | None = None  # the Output whose writes are on their way to the disk
+        # What the node last reported of its volatile state (``Output.soft_state``): who it follows in which
+        # term, what it has committed and applied. The world reads a server only through this and what its
+        # Outputs carry, never through the node's attributes. Meaningful while ``alive``.
+        self.state = SoftState(FOLLOWER, 0, None, 0, 0)
         # The node's timers by name, lazy (sim.world.timers): re-arming the election timer on every AppendEntries
         # creates no event.
         self.timers: dict[str, LazyTimer] = {}
@@ -92,6 +97,9 @@ class Server:
         peers = tuple(range(1, self.sim.cluster.nodes + 1))
         node = self.node_class(self.id, peers, raft, self.rng, state)
         self.node = node
+        # Until its first Output reports otherwise, a booted node is a follower in its durable term (the contract
+        # in sim.raft.output).
+        self.state = SoftState(FOLLOWER, state.term, None, 0, 0)
         now = self.env.now
         self.sim.trace.add(now, "boot", self.id, {"term": state.term, "log": len(state.entries)})
         self.sim.checker.restarted(self.id, state.term, state.entries)
@@ -108,6 +116,7 @@ class Server:
         self.inbox = deque()
         self.waiter = None
         self.writing = False
+        self._being_written = None
         for timer in self.timers.values():
             timer.cancel()  # their pending events, when they fire, find nothing to do
         self.timers = {}
@@ -132,13 +141,20 @@ class Server:
         send = self._send
         nid = self.id
         sim = self.sim
-        # The last role, term and commit index written to the trace: only changes are recorded.
-        traced_role = node.role
-        traced_term = node.term
+        # The last role, term and commit index reported, and those written to the trace: only changes are recorded.
+        role, term, _, commit, _ = self.state
+        traced_role = role
+        traced_term = term
         traced_commit = 0
         out: Output | None = node.start(self.local_now())
         while True:
             if out is not None:
+                # 0. The node's soft state, kept as soon as it is reported (what it says of itself does not wait
+                # for the disk).
+                soft = out.soft_state
+                if soft is not None:
+                    self.state = soft
+                    role, term, _, commit, _ = soft
                 # 1. Durability: messages that depend on the writes leave only once they are durable.
                 if out.hard_state is not None or out.log_from is not None:
                     latency = sim.cluster.disk_latency
@@ -149,16 +165,15 @@ class Server:
                                 send(m)
                             out.unsynced_messages = []
                         self.writing = True
+                        self._being_written = out
                         yield Timeout(env, latency)
                         if self.incarnation != incarnation:
                             return  # crashed before the write became durable: it is lost
                         self.writing = False
+                        self._being_written = None
                     self.storage.write(out)
                 now = env._now
                 # 2. The checker and the trace see what changed.
-                role = node.role
-                term = node.term
-                commit = node.commit
                 changed = role != traced_role or term != traced_term
                 if changed:
                     traced_role = role
@@ -214,6 +229,15 @@ class Server:
                     out = None  # re-armed or cancelled after it expired, by an input handled since: superseded
             else:
                 out = node.step(item, now)
+
+    def term_at(self, index: int) -> int:
+        """Term of the entry at ``index`` in the log as the node's Outputs wrote it: the durable log, with the
+        write on its way to the disk applied over it; -1 if there is none."""
+        w = self._being_written
+        if w is not None and w.log_from is not None and index >= w.log_from:
+            k = index - w.log_from
+            return w.log_entries[k].term if k < len(w.log_entries) else -1
+        return self.storage.term_at(index)
 
     def deliver(self, item: Any) -> None:
         """Hand an input (a message, or the name of an expired timer) to the process: at once if it is idle,
@@ -498,7 +522,7 @@ class Simulation:
 
     def leaders(self) -> list[int]:
         """Live servers that believe they lead, highest term first."""
-        found = [(s.node.term, s.id) for s in self.servers.values() if s.node and s.node.role == LEADER]
+        found = [(s.state.term, s.id) for s in self.servers.values() if s.alive and s.state.role == LEADER]
         return [i for _, i in sorted(found, reverse=True)]
 
     def leader(self) -> int | None:
@@ -510,35 +534,33 @@ class Simulation:
         Unlike ``leader``, this ignores a deposed leader that has not heard of the newer term yet."""
         need = len(self.servers) // 2 + 1
         for s in self.servers.values():
-            node = s.node
-            if node is None or node.role != LEADER:
+            state = s.state
+            if not s.alive or state.role != LEADER:
                 continue
             count = 1 + sum(
                 1
                 for o in self.servers.values()
-                if o.node is not None
+                if o.alive
                 and o.id != s.id
-                and o.node.role == FOLLOWER
-                and o.node.term == node.term
-                and o.node.leader_id == s.id
+                and o.state.role == FOLLOWER
+                and o.state.term == state.term
+                and o.state.leader_id == s.id
             )
             if count >= need:
-                return s.id, node.term
+                return s.id, state.term
         return None
 
     def state_machines_agree(self) -> bool:
-        """Every live server has applied the same entries to the same state (the key-value store and its
-        sessions)."""
-        states = [(s.node.last_applied, s.node.kv.data, s.node.kv.sessions) for s in self.servers.values() if s.node]
-        return all(state == states[0] for state in states[1:])
+        """Every live server has applied the same entries to its state machine: they report the same last
+        applied index, and the checker's StateMachineSafety holds every entry applied at an index to the one
+        committed there, so their (deterministic) state machines are the same. Judged from what the servers
+        report, so it needs nothing of a node but its Outputs."""
+        applied = [s.state.last_applied for s in self.servers.values() if s.alive]
+        return all(a == applied[0] for a in applied[1:])
 
     def state_text(self) -> str:
-        """Each live server's applied index and number of keys, for reports."""
-        return ", ".join(
-            f"{i}: applied {s.node.last_applied}, {len(s.node.kv.data)} keys"
-            for i, s in self.servers.items()
-            if s.node is not None
-        )
+        """Each live server's applied index, for reports."""
+        return ", ".join(f"{i}: applied {s.state.last_applied}" for i, s in self.servers.items() if s.alive)
 
     def alive(self) -> list[int]:
         return [i for i, s in self.servers.items() if s.alive]

@@ -25,5 +25,11 @@ class Storage:
             del self.entries[out.log_from - 1 :]
             self.entries.extend(out.log_entries)
 
+    def term_at(self, index: int) -> int:
+        """Term of the durable entry at ``index`` (1-based); -1 if there is none (0 at index 0)."""
+        if index == 0:
+            return 0
+        return self.entries[index - 1].term if 0 < index <= len(self.entries) else -1
+
     def state(self) -> PersistentState:
         return PersistentState(self.term, self.voted_for, tuple(self.entries))
