@@ -1,15 +1,19 @@
 """A Raft server as a pure state machine (sans-I/O): the paper's Figure 2, Section 8, and PreVote/CheckQuorum.
 
 A ``Node`` does no I/O and reads no clock. Every input carries the node's local time ``now`` (integer
-microseconds) and returns an ``Output``: state to make durable, messages to send (only once that state is
-durable), timers to arm, and the entries it applied. The caller must handle an Output in that order, as etcd's
-``Ready``: persist, then send, then arm timers. Inputs:
+microseconds) and returns an ``Output`` (``sim.raft.output`` documents every field): its soft state when it
+changed, state to make durable, messages to send (only once that state is durable), timers to arm, and the
+entries it applied. The caller must handle an Output in that order, as etcd's ``Ready``: persist, then send, then
+arm timers. Inputs:
 
 - ``step(msg, now)``: a peer message or a client request;
 - ``tick(timer, now)``: a timer the node armed has expired;
 - ``Node(..., state=PersistentState)`` followed by ``start(now)``: a restart from what was made durable.
 
 Randomness (election timeouts) comes only from the ``random.Random`` the caller passes in.
+
+Concerns beside this step function: ``log`` (the log after a snapshot point), ``quorum`` (every majority
+decision, given the ``Configuration`` the node holds), ``progress`` (each follower as the leader sees it).
 """
 
 from __future__ import annotations
@@ -47,6 +51,9 @@ __all__ = [
     "RaftConfig",
     "SoftState",
 ]
+
+# SoftState from a plain tuple without NamedTuple's Python-level constructor (once per input that changes it).
+_soft_state = tuple.__new__
 
 FOLLOWER = "follower"
 PRECANDIDATE = "precandidate"
@@ -118,6 +125,9 @@ class Node:
         self.rejections: set[int] = set()
         # Leaders.
         self.progress: dict[int, Progress] = {}
+        # Each server's matchIndex (the leader's own: its last index), as the quorum rule reads it; kept equal to
+        # ``progress[p].match``.
+        self.match: dict[int, int] = {}
         self.last_ack: dict[int, int] = {}
         self.pending: dict[int, Command] = {}  # log index -> client command waiting for its reply
         self._hard_dirty = False
@@ -266,6 +276,7 @@ class Node:
         if was_leader:
             self.out.timers.append((HEARTBEAT, None))
             self.progress = {}
+            self.match = {}
             self.pending = {}
         self.role = FOLLOWER
         self.leader_id = leader
@@ -286,6 +297,7 @@ class Node:
         self.rejections = set()
         next_index = self.log.last_index + 1
         self.progress = {p: Progress(next_index) for p in self.peers}
+        self.match = {p: 0 for p in self.peers}
         self.last_ack = {p: self.now for p in self.peers}
         self.pending = {}
         self.out.timers.append((ELECTION, None))
@@ -347,16 +359,14 @@ class Node:
                 self._mark_log(prev + 1)
                 log.extend(entries)
             return
-        index = prev
-        for k, entry in enumerate(entries):
-            index += 1
-            if index <= log.last_index:
-                if log.term_at(index) == entry.term:
-                    continue
-                log.truncate_from(index)
-            self._mark_log(index)
-            log.extend(entries[k:] if k else entries)
-            return
+        k = log.matching_prefix(prev, entries)
+        if k == len(entries):
+            return  # every entry already held: a duplicate or a reordered, older AppendEntries
+        index = prev + 1 + k
+        if index <= log.last_index:
+            log.truncate_from(index)
+        self._mark_log(index)
+        log.extend(entries[k:] if k else entries)
 
     def _on_append_reply(self, m: AppendEntriesReply) -> None:
         pr = self.progress[m.src]
@@ -365,6 +375,7 @@ class Node:
             advanced = m.match_index > pr.match
             pr.acknowledge(m.match_index)
             if advanced:
+                self.match[m.src] = pr.match
                 self._maybe_commit()
             if pr.next <= self.log.last_index:
                 self._send_append(m.src)
@@ -432,7 +443,7 @@ class Node:
 
     def _quorum_match(self) -> int:
         """The highest index stored on a quorum of the configuration (the leader's own log counts in full)."""
-        match = {p: pr.match for p, pr in self.progress.items()}
+        match = self.match
         match[self.id] = self.log.last_index
         return self.configuration.committed_index(match)
 
@@ -445,12 +456,10 @@ class Node:
             self._apply_committed()
 
     def _apply_committed(self) -> None:
-        log = self.log
         leader = self.role == LEADER
-        while self.last_applied < self.commit:
-            index = self.last_applied + 1
+        start = self.last_applied + 1
+        for index, entry in enumerate(self.log.slice(start, self.commit + 1), start):
             self.last_applied = index
-            entry = log.entry(index)
             command = entry.command
             self.out.applied.append((index, entry))
             if command is None:
@@ -502,7 +511,7 @@ class Node:
         soft = (self.role, self.term, self.leader_id, self.commit, self.last_applied)
         if soft != self._reported:
             self._reported = soft
-            out.soft_state = SoftState._make(soft)
+            out.soft_state = _soft_state(SoftState, soft)
         if self._hard_dirty:
             out.hard_state = (self.term, self.voted_for)
             self._hard_dirty = False
