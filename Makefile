@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: demo test bench lint plots clean
+.PHONY: demo test browser bench lint plots clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -15,9 +15,13 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	$(BIN)/raftsim
 
-test: $(STAMP)
+test: $(STAMP) browser
 	$(BIN)/ruff check sim tests
 	$(BIN)/python -m pytest -n 2 -q
+
+# Debian's chromium and chromium-driver, for the HTML timeline's browser tests (quick when already installed).
+browser:
+	bash .ci/install-browser
 
 bench: $(STAMP)
 	$(BIN)/raftsim bench

@@ -149,9 +149,15 @@
   }
 
   // ------------------------------------------------------------------------------------------ clicks
+  // What a click at (x, y) is about. On a server's band it is the server at that moment (arrows end on the
+  // band, so that is where they crowd); off the bands, the nearest arrow within a few pixels, then a client's
+  // operation bar, then the row it is in.
   function hitAt(x, y) {
     if (!lastFrame || !layout) return null;
     const R = layout.rows.find((r) => y >= r.y0 && y < r.y1);
+    if (R && R.kind === "server" && Math.abs(y - R.mid) <= 8) {
+      return { server: R.row, time: x >= layout.left ? timeAtX(x) : null };
+    }
     if (x >= layout.left && !lastFrame.dense) {
       const segs = lastFrame.hits.segments;
       let best = -1;
