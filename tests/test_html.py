@@ -19,8 +19,8 @@ from sim.scenario.run import run_scenario
 from sim.trace import read_jsonl, rebuild_logs
 from sim.viz.html import ASSETS, render, write_html
 from sim.viz.page_data import build, history, read_lines
-from sim.world.cluster import Simulation
 from sim.world.clients import operations
+from sim.world.cluster import Simulation
 from sim.world.config import ClusterConfig, NetworkConfig, WorkloadConfig
 from sim.world.faults import Fault, schedule
 

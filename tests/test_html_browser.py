@@ -132,7 +132,7 @@ def test_what_is_drawn_is_what_the_trace_says(browser: Any, pages: Any) -> None:
 
 
 def test_a_busy_window_turns_to_density_and_a_narrow_one_to_each_arrow(browser: Any, pages: Any) -> None:
-    page, records, tables = pages["heavy"]
+    page, _, tables = pages["heavy"]
     _open(browser, page)
     frame = _js(browser, "return raftsim.fit() && raftsim.frame()")
     c = tables["copies"]

@@ -49,7 +49,8 @@ def find_browser() -> str:
 
 
 def measure_html(durations_s: tuple[int, ...] = DURATIONS_S, browser: str | None = None) -> list[dict[str, Any]]:
-    """One row per duration (simulated seconds): the trace's size, the page's, the time to write it, and what the page measured."""
+    """One row per duration (simulated seconds): the trace's size, the page's, the time to write it, and what the
+    page measured."""
     browser = browser or find_browser()
     base = load(str(default_scenario()))
     rows = []
@@ -110,7 +111,8 @@ def format_rows(rows: list[dict[str, Any]]) -> str:
         lines.append(
             f"  {r['duration_s']} s: {r['events']:,} events, {r['arrows']:,} messages, {r['operations']:,} operations; "
             f"trace {r['trace_mb']:.1f} MB, page {r['page_mb']:.1f} MB written in {r['write_s']:.1f} s; first frame "
-            f"{r['ready_ms']:.0f} ms after opening (data parsed in {r['parse_ms']:.0f} ms, model {r['model_ms']:.0f} ms)"
+            f"{r['ready_ms']:.0f} ms after opening (data parsed in {r['parse_ms']:.0f} ms, model "
+            f"{r['model_ms']:.0f} ms)"
         )
         pans = []
         for p in r["pans"]:

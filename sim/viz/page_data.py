@@ -83,6 +83,7 @@ SERVER_KINDS = ("boot", "crash", "state", "vote", "append", "commit", "apply")
 CLIENT_KINDS = ("invoke", "request", "ack", "complete")
 OUTCOMES = ("delivered", "lost", "partition", "crashed", "in flight")
 _DROP_OUTCOME = {"random": 1, "partition": 2, "crashed": 3}
+_DELIVER = '{"ev":"deliver","msg":'  # how a deliver record starts, as this simulator writes it (keys sorted)
 # Columns of each server table (besides ``entries``), in order.
 SERVER_COLUMNS = {
     "state": ("pos", "role", "term"),
@@ -156,6 +157,7 @@ def build(
     ev_ref: list[int] = []
     misc: list[dict[str, Any]] = []
     copies: dict[str, list[Any]] = {c: [] for c in COPY_COLUMNS if c != "ts_dt"}
+    flight, src, dst, type_, outcome, dups, ps, pe, fields_ = (copies[c] for c in COPY_COLUMNS[1:])
     copy_ts: list[int] = []
     types: list[dict[str, Any]] = []  # {"name", "fields"}
     type_index: dict[str, int] = {}
@@ -205,25 +207,26 @@ def build(
             values[fields.index("entries")] = _entries_or_log(m, servers.get(m.get("src")))
         i = len(copy_ts)
         copy_ts.append(t)
-        for column, value in (
-            ("flight", 0),
-            ("src", m.get("src")),
-            ("dst", m.get("dst")),
-            ("type", ti),
-            ("outcome", 4),
-            ("dup", dup),
-            ("ps", pos),
-            ("pe", -1),
-            ("fields", values),
-        ):
-            copies[column].append(value)
-        in_flight.setdefault(key, deque()).append(i)
+        flight.append(0)
+        src.append(m.get("src"))
+        dst.append(m.get("dst"))
+        type_.append(ti)
+        outcome.append(4)
+        dups.append(dup)
+        ps.append(pos)
+        pe.append(-1)
+        fields_.append(values)
+        queue = in_flight.get(key)
+        if queue is None:
+            in_flight[key] = deque((i,))
+        else:
+            queue.append(i)
         return i
 
-    def end_copy(i: int, t: int, pos: int, outcome: int) -> None:
-        copies["flight"][i] = t - copy_ts[i]
-        copies["outcome"][i] = outcome
-        copies["pe"][i] = pos
+    def end_copy(i: int, t: int, pos: int, how: int) -> None:
+        flight[i] = t - copy_ts[i]
+        outcome[i] = how
+        pe[i] = pos
 
     def take(key: str, i: int | None = None) -> int | None:
         """The copy in flight with this content that a record ends: ``i`` if given, else the earliest."""
@@ -240,8 +243,16 @@ def build(
 
     pos = -1
     for lineno, line in lines:
+        key = None
         try:
-            d = json.loads(line)
+            if line.startswith(_DELIVER):
+                # The commonest record: only its time and receiver are parsed, its message is its text (key).
+                at = line.rfind(',"node":')
+                d = json.loads("{" + line[at + 1 :])
+                d["ev"] = "deliver"
+                key = line[len(_DELIVER) : at]
+            else:
+                d = json.loads(line)
         except json.JSONDecodeError as e:
             raise UsageError(f"{source}:{lineno}: expected a JSON trace record, got invalid JSON ({e.msg})") from None
         if not isinstance(d, dict) or "t" not in d or "ev" not in d:
@@ -268,22 +279,23 @@ def build(
                 if kind == "send":
                     previous = ("send", ref, key)
             elif kind in ("deliver", "drop"):
-                key = _msg_key(line, d)
-                outcome = 0 if kind == "deliver" else _DROP_OUTCOME.get(d.get("reason"), 1)
+                if key is None:
+                    key = _msg_key(line, d)
+                how = 0 if kind == "deliver" else _DROP_OUTCOME.get(d.get("reason"), 1)
                 if kind == "drop" and was is not None and was[2] == key and _about(was[0], d):
                     # Lost as it was sent, or arrived at a server that is down (see the module docstring).
                     i = was[1]
                     if was[0] == "send":
                         take(key, i)
-                    end_copy(i, t, pos, outcome)
+                    end_copy(i, t, pos, how)
                     ref = i
                 else:
                     i = take(key)
                     if i is None:  # ends a copy this trace never saw start: it starts and ends here
-                        i = new_copy(t, pos, d, key, 0)
+                        i = new_copy(t, pos, json.loads(line) if "msg" not in d else d, key, 0)
                         take(key, i)
-                        copies["ps"][i] = -1
-                    end_copy(i, t, pos, outcome)
+                        ps[i] = -1
+                    end_copy(i, t, pos, how)
                     ref = i
                     if kind == "deliver":
                         previous = ("deliver", i, key)
@@ -365,9 +377,9 @@ def build(
         return rows.get(x, -1) if x is not None else -1
 
     end = tl.end
-    for i, pe in enumerate(copies["pe"]):
-        if pe < 0:
-            copies["flight"][i] = max(0, end - copy_ts[i])
+    for i, p in enumerate(pe):
+        if p < 0:
+            flight[i] = max(0, end - copy_ts[i])
     copies["src"] = [row_of(x) for x in copies["src"]]
     copies["dst"] = [row_of(x) for x in copies["dst"]]
     ops["client"] = [row_of(x) - len(server_ids) for x in ops["client"]]
