@@ -273,3 +273,13 @@ def test_a_trace_without_header_or_end_still_makes_a_page(tmp_path: Path) -> Non
     assert tables["verdict"] is None and tables["title"] == "t.jsonl" and tables["servers"] == [1, 2, 3]
     with pytest.raises(UsageError, match="expected a trace record"):
         build(iter([(1, "[1, 2]")]), "x.jsonl")
+
+
+@pytest.mark.parametrize("value", ["0", "x", "60,", "-5", "90000"])
+def test_bench_html_durations_must_be_whole_seconds(capsys: pytest.CaptureFixture[str], value: str) -> None:
+    assert raftsim(["bench", "--html", "--html-durations", value]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err == (
+        "raftsim bench: --html-durations: expected whole seconds from 1 to 86400, comma-separated, "
+        f"got {value!r}"
+    )

@@ -57,7 +57,7 @@ function axisLabel(us, step) {
 }
 
 // Draw the view; returns what was drawn. view: {t0, t1, cursor, filter, selected: {server, copy, op},
-// linFocus}. layout: from layoutTimeline.
+// linFocus, maxArrows (MAX_ARROWS unless given)}. layout: from layoutTimeline.
 function drawTimeline(ctx, model, view, layout) {
   const { t0, t1 } = view;
   const L = layout;
@@ -275,7 +275,8 @@ function drawTimeline(ctx, model, view, layout) {
     if (model.copyShown(i, filter)) shown.push(i);
   });
   frame.messagesInView = shown.length;
-  if (shown.length > MAX_ARROWS) {
+  const maxArrows = view.maxArrows === undefined ? MAX_ARROWS : view.maxArrows;
+  if (shown.length > maxArrows) {
     frame.dense = true;
     const columns = Math.ceil(L.right - L.left) + 1;
     const perRow = L.rows.map(() => new Uint32Array(columns));
@@ -434,7 +435,7 @@ function drawTimeline(ctx, model, view, layout) {
   }
   if (frame.dense) {
     ctx.fillStyle = "#1f6fb2";
-    const text = `${frame.messagesInView.toLocaleString("en")} messages in view: traffic shown as density; zoom in below ${MAX_ARROWS.toLocaleString("en")} to see each arrow`;
+    const text = `${frame.messagesInView.toLocaleString("en")} messages in view: traffic shown as density; zoom in below ${maxArrows.toLocaleString("en")} to see each arrow`;
     ctx.fillText(text, L.left, L.height - 5);
   }
   ctx.restore();

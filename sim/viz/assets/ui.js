@@ -27,6 +27,7 @@
     filter: { kinds: new Set(allKinds), servers: new Set(allServers), step: "any" },
     linFocus: false,
     showWholeLog: false,
+    maxArrows: MAX_ARROWS,
   };
   let layout = null;
   let lastFrame = null;
@@ -66,6 +67,7 @@
       filter: state.filter,
       selected: state.selected,
       linFocus: state.linFocus,
+      maxArrows: state.maxArrows,
     };
   }
 
@@ -675,6 +677,11 @@
       renderNow();
     },
     pointFor,
+    // How many arrows a frame draws before it shows traffic as density instead.
+    setMaxArrows: (n) => {
+      state.maxArrows = n;
+      return renderNow();
+    },
     renderNow: () => frameCounts(renderNow()),
     selectedState,
     describe: (p) => M.describe(p),
