@@ -288,6 +288,25 @@ def test_clicking_a_message_shows_its_fields(browser: Any, pages: Any) -> None:
     assert shown == m["entries"]
 
 
+def test_clicking_an_operation_shows_it(browser: Any, pages: Any) -> None:
+    from selenium.webdriver.common.by import By
+
+    page, _, tables = pages["crash"]
+    _open(browser, page)
+    ops = tables["ops"]
+    i = next(i for i in range(len(ops["seq"])) if ops["f"][i] == "put" and ops["tc"][i] - ops["ti"][i] > 20_000)
+    a, b = ops["ti"][i], ops["tc"][i]
+    _js(browser, "raftsim.setWindow(arguments[0], arguments[1])", a - (b - a), b + (b - a))
+    lane = len(tables["servers"]) + ops["client"][i]
+    point = _js(browser, "return raftsim.pointFor(arguments[0], arguments[1])", lane, (a + b) / 2)
+    _click_at(browser, point["x"], point["y"])
+    assert _js(browser, "return raftsim.view().selected.op") == i
+    text = browser.find_element(By.ID, "operation").text
+    client = tables["clients"][ops["client"][i]]
+    assert text.startswith(f"{client} #{ops['seq'][i]}: put {ops['key'][i]} \"{ops['value'][i]}\"")
+    assert f"invoked {a / 1000:.3f} ms" in text and f"completed {b / 1000:.3f} ms" in text
+
+
 def test_filters_by_message_kind_and_server(browser: Any, pages: Any) -> None:
     from selenium.webdriver.common.by import By
 

@@ -21,6 +21,9 @@ const KIND_COLORS = {
   ClientReply: "#b5b5b5",
 };
 const OP_COLORS = { ok: "#9bd39b", fail: "#f3c27a", info: "#d0d0d0", pending: "#e4e4e4" };
+const OP_PIXEL_ORDER = ["ok", "fail", "pending", "info"]; // a column of many operations shows the last it has
+const OP_PIXEL_RGB = OP_PIXEL_ORDER.map((k) => hexRgb(OP_COLORS[k]));
+const DENSITY_RGB = hexRgb("#1f6fb2");
 const DROP_COLOR = "#d62728";
 const CURSOR_COLOR = "#e4572e";
 
@@ -41,6 +44,10 @@ function layoutTimeline(model, width) {
     y += 16;
   }
   return { width, left, right, top, rows, clientsTop, height: y + 12 };
+}
+
+function hexRgb(hex) {
+  return [1, 3, 5].map((k) => parseInt(hex.slice(k, k + 2), 16));
 }
 
 function niceStep(span, pixels, minSpacing) {
@@ -75,7 +82,7 @@ function drawTimeline(ctx, model, view, layout) {
     ops: 0,
     votes: 0,
     crashes: 0,
-    hits: { copies: [], segments: [], ops: [] },
+    hits: { copies: [], segments: [] },
   };
 
   ctx.save();
@@ -219,18 +226,33 @@ function drawTimeline(ctx, model, view, layout) {
   const prefixRank = new Map();
   if (lin.prefix) lin.prefix.forEach((op, k) => prefixRank.set(op, k));
   const stuck = new Set(lin.stuck || []);
+  const plotColumns = Math.ceil(L.right - L.left) + 1;
+  // A lane with more operations in view than a third of its pixels is drawn pixel by pixel (each column the
+  // most telling outcome among its operations: unknown over fail over ok), into one image for all such lanes;
+  // operations wholly inside a column already painted are passed over, so its cost follows its pixels.
+  let opPixels = null;
+  const pixelEnd = (i) => t0 + (Math.floor((model.ops.ti[i] - t0) * scale) + 1) / scale;
   for (let c = 0; c < model.clients.length; c++) {
     const R = rowOf(model.nServers + c);
-    let lastX0 = -1e9;
-    let lastX1 = -1e9;
-    model.opsOverlapping(c, t0, t1, (i) => {
+    if (!focus && model.opsCount(c, t0, t1) > plotColumns / 3) {
+      if (opPixels === null) opPixels = pixelLayer(plotColumns, L.clientsTop, L.height - L.clientsTop);
+      const best = new Uint8Array(plotColumns); // 0: none, else 1 + OP_PIXEL_ORDER's index
+      frame.ops += model.opsOverlapping(c, t0, t1, (i) => {
+        const rank = 1 + OP_PIXEL_ORDER.indexOf(model.ops.status[i]);
+        const a = Math.max(0, Math.floor(X(model.ops.ti[i]) - L.left));
+        const b = Math.min(plotColumns, Math.max(a + 1, Math.ceil(X(model.opEnd[i]) - L.left)));
+        for (let x = a; x < b; x++) if (rank > best[x]) best[x] = rank;
+      }, pixelEnd);
+      const top = Math.round(R.y0 + 2 - L.clientsTop);
+      for (let x = 0; x < plotColumns; x++) {
+        if (best[x]) opPixels.column(x, top, 12, OP_PIXEL_RGB[best[x] - 1]);
+      }
+      continue;
+    }
+    frame.ops += model.opsOverlapping(c, t0, t1, (i) => {
       const x0 = Math.max(L.left - 1, X(model.ops.ti[i]));
       const x1 = Math.min(L.right + 1, Math.max(x0 + 1, X(model.opEnd[i])));
-      frame.ops++;
       const inKey = !focus || model.ops.key[i] === lin.key;
-      if (Math.floor(x0) === Math.floor(lastX0) && Math.floor(x1) === Math.floor(lastX1) && !focus) return;
-      lastX0 = x0;
-      lastX1 = x1;
       const status = model.ops.status[i];
       ctx.globalAlpha = inKey ? 1 : 0.22;
       ctx.fillStyle = OP_COLORS[status] || OP_COLORS.pending;
@@ -263,43 +285,59 @@ function drawTimeline(ctx, model, view, layout) {
         ctx.font = "11px system-ui, sans-serif";
       }
       ctx.globalAlpha = 1;
-      frame.hits.ops.push([x0, R.y0, x1, R.y1, i]);
-    });
+    }, focus ? undefined : pixelEnd);
   }
+  if (opPixels !== null) opPixels.drawTo(ctx, Math.round(L.left));
 
-  // Messages: arrows from send to delivery, or a traffic density when there are too many to tell apart.
+  // Messages: arrows from send to delivery, or a traffic density when there are too many to tell apart. A
+  // window far too busy is counted from the model's traffic bins without looking at each message (when every
+  // server is shown: the bins are per sender); a borderline one message by message.
   const C = model.copies;
   const filter = view.filter;
-  const shown = [];
-  model.copiesOverlapping(t0, t1, (i) => {
-    if (model.copyShown(i, filter)) shown.push(i);
-  });
-  frame.messagesInView = shown.length;
   const maxArrows = view.maxArrows === undefined ? MAX_ARROWS : view.maxArrows;
-  if (shown.length > maxArrows) {
-    frame.dense = true;
-    const columns = Math.ceil(L.right - L.left) + 1;
-    const perRow = L.rows.map(() => new Uint32Array(columns));
-    let most = 1;
-    for (const i of shown) {
-      if (C.ts[i] < t0 || C.src[i] < 0) continue;
-      const c = Math.floor(X(C.ts[i]) - L.left);
-      const v = ++perRow[C.src[i]][c];
-      if (v > most) most = v;
+  const columns = Math.ceil(L.right - L.left) + 1;
+  let shown = [];
+  let perRow = null;
+  const binned = filter.servers.size === model.nServers ? model.trafficBins() : null;
+  const roughly = binned ? binned.count(filter.kinds, t0, t1) : -1;
+  if (roughly > 2 * maxArrows) {
+    frame.messagesInView = roughly;
+    perRow = binned.columns(filter.kinds, t0, t0 + columns / scale, columns, L.rows.length);
+  } else {
+    model.copiesOverlapping(t0, t1, (i) => {
+      if (model.copyShown(i, filter)) shown.push(i);
+    });
+    frame.messagesInView = shown.length;
+    if (shown.length > maxArrows) {
+      perRow = L.rows.map(() => new Float32Array(columns));
+      for (const i of shown) {
+        if (C.ts[i] < t0 || C.src[i] < 0) continue;
+        perRow[C.src[i]][Math.floor(X(C.ts[i]) - L.left)]++;
+      }
+      shown = [];
     }
+  }
+  if (perRow !== null) {
+    frame.dense = true;
+    let most = 1;
+    for (const counts of perRow) if (counts) for (let c = 0; c < columns; c++) if (counts[c] > most) most = counts[c];
+    // Each column a bar as high as its traffic (log scale), in whole pixels, written straight into an image:
+    // tens of thousands of columns cost no more than the pixels they cover.
+    const layer = pixelLayer(columns, 0, L.height);
+    const norm = Math.log1p(most);
     for (const R of L.rows) {
       const counts = perRow[R.row];
+      if (!counts) continue;
       const h = R.kind === "server" ? 10 : 4;
-      const y = R.kind === "server" ? R.y1 - h - 1 : R.y1 - h;
-      ctx.fillStyle = "#1f6fb2";
+      const bottom = Math.round(R.kind === "server" ? R.y1 - 1 : R.y1);
       for (let c = 0; c < columns; c++) {
-        if (!counts[c]) continue;
-        const f = Math.log1p(counts[c]) / Math.log1p(most);
-        ctx.globalAlpha = 0.25 + 0.75 * f;
-        ctx.fillRect(L.left + c, y + h * (1 - f), 1, h * f);
+        if (counts[c] < 0.05) continue;
+        const f = Math.log1p(counts[c]) / norm;
+        const high = Math.max(1, Math.round(h * f));
+        layer.column(c, bottom - high, high, DENSITY_RGB, Math.round(255 * (0.3 + 0.7 * f)));
       }
     }
-    ctx.globalAlpha = 1;
+    layer.drawTo(ctx, Math.round(L.left));
   } else {
     const groups = new Map();
     const drops = new Path2D();
@@ -440,6 +478,29 @@ function drawTimeline(ctx, model, view, layout) {
   }
   ctx.restore();
   return frame;
+}
+
+// An image the size of part of the plot, painted a pixel column at a time and then drawn in one go.
+function pixelLayer(width, top, height) {
+  const image = new ImageData(width, Math.max(1, height));
+  const px = image.data;
+  return {
+    column(x, y, h, rgb, alpha) {
+      for (let k = Math.max(0, y); k < Math.min(height, y + h); k++) {
+        const o = 4 * (k * width + x);
+        px[o] = rgb[0];
+        px[o + 1] = rgb[1];
+        px[o + 2] = rgb[2];
+        px[o + 3] = alpha === undefined ? 255 : alpha;
+      }
+    },
+    drawTo(ctx, left) {
+      const off = typeof OffscreenCanvas === "function" ? new OffscreenCanvas(width, image.height) : null;
+      const canvas = off || Object.assign(document.createElement("canvas"), { width, height: image.height });
+      canvas.getContext("2d").putImageData(image, 0, 0);
+      ctx.drawImage(canvas, left, top);
+    },
+  };
 }
 
 function arrowHead(path, x0, y0, x1, y1) {

@@ -74,6 +74,65 @@ function raftsimModel(data) {
     for (const i of longCopies) if (ts[i] <= t1 && te[i] >= t0) visit(i);
   }
 
+  // Traffic at a glance, for windows too busy for arrows: per sender and kind, how many copies were sent by
+  // each moment (prefix sums over fixed bins of the run, built on first use), so a frame counts a window's
+  // messages per pixel column in time proportional to the columns, not to the messages.
+  let traffic = null;
+  function trafficBins() {
+    if (traffic !== null) return traffic;
+    const B = Math.max(256, Math.min(65536, nCopies >> 2));
+    const w = Math.max(1, data.end - data.start) / B;
+    const byCombo = new Map();
+    for (let i = 0; i < nCopies; i++) {
+      const s = cp.src[i];
+      if (s < 0) continue;
+      const key = s * 64 + copyKind[i];
+      let counts = byCombo.get(key);
+      if (!counts) byCombo.set(key, (counts = new Float32Array(B + 1)));
+      counts[1 + Math.min(B - 1, Math.max(0, Math.floor((ts[i] - data.start) / w)))]++;
+    }
+    const combos = [];
+    for (const [key, counts] of byCombo) {
+      for (let k = 1; k <= B; k++) counts[k] += counts[k - 1];
+      combos.push({ row: Math.floor(key / 64), kind: key % 64, prefix: counts });
+    }
+    combos.sort((x, y) => x.row - y.row || x.kind - y.kind);
+    // Copies sent by time t (linear within a bin).
+    const upTo = (prefix, t) => {
+      const at = (t - data.start) / w;
+      if (at <= 0) return 0;
+      if (at >= B) return prefix[B];
+      const k = Math.floor(at);
+      return prefix[k] + (at - k) * (prefix[k + 1] - prefix[k]);
+    };
+    traffic = {
+      bins: B,
+      // Messages of the kinds shown sent within [t0, t1].
+      count(kinds, t0, t1) {
+        let n = 0;
+        for (const c of combos) if (kinds.has(c.kind)) n += upTo(c.prefix, t1) - upTo(c.prefix, t0);
+        return Math.round(n);
+      },
+      // Per row, per column of `columns` equal slices of [t0, t1]: messages of the kinds shown sent then.
+      columns(kinds, t0, t1, columns, rows) {
+        const out = new Array(rows).fill(null);
+        const step = (t1 - t0) / columns;
+        for (const c of combos) {
+          if (!kinds.has(c.kind)) continue;
+          const counts = out[c.row] || (out[c.row] = new Float32Array(columns));
+          let before = upTo(c.prefix, t0);
+          for (let k = 0; k < columns; k++) {
+            const after = upTo(c.prefix, t0 + (k + 1) * step);
+            counts[k] += after - before;
+            before = after;
+          }
+        }
+        return out;
+      },
+    };
+    return traffic;
+  }
+
   function rowName(row) {
     if (row < 0) return "?";
     return row < nServers ? `server ${servers[row]}` : clients[row - nServers];
@@ -216,9 +275,36 @@ function raftsimModel(data) {
   const opBySeq = new Map();
   for (let i = 0; i < nOps; i++) opBySeq.set(`${clients[ops.client[i]]}#${ops.seq[i]}`, i);
 
-  function opsOverlapping(lane, t0, t1, visit) {
+  const laneStarts = lanes.map((lane) => Float64Array.from(lane, (i) => ops.ti[i]));
+  // Visits the lane's operations that overlap [t0, t1], in order, and returns how many there are. With
+  // ``skipUntil``, after each one visited those ending before skipUntil(op) are passed over (a drawing skips
+  // what would land on a pixel already painted: a lane's cost stays proportional to its pixels).
+  function opsOverlapping(lane, t0, t1, visit, skipUntil) {
     const L = lanes[lane];
-    for (let k = lowerBound(laneEnds[lane], t0); k < L.length && ops.ti[L[k]] <= t1; k++) visit(L[k]);
+    const ends = laneEnds[lane];
+    const first = lowerBound(ends, t0);
+    const last = upperBound(laneStarts[lane], t1);
+    for (let k = first; k < last; ) {
+      visit(L[k]);
+      k = skipUntil ? Math.max(k + 1, lowerBound(ends, skipUntil(L[k]))) : k + 1;
+    }
+    return Math.max(0, last - first);
+  }
+  function opsCount(lane, t0, t1) {
+    return Math.max(0, upperBound(laneStarts[lane], t1) - lowerBound(laneEnds[lane], t0));
+  }
+  // The operation of a lane under time t, or the nearest within `slack` of it; -1 if none.
+  function opAt(lane, t, slack) {
+    let best = -1;
+    let bestD = Infinity;
+    opsOverlapping(lane, t - slack, t + slack, (i) => {
+      const d = t < ops.ti[i] ? ops.ti[i] - t : t > opEnd[i] ? t - opEnd[i] : 0;
+      if (d < bestD) {
+        bestD = d;
+        best = i;
+      }
+    });
+    return best;
   }
 
   function operation(i) {
@@ -431,6 +517,7 @@ function raftsimModel(data) {
     filterKinds,
     kindTotals,
     copiesOverlapping,
+    trafficBins,
     copyShown,
     message,
     serverState,
@@ -444,6 +531,8 @@ function raftsimModel(data) {
     opEnd,
     lanes,
     opsOverlapping,
+    opsCount,
+    opAt,
     operation,
     describeOp,
     commandText,

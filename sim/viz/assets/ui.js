@@ -173,8 +173,10 @@
       }
       if (best >= 0) return { copy: best };
     }
-    if (x >= layout.left) {
-      for (const [x0, y0, x1, y1, i] of lastFrame.hits.ops) if (x >= x0 - 1 && x <= x1 + 1 && y >= y0 && y <= y1) return { op: i };
+    if (x >= layout.left && R && R.kind === "client") {
+      const pixel = (state.t1 - state.t0) / (layout.right - layout.left);
+      const i = M.opAt(R.row - M.nServers, timeAtX(x), 2 * pixel);
+      if (i >= 0) return { op: i };
     }
     if (R && R.kind === "server") return { server: R.row, time: x >= layout.left ? timeAtX(x) : null };
     return null;
