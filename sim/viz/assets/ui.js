@@ -691,7 +691,8 @@
   };
 
   // Where the page opens: the whole run, at the moment every server has started; or what the address's
-  // fragment says (#from=MS&to=MS&event=P&server=ID, the form the address bar keeps as one looks around).
+  // fragment says: #from=MS&to=MS (the window), at=MS or event=P (the cursor), server=ID (its state shown),
+  // violation (go to it), bench (measure the page, see sim/experiments/html_bench.py).
   state.cursor = M.posAtTime(M.start);
   const asked = new URLSearchParams(location.hash.slice(1));
   if (asked.has("from") || asked.has("to")) {
@@ -699,6 +700,7 @@
     const b = asked.has("to") ? Number(asked.get("to")) * 1000 : M.end;
     if (Number.isFinite(a) && Number.isFinite(b) && b > a) setWindow(a, b);
   }
+  if (asked.has("at") && Number.isFinite(Number(asked.get("at")))) state.cursor = M.posAtTime(Number(asked.get("at")) * 1000);
   if (asked.has("event")) state.cursor = Math.max(0, Math.min(M.n - 1, Number(asked.get("event")) || 0));
   if (asked.has("server")) {
     const row = M.servers.indexOf(Number(asked.get("server")));
