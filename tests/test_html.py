@@ -18,7 +18,8 @@ from sim.scenario.parse import load
 from sim.scenario.run import run_scenario
 from sim.trace import read_jsonl, rebuild_logs
 from sim.viz.html import ASSETS, render, write_html
-from sim.viz.page_data import build, history, read_lines
+from sim.viz.page_data import build, history
+from sim.viz.timeline import read_lines
 from sim.world.clients import operations
 from sim.world.cluster import Simulation
 from sim.world.config import ClusterConfig, NetworkConfig, WorkloadConfig

@@ -27,7 +27,8 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from sim.viz.page_data import build, read_lines
+from sim.viz.page_data import build
+from sim.viz.timeline import read_lines
 
 ASSETS = ("model.js", "draw.js", "ui.js", "page.css", "page.html")
 

@@ -46,7 +46,7 @@ from __future__ import annotations
 
 import json
 from collections import deque
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -56,6 +56,7 @@ from sim.check.models import KV
 from sim.errors import UsageError
 from sim.viz.timeline import KINDS as TIMELINE_KINDS
 from sim.viz.timeline import ROLES, _build, _header_title
+from sim.world.clients import OpRecord, operations
 
 FORMAT = 1
 KINDS = (
@@ -96,20 +97,6 @@ SERVER_COLUMNS = {
 }
 OP_COLUMNS = ("client", "seq", "f", "key", "value", "expected", "status", "result", "ti", "tc", "pi", "pc")
 COPY_COLUMNS = ("ts_dt", "flight", "src", "dst", "type", "outcome", "dup", "ps", "pe", "fields")
-
-
-def read_lines(path: str | Path) -> Iterator[tuple[int, str]]:
-    """The non-empty lines of a trace file with their line numbers; a missing or binary file is one line of
-    ``UsageError``."""
-    try:
-        with open(path, encoding="utf-8") as f:
-            for lineno, line in enumerate(f, 1):
-                if line.strip():
-                    yield lineno, line
-    except OSError as e:
-        raise UsageError(f"{path}: cannot read trace: {e.strerror or e}") from None
-    except UnicodeDecodeError:
-        raise UsageError(f"{path}: expected a JSON Lines trace, got binary data") from None
 
 
 def _msg_key(line: str, d: dict[str, Any]) -> str:
@@ -462,29 +449,25 @@ def _deltas(values: list[int]) -> list[int]:
 
 
 def history(ops: dict[str, list[Any]], client_names: list[str]) -> list[Operation]:
-    """The operations as ``sim.world.clients.operations`` gives them to the checker (times in nanoseconds,
-    client ``cN`` as process N), in the order of ``ops``; an operation never invoked in the trace is left out."""
-    out = []
-    processes: dict[str, int] = {}
+    """The operations as the checker was given them (``sim.world.clients.operations``, here of the client records
+    the trace implies), in the order of ``ops``; an operation never invoked in the trace is left out."""
+    records = []
     for i in range(len(ops["seq"])):
         if ops["ti"][i] < 0:
             continue
-        name = client_names[ops["client"][i]]
-        process = processes.get(name)
-        if process is None:
-            digits = name[1:]
-            process = processes[name] = int(digits) if digits.isdigit() else 1_000_000 + len(processes)
-        f = ops["f"][i]
-        status = ops["status"][i] if ops["status"][i] in ("ok", "fail") else "info"
-        complete = None if status == "info" else ops["tc"][i] * 1000
-        if f == "cas":
-            value: Any = (ops["expected"][i], ops["value"][i])
-        elif f == "get":
-            value = ops["result"][i] if status == "ok" else None
-        else:
-            value = ops["value"][i]
-        out.append(Operation(process, f, ops["key"][i], value, status, ops["ti"][i] * 1000, complete))
-    return out
+        r = OpRecord(
+            client_names[ops["client"][i]],
+            ops["seq"][i],
+            ops["f"][i],
+            ops["key"][i],
+            ops["value"][i],
+            ops["expected"][i],
+            ops["ti"][i],
+        )
+        if ops["status"][i] != "pending":
+            r.status, r.result, r.complete = ops["status"][i], ops["result"][i], ops["tc"][i]
+        records.append(r)
+    return operations(records)
 
 
 def _linearizability(ops: dict[str, list[Any]], client_names: list[str], budget: int) -> dict[str, Any]:

@@ -448,11 +448,7 @@ function raftsimModel(data) {
     const k = evKind[p];
     const only = STEP_KINDS[filter.step || "any"];
     if (only && !only.has(k)) return false;
-    if (MESSAGE_KINDS.has(k)) {
-      const i = evRef[p];
-      if (!filter.kinds.has(copyKind[i])) return false;
-      return copyShown(i, filter);
-    }
+    if (MESSAGE_KINDS.has(k)) return copyShown(evRef[p], filter);
     const who = evWho[p];
     if (who >= 0 && who < nServers) return filter.servers.has(who);
     return true;
