@@ -38,6 +38,11 @@
   function renderNow() {
     pending = false;
     const width = Math.max(400, wrap.clientWidth);
+    const below = `${toolbar.offsetHeight}px`; // the panel stays in sight under the toolbar, however it wraps
+    if (panel.style.top !== below) {
+      panel.style.top = below;
+      panel.style.maxHeight = `calc(100vh - ${below})`;
+    }
     layout = layoutTimeline(M, width);
     const dpr = window.devicePixelRatio || 1;
     if (canvas.width !== Math.round(width * dpr) || canvas.height !== Math.round(layout.height * dpr)) {
