@@ -44,7 +44,7 @@ def chromium() -> None:
     """Skips the test when the browser is missing, saying why; fails it in CI, which must have it."""
     reason = _missing()
     if reason is not None:
-        if os.environ.get("CI"):
+        if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
             pytest.fail(f"CI must run the browser tests, but {reason}")
         pytest.skip(reason)
 
