@@ -67,6 +67,18 @@ def test_a_wheel_installed_elsewhere_runs_the_bundled_default(tmp_path: Path) ->
     )
     assert r.returncode == 0, r.stderr
     assert r.stdout.startswith("PASS") and "leader-crash.toml" in r.stdout
+    # The HTML timeline's scripts and styles are package data too: the installed copy writes a whole page.
+    page = tmp_path / "run.html"
+    r = subprocess.run(
+        [sys.executable, "-m", "sim", "run", "--quiet", "--html", str(page)],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert r.returncode == 0, r.stderr
+    assert "function raftsimModel" in page.read_text() and "function drawTimeline" in page.read_text()
 
 
 @pytest.mark.parametrize(

@@ -153,8 +153,13 @@ def _print_memory(rows: list[dict[str, Any]], rate: float) -> None:
 
 def bench_command(args: argparse.Namespace) -> int:
     """Each flag picks a part of the benchmark; with none, the simulator's speed."""
-    parts = [name for name in ("speed", "lin", "bugs", "memory") if getattr(args, name)] or ["speed"]
+    parts = [name for name in ("speed", "lin", "bugs", "memory", "html") if getattr(args, name)] or ["speed"]
     result: dict[str, Any] = {}
+    if "html" in parts:
+        from sim.experiments.html_bench import find_browser, measure_html
+
+        durations = _durations(args.html_durations)
+        result["html"] = measure_html(durations, find_browser())
     if "memory" in parts:
         result["memory"] = measure_memory(minutes=args.minutes, rate=args.rate)
     if "speed" in parts:
@@ -184,6 +189,10 @@ def bench_command(args: argparse.Namespace) -> int:
             f"(target < 1 s; {lin['us_per_op_kv']:.1f} us per operation); 1,000-operation register history "
             f"(10 clients, 10% indefinite) {lin['register_1000_ops_s']:.3f} s (target < 2 s)"
         )
+    if "html" in parts:
+        from sim.experiments.html_bench import format_rows
+
+        print(format_rows(result["html"]))
     if "bugs" in parts:
         c = result["campaign"]
         print(
@@ -224,4 +233,25 @@ def register_bench(subparsers: Any) -> None:
     p.add_argument(
         "--rate", type=positive_int, default=200, help="commands/s offered with --memory, first half (default 200)"
     )
+    p.add_argument(
+        "--html",
+        action="store_true",
+        help="the HTML timeline: page size, load and frame times in headless Chromium for runs of each duration",
+    )
+    p.add_argument(
+        "--html-durations",
+        default="60,600",
+        metavar="LIST",
+        help="simulated seconds of the runs --html opens, comma-separated (default 60,600)",
+    )
     p.set_defaults(func=bench_command)
+
+
+def _durations(text: str) -> tuple[int, ...]:
+    try:
+        values = tuple(int(v) for v in text.split(","))
+    except ValueError:
+        values = ()
+    if not values or any(not 1 <= v <= 86_400 for v in values):
+        raise UsageError(f"--html-durations: expected whole seconds from 1 to 86400, comma-separated, got {text!r}")
+    return values

@@ -99,6 +99,20 @@ def _last_time(trace: Trace | Sequence[dict[str, Any]]) -> int:
     return int(trace[-1]["t"]) if trace else 0
 
 
+def read_lines(path: str | Path) -> Iterator[tuple[int, str]]:
+    """The non-empty lines of a trace file with their line numbers; a missing or binary file is one line of
+    ``UsageError``."""
+    try:
+        with open(path, encoding="utf-8") as f:
+            for lineno, line in enumerate(f, 1):
+                if line.strip():
+                    yield lineno, line
+    except OSError as e:
+        raise UsageError(f"{path}: cannot read trace: {e.strerror or e}") from None
+    except UnicodeDecodeError:
+        raise UsageError(f"{path}: expected a JSON Lines trace, got binary data") from None
+
+
 def read_trace(path: str | Path) -> list[dict[str, Any]]:
     """Read the timeline's records of a JSON Lines trace, skipping message traffic without parsing it (but the
     last record, whatever its kind, is kept: the run lasted at least until then).
@@ -117,20 +131,12 @@ def read_trace(path: str | Path) -> list[dict[str, Any]]:
         return d
 
     skipped: tuple[int, str] | None = None  # the last line read, if it was skipped
-    try:
-        with open(path, encoding="utf-8") as f:
-            for lineno, line in enumerate(f, 1):
-                if not line.strip():
-                    continue
-                if any(s in line for s in skip):
-                    skipped = (lineno, line)
-                    continue
-                skipped = None
-                out.append(parse(lineno, line))
-    except OSError as e:
-        raise UsageError(f"{path}: cannot read trace: {e.strerror or e}") from None
-    except UnicodeDecodeError:
-        raise UsageError(f"{path}: expected a JSON Lines trace, got binary data") from None
+    for lineno, line in read_lines(path):
+        if any(s in line for s in skip):
+            skipped = (lineno, line)
+            continue
+        skipped = None
+        out.append(parse(lineno, line))
     if skipped is not None:
         out.append(parse(*skipped))
     return out
