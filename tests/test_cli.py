@@ -154,7 +154,11 @@ def test_ctrl_c_during_run_prints_the_partial_summary(tmp_path: Path) -> None:
         text=True,
         preexec_fn=sigint_as_a_terminal_sends_it,
     )
-    time.sleep(2.0)  # let it get going (how long does not matter: the run takes minutes)
+    # Interrupt once the run loop is going: the trace holds events after its header. A fixed wait interrupted the
+    # start-up itself on a loaded machine.
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and (not trace.exists() or trace.read_bytes().count(b"\n") < 20):
+        time.sleep(0.05)
     p.send_signal(signal.SIGINT)
     out, err = p.communicate(timeout=60)
     assert p.returncode == 130, err
