@@ -71,6 +71,14 @@ def test_capped_trials_are_reported() -> None:
     assert s.capped == 1 and s.max_ms == float("inf")
 
 
+@pytest.mark.parametrize("testbed", tuple(figure16.TESTBEDS))
+def test_every_testbed_elects_one_of_the_servers_that_can_win(testbed: str) -> None:
+    for i in range(2):
+        r = run_trial(150, 300, i, broadcast=testbed)
+        assert r.downtime_us is not None and 75_000 < r.downtime_us < 3_000_000, r
+        assert r.leader in (2, 3) and r.term >= 2
+
+
 def test_setup_leaves_two_servers_unable_to_win() -> None:
     longest = max(LOG_LENGTHS.values())
     survivors = [n for n in LOG_LENGTHS if n != figure16.LEADER]
