@@ -31,8 +31,7 @@ bench: $(STAMP)
 plots: $(STAMP) plots/timeline-html.png
 	$(BIN)/raftsim run scenarios/leader-crash.toml --plot plots/timeline.png --quiet
 	$(BIN)/raftsim experiment figure16 --out plots/
-	$(BIN)/raftsim experiment figure16 --out plots/ --broadcast disk
-	$(BIN)/raftsim experiment figure16 --out plots/ --broadcast disk-early
+	$(BIN)/raftsim experiment figure16 --out plots/ --broadcast network
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis fuzz-failures figure16-results

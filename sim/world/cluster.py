@@ -146,6 +146,9 @@ class Server:
         traced_role = role
         traced_term = term
         traced_commit = 0
+        disk = sim.cluster.disk
+        from_input = sim.cluster.timers_from_input
+        taken = env._now  # when the node was handed the input being carried out
         out: Output | None = node.start(self.local_now())
         while True:
             if out is not None:
@@ -157,7 +160,7 @@ class Server:
                     role, term, _, commit, _ = soft
                 # 1. Durability: messages that depend on the writes leave only once they are durable.
                 if out.hard_state is not None or out.log_from is not None:
-                    latency = sim.cluster.disk_latency
+                    latency = sim.cluster.disk_latency if disk is None else disk.latency(self.storage, out, nid)
                     if latency:
                         early = out.unsynced_messages
                         if early:
@@ -213,14 +216,18 @@ class Server:
                     if local_delay is None:
                         timer.cancel()
                     else:
-                        timer.arm(now + (local_delay if self.rate == 1.0 else math.ceil(local_delay / self.rate)))
+                        due = (taken if from_input else now) + (
+                            local_delay if self.rate == 1.0 else math.ceil(local_delay / self.rate)
+                        )
+                        timer.arm(due if due > now else now)  # a timer due during the write expires after it
             # The next input.
             if inbox:
                 item = inbox.popleft()
             else:
                 self.waiter = waiter = Event(env)
                 item = yield waiter  # ``deliver`` hands over the input as the event's value
-            now = env._now + self.offset if self.rate == 1.0 else self.local_now()
+            taken = env._now
+            now = taken + self.offset if self.rate == 1.0 else self.local_now()
             if item.__class__ is str:
                 if fired.get(item):
                     fired[item] = False
