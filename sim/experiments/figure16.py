@@ -278,7 +278,7 @@ def run_trial(
         return Trial(name, index, seed, crash_us, time - crash_us, leader, term, sim.events)
     if violation is not None:
         raise RuntimeError(f"figure16 trial {name}/{index} (seed {seed}): {violation.report()}")
-    top_term = max(s.node.term for s in sim.servers.values() if s.node is not None)
+    top_term = max(s.state.term for s in sim.servers.values() if s.node is not None)
     return Trial(name, index, seed, crash_us, None, None, top_term, sim.events)
 
 
