@@ -8,6 +8,8 @@ faults through ``write``: adding an action is one entry here (and its meaning in
 
 from __future__ import annotations
 
+import difflib
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -35,12 +37,46 @@ class Action:
 # ------------------------------------------------------------------------------------------ shared values
 
 
-def read_target(r: Reader, path: str, value: Any) -> Target:
-    """A node id, a list of distinct node ids or a target word (resolved when the action happens)."""
+NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+NAME_RULE = "a name: letters, digits and _, not starting with a digit"
+
+
+def read_name(r: Reader, path: str, value: Any) -> str:
+    """The name an ``as`` binds."""
+    if not isinstance(value, str) or not NAME_RE.match(value):
+        raise r.fail(path, NAME_RULE, value)
+    return value
+
+
+def read_bound_name(r: Reader, path: str, value: str) -> str:
+    """``"@name"``: a name bound to servers by an ``as`` somewhere in the file; returns the name."""
+    name = value[1:]
+    if not NAME_RE.match(name):
+        raise r.fail(path, f'"@name" with {NAME_RULE}', value)
+    if name not in r.names:
+        bound = [f"@{n}" for n, servers in r.names.items() if servers]
+        close = difflib.get_close_matches(f"@{name}", bound, n=1)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        known = f"; bound: {', '.join(bound)}" if bound else "; no event binds one"
+        raise r.fail(path, f"a name bound by an event's `as`{known}{hint}", value)
+    if not r.names[name]:
+        raise r.fail(path, "a name bound to servers (its `as` is on an action with no target)", value)
+    return name
+
+
+def _target_text() -> str:
     words = ", ".join(f'"{w}"' for w in TARGET_WORDS)
+    return f'a node id, a list of node ids or one of {words}, or "@name" (bound by an `as`)'
+
+
+def read_target(r: Reader, path: str, value: Any) -> Target:
+    """A node id, a list of distinct node ids, a target word or ``"@name"`` (resolved when the action happens)."""
     if isinstance(value, str):
+        if value.startswith("@"):
+            read_bound_name(r, path, value)
+            return value
         if value not in TARGET_WORDS:
-            raise r.fail(path, f"a node id, a list of node ids or one of {words}", value)
+            raise r.fail(path, _target_text(), value)
         return value
     if isinstance(value, list):
         if not value:
@@ -51,14 +87,16 @@ def read_target(r: Reader, path: str, value: Any) -> Target:
         return ids
     if isinstance(value, int) and not isinstance(value, bool):
         return r.node_id(path, value)
-    raise r.fail(path, f"a node id, a list of node ids or one of {words}", value)
+    raise r.fail(path, _target_text(), value)
 
 
 def write_target(node: Target) -> Any:
     return list(node) if isinstance(node, tuple) else node
 
 
-def read_groups(r: Reader, path: str, value: Any) -> tuple[tuple[int, ...], ...]:
+def read_groups(r: Reader, path: str, value: Any) -> tuple[tuple[int | str, ...], ...]:
+    """Partition groups: lists of node ids, target words and ``"@name"``s (the words and names resolved when the
+    partition happens). A node id may be in one group only."""
     if not isinstance(value, list) or not value:
         raise r.fail(path, "a list of groups of node ids, such as [[1, 2], [3, 4, 5]]", value)
     seen: dict[int, int] = {}
@@ -67,17 +105,37 @@ def read_groups(r: Reader, path: str, value: Any) -> tuple[tuple[int, ...], ...]
         gpath = f"{path}[{i + 1}]"
         if not isinstance(group, list) or not group:
             raise r.fail(gpath, "a non-empty list of node ids", group)
-        ids = []
+        items: list[int | str] = []
         for j, v in enumerate(group):
-            n = r.node_id(f"{gpath}[{j + 1}]", v)
+            ipath = f"{gpath}[{j + 1}]"
+            if isinstance(v, str):
+                target = read_target(r, ipath, v)
+                assert isinstance(target, str)
+                if target in items:
+                    raise r.fail(gpath, "each item once", group)
+                items.append(target)
+                continue
+            n = r.node_id(ipath, v)
             if n in seen:
                 raise r.fail(
                     path, f"each node in at most one group, but node {n} is in groups {seen[n]} and {i + 1}", value
                 )
             seen[n] = i + 1
-            ids.append(n)
-        groups.append(tuple(ids))
+            items.append(n)
+        groups.append(tuple(items))
     return tuple(groups)
+
+
+def read_ends(r: Reader, path: str, e: dict[str, Any]) -> tuple[Target, Target]:
+    """``from`` and ``to`` of a cut or repair: node ids (two different ones), lists, words or ``"@name"``s."""
+    for key in ("from", "to"):
+        if key not in e:
+            raise r.fail(f"{path}.{key}", "a node id (missing)")
+    src = read_target(r, f"{path}.from", e["from"])
+    dst = read_target(r, f"{path}.to", e["to"])
+    if isinstance(src, int) and src == dst:
+        raise r.fail(f"{path}.to", "a node other than 'from'", dst)
+    return src, dst
 
 
 def delay_table(d: Delay) -> dict[str, Any]:
@@ -115,19 +173,23 @@ def _write_node(f: Fault) -> dict[str, Any]:
 
 
 def _restart_undo(fields: Fields) -> Fields:
-    # A word target ("leader", ...) names whoever it named when the crash happened; the restart cannot name
-    # that server again, so it restarts every crashed server.
+    # A word target ("leader", ...) names whoever it named when the crash happened: the restart names them by the
+    # crash's `as` if it has one; without, it cannot name that server again, so it restarts every crashed server.
     node = fields["node"]
-    return {"do": "restart", "node": node if isinstance(node, int | tuple) else "all-crashed"}
+    if isinstance(node, int | tuple) or node.startswith("@"):
+        return {"do": "restart", "node": node}
+    if fields.get("bind"):
+        return {"do": "restart", "node": "@" + fields["bind"]}
+    return {"do": "restart", "node": "all-crashed"}
 
 
 def _link(r: Reader, path: str, e: dict[str, Any]) -> Fields:
-    src, dst = r.link(path, e)
+    src, dst = read_ends(r, path, e)
     return {"do": e["do"], "src": src, "dst": dst}
 
 
 def _write_link(f: Fault) -> dict[str, Any]:
-    return {"from": f.src, "to": f.dst}
+    return {"from": write_target(f.src), "to": write_target(f.dst)}
 
 
 def _probability(r: Reader, path: str, e: dict[str, Any]) -> Fields:
@@ -209,7 +271,8 @@ _ACTIONS = (
     ),
     Action(
         "cut",
-        "one way: messages from `from` to `to` are lost, the other direction works",
+        "one way: messages from `from` to `to` are lost, the other direction works (between every pair when they are "
+        "lists, words or names)",
         ("from", "to", "repair_after"),
         ("from", "to"),
         _link,

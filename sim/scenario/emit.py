@@ -31,7 +31,10 @@ def _toml_value(value: Any) -> str:
 
 
 def _fault_table(f: Fault) -> dict[str, Any]:
-    return {"at": format_time(f.at), "do": f.do, **ACTIONS[f.do].write(f)}
+    t = {"at": format_time(f.at), "do": f.do, **ACTIONS[f.do].write(f)}
+    if f.bind is not None:
+        t["as"] = f.bind
+    return t
 
 
 def _expectation_table(e: Expectation) -> dict[str, Any]:

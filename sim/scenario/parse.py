@@ -26,7 +26,7 @@ from sim.check.properties import EXPECTABLE
 from sim.raft.kv import OPS
 from sim.raft.node import RaftConfig
 from sim.rng import SEED_RULE, is_seed
-from sim.scenario.actions import ACTIONS
+from sim.scenario.actions import ACTIONS, read_name
 from sim.scenario.model import (
     EXPECTATION_KINDS,
     EXPECTATION_MODIFIERS,
@@ -41,6 +41,9 @@ from sim.units import format_ms, format_time
 from sim.world.config import ClusterConfig, NetworkConfig, WorkloadConfig
 from sim.world.faults import Fault
 from sim.world.network import Delay
+
+# The keys any event may have, whatever its action.
+EVENT_KEYS = ("at", "do", "every", "count", "as")
 
 
 class _Parser(Reader):
@@ -65,6 +68,7 @@ class _Parser(Reader):
         events = doc.get("events", [])
         if not isinstance(events, list):
             raise self.fail("events", "an array of tables ([[events]])", events)
+        self.collect_names(events)
         faults = tuple(link_faults + self.events(events, duration))
         expects = doc.get("expect", [])
         if not isinstance(expects, list):
@@ -224,6 +228,15 @@ class _Parser(Reader):
 
     # ----------------------------------------------------------------------------- events
 
+    def collect_names(self, tables: list[Any]) -> None:
+        """Note the names that ``as`` keys bind, before reading any event, so that ``"@name"`` can be checked
+        wherever it is used (whether each names servers: an ``as`` on an action with a target)."""
+        for t in tables:
+            if isinstance(t, dict) and isinstance(t.get("as"), str):
+                action = ACTIONS.get(t.get("do")) if isinstance(t.get("do"), str) else None
+                servers = action is not None and "node" in action.keys
+                self.names[t["as"]] = self.names.get(t["as"], False) or servers
+
     def events(self, events: list[Any], duration: int) -> list[Fault]:
         faults: list[Fault] = []
         previous = 0
@@ -238,7 +251,7 @@ class _Parser(Reader):
             action = ACTIONS.get(do) if isinstance(do, str) else None
             if action is None:
                 raise self.fail(f"{path}.do", f"one of {', '.join(ACTIONS)}", do)
-            self.check_keys(path, event, ("at", "do", "every", "count", *action.keys))
+            self.check_keys(path, event, (*EVENT_KEYS, *action.keys))
             for key in action.required:
                 if key not in event:
                     raise self.fail(f"{path}.{key}", f"a value: do = {do!r} needs {', '.join(action.required)}")
@@ -280,6 +293,8 @@ class _Parser(Reader):
         that undoes it if the event says when (``restart_after``, ...)."""
         action = ACTIONS[e["do"]]
         fields = action.read(self, path, e)
+        if "as" in e:
+            fields["bind"] = read_name(self, f"{path}.as", e["as"])
         out = [(0, fields)]
         if action.undo is not None and action.undo[0] in e:
             key, undo = action.undo

@@ -143,6 +143,9 @@ class Reader:
         self.source = source
         self.lines = key_lines(text)
         self.nodes = 5
+        # The names the file's ``as`` keys bind, each with whether it names servers (an ``as`` on an action with
+        # a target) or only a moment.
+        self.names: dict[str, bool] = {}
 
     # ---------------------------------------------------------------------------- errors
 
