@@ -6,7 +6,7 @@ import json
 import math
 from typing import Any
 
-from sim.scenario.actions import ACTIONS, delay_table
+from sim.scenario.actions import delay_table, write_occurrence
 from sim.scenario.model import Expectation, Scenario
 from sim.units import format_time
 from sim.world.faults import Fault
@@ -31,10 +31,7 @@ def _toml_value(value: Any) -> str:
 
 
 def _fault_table(f: Fault) -> dict[str, Any]:
-    t = {"at": format_time(f.at), "do": f.do, **ACTIONS[f.do].write(f)}
-    if f.bind is not None:
-        t["as"] = f.bind
-    return t
+    return {"at": format_time(f.at), **write_occurrence(f)}
 
 
 def _expectation_table(e: Expectation) -> dict[str, Any]:

@@ -26,7 +26,7 @@ from sim.check.properties import EXPECTABLE
 from sim.raft.kv import OPS
 from sim.raft.node import RaftConfig
 from sim.rng import SEED_RULE, is_seed
-from sim.scenario.actions import ACTIONS, read_name
+from sim.scenario.actions import ACTIONS, read_action, read_occurrence
 from sim.scenario.model import (
     EXPECTATION_KINDS,
     EXPECTATION_MODIFIERS,
@@ -42,8 +42,8 @@ from sim.world.config import ClusterConfig, NetworkConfig, WorkloadConfig
 from sim.world.faults import Fault
 from sim.world.network import Delay
 
-# The keys any event may have, whatever its action.
-EVENT_KEYS = ("at", "do", "every", "count", "as")
+# The keys any event may have, whatever its action (besides those of ``OCCURRENCE_KEYS``).
+EVENT_KEYS = ("at", "every", "count")
 
 
 class _Parser(Reader):
@@ -232,7 +232,9 @@ class _Parser(Reader):
         """Note the names that ``as`` keys bind, before reading any event, so that ``"@name"`` can be checked
         wherever it is used (whether each names servers: an ``as`` on an action with a target)."""
         for t in tables:
-            if isinstance(t, dict) and isinstance(t.get("as"), str):
+            if not isinstance(t, dict):
+                continue
+            if isinstance(t.get("as"), str):
                 action = ACTIONS.get(t.get("do")) if isinstance(t.get("do"), str) else None
                 servers = action is not None and "node" in action.keys
                 self.names[t["as"]] = self.names.get(t["as"], False) or servers
@@ -245,16 +247,7 @@ class _Parser(Reader):
             event = self.table(path, raw)
             if "at" not in event:
                 raise self.fail(f"{path}.at", "the time of the event (missing)")
-            if "do" not in event:
-                raise self.fail(f"{path}.do", f"an action: one of {', '.join(ACTIONS)} (missing)")
-            do = event["do"]
-            action = ACTIONS.get(do) if isinstance(do, str) else None
-            if action is None:
-                raise self.fail(f"{path}.do", f"one of {', '.join(ACTIONS)}", do)
-            self.check_keys(path, event, (*EVENT_KEYS, *action.keys))
-            for key in action.required:
-                if key not in event:
-                    raise self.fail(f"{path}.{key}", f"a value: do = {do!r} needs {', '.join(action.required)}")
+            action = read_action(self, path, event, EVENT_KEYS)
             at = self.time(f"{path}.at", event["at"])
             if at < previous:
                 raise self.fail(
@@ -263,46 +256,60 @@ class _Parser(Reader):
                     event["at"],
                 )
             previous = at
-            every, count = 0, 1
+            every, count, gaps = 0, 1, None
             if "every" in event or "count" in event:
                 if "every" not in event or "count" not in event:
                     raise self.fail(path, "both 'every' and 'count' for a repeated event", None)
-                every = self.time(f"{path}.every", event["every"], positive=True)
+                if isinstance(event["every"], list):
+                    gaps = self.gaps(f"{path}.every", event["every"])
+                    every = gaps[0]
+                else:
+                    every = self.time(f"{path}.every", event["every"], positive=True)
                 count = self.integer(f"{path}.count", event["count"], 1, 100_000)
-            one = self.occurrence(path, event, every)
+            one = read_occurrence(self, path, event, action, every, "'every'" if gaps is None else "every gap")
+            undo_at = one.undo[0] if one.undo else 0
+            if gaps is not None:
+                # Random gaps: one fault that schedules its own repetitions as it runs; the worst case must fit.
+                worst = at + (count - 1) * gaps[1]
+                self.within(path, duration, worst, worst + undo_at, count, "at most ")
+                faults.append(Fault(at, **one.fields, guard=one.guard(gaps, count)))
+                continue
             for k in range(count):
-                shift = at + k * every
-                for offset, fault in one:
-                    t = shift + offset
-                    if t > duration:
-                        what = f"{path}.at" if (k, offset) == (0, 0) else path
-                        raise self.fail(
-                            what,
-                            f"events within the run (duration {format_ms(duration)}), but "
-                            f"{'repetition ' + str(k + 1) + ' of ' if count > 1 else ''}this event "
-                            f"{'fires' if offset == 0 else 'is undone'} at {format_ms(t)}",
-                            None,
-                            show=False,
-                        )
-                    faults.append(Fault(t, **fault))
+                t = at + k * every
+                self.within(path, duration, t, t + undo_at, count, "", k)
+                if one.guarded:
+                    faults.append(Fault(t, **one.fields, guard=one.guard(None, 1)))
+                    continue
+                faults.append(Fault(t, **one.fields))
+                if one.undo:
+                    faults.append(Fault(t + one.undo[0], **one.undo[1]))
         faults.sort(key=lambda f: f.at)  # stable: simultaneous faults keep the file's order
         return faults
 
-    def occurrence(self, path: str, e: dict[str, Any], every: int) -> list[tuple[int, dict[str, Any]]]:
-        """One occurrence of an event as faults: (offset from its time, Fault fields): the action, and the action
-        that undoes it if the event says when (``restart_after``, ...)."""
-        action = ACTIONS[e["do"]]
-        fields = action.read(self, path, e)
-        if "as" in e:
-            fields["bind"] = read_name(self, f"{path}.as", e["as"])
-        out = [(0, fields)]
-        if action.undo is not None and action.undo[0] in e:
-            key, undo = action.undo
-            after = self.time(f"{path}.{key}", e[key], positive=True)
-            if every and after >= every:
-                raise self.fail(f"{path}.{key}", f"a time shorter than 'every' ({format_ms(every)})", e[key])
-            out.append((after, undo(fields)))
-        return out
+    def within(self, path: str, duration: int, fires: int, undone: int, count: int, bound: str, k: int = 0) -> None:
+        """Repetition ``k`` of an event fires at ``fires`` and is undone at ``undone`` (or ``fires``): both must lie
+        within the run."""
+        for offset, t in ((0, fires), (1, undone)):
+            if t > duration:
+                what = f"{path}.at" if (k, offset, bound) == (0, 0, "") else path
+                repetition = f"repetition {count if bound else k + 1} of " if count > 1 else ""
+                raise self.fail(
+                    what,
+                    f"events within the run (duration {format_ms(duration)}), but {repetition}this event "
+                    f"{'fires' if offset == 0 else 'is undone'} at {bound}{format_ms(t)}",
+                    None,
+                    show=False,
+                )
+
+    def gaps(self, path: str, value: list[Any]) -> tuple[int, int]:
+        """``every = [min, max]``: gaps drawn uniformly from that range when the event runs."""
+        if len(value) != 2:
+            raise self.fail(path, 'a time, or a [min, max] range of gaps such as ["200ms", "500ms"]', value)
+        low = self.time(f"{path}[1]", value[0], positive=True)
+        high = self.time(f"{path}[2]", value[1], positive=True)
+        if high < low:
+            raise self.fail(path, "a [min, max] range with min <= max", value)
+        return low, high
 
     # ------------------------------------------------------------------------ expectations
 
