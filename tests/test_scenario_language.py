@@ -54,6 +54,15 @@ def test_every_toml_example_in_the_documentation_is_valid() -> None:
             loads(text, "README.md")
 
 
+def test_the_documented_steps_example_passes() -> None:
+    text = README.read_text(encoding="utf-8")
+    start = text.index("# The lab's \"election after network failure\", in its own order")
+    s = loads(text[start : text.index("```", start)], "README.md")
+    for seed in range(5):
+        r = run_scenario(s, seed=seed)
+        assert r.passed, r.summary()
+
+
 def test_the_condition_vocabulary_is_documented() -> None:
     from sim.world.conditions import FUNCTIONS, QUANTITIES
 
@@ -522,3 +531,216 @@ def test_condition_language() -> None:
     ]:
         with pytest.raises(ConditionSyntaxError, match=re.escape(message)):
             parse(bad)
+
+
+# ------------------------------------------------------------------------------------------------ steps
+
+RE_ELECTION_STEPS = """
+name = "election after network failure, as the lab writes it"
+[cluster]
+nodes = 3
+
+[[steps]]
+until = "leader != 0"
+within = "5s"
+as = "first"
+
+[[steps]]
+do = "disconnect"
+node = "leader"
+as = "l1"
+
+[[steps]]
+until = "leader != 0 and leader != @l1"
+within = "5s"
+
+[[steps]]
+do = "reconnect"
+node = "@l1"
+
+[[steps]]
+until = "leader != 0 and not is_leader(@l1)"
+within = "5s"
+
+[[steps]]
+do = "disconnect"
+node = "leader"
+as = "l2"
+
+[[steps]]
+do = "disconnect"
+node = "connected"
+pick = 1
+as = "other"
+
+[[steps]]
+wait = "600ms"
+
+[[steps]]
+check = "connected_leaders == 0"
+
+[[steps]]
+do = "reconnect"
+node = "@other"
+
+[[steps]]
+until = "leader"
+within = "5s"
+
+[[steps]]
+do = "reconnect"
+node = "@l2"
+
+[[steps]]
+until = "leader"
+within = "5s"
+as = "last"
+
+[[steps]]
+check = "term >= term@first"
+"""
+
+
+def test_steps_run_in_order_and_end_the_run() -> None:
+    s = loads(RE_ELECTION_STEPS)
+    assert s.ends_with_steps and s.duration == 25_600_000  # five deadlines and one wait: the longest it can take
+    for seed in range(4):
+        r = run_scenario(s, seed=seed)
+        assert r.passed, r.summary()
+        assert r.steps is not None and r.steps[1].startswith("every step done by ")
+        assert r.sim.now == r.sim.elections[-1][0] or r.sim.now < 5_000_000  # ended with its last step, not later
+        actions = [(a, d["nodes"][0]) for _, a, d in r.sim.faults]  # type: ignore[index]
+        l1, l2, other = actions[0][1], actions[2][1], actions[3][1]
+        assert actions == [
+            ("disconnect", l1), ("reconnect", l1), ("disconnect", l2), ("disconnect", other), ("reconnect", other),
+            ("reconnect", l2),
+        ]  # fmt: skip
+        assert other != l2
+    summary = run_scenario(s, seed=0).summary()
+    assert "simulated, to the end of its steps" in summary and "steps:       PASS every step done by" in summary
+    assert loads(to_toml(s)) == s and "duration" not in to_toml(s)
+
+
+def test_a_wait_that_times_out_fails_at_its_deadline_and_stops_the_run() -> None:
+    # One server, whose election timeout is 400-500ms: it cannot lead within 200ms; nothing else happens meanwhile.
+    s = loads(
+        """
+        [cluster]
+        nodes = 1
+        election_timeout = ["400ms", "500ms"]
+        [[steps]]
+        wait = "10ms"
+        [[steps]]
+        until = "leader == 1"
+        within = "200ms"
+        [[steps]]
+        check = "1"
+        [[expect]]
+        leader_within = "1s"
+        """
+    )
+    r = run_scenario(s, seed=1)
+    assert not r.passed and r.steps is not None and not r.steps[0]
+    assert r.steps[1] == (
+        'steps[2] (until "leader == 1" within 200ms): not by 210ms (200ms after the wait began); now leader = 0'
+    )
+    assert r.sim.now == 210_000
+    assert "; steps: steps[2]" in r.line()
+
+
+def test_a_failed_check_names_the_step_and_its_round() -> None:
+    s = loads(
+        """
+        duration = "5s"
+        [cluster]
+        nodes = 3
+        [[steps]]
+        until = "leader"
+        within = "2s"
+        [[steps]]
+        repeat = 4
+        [[steps.steps]]
+        wait = "100ms"
+        [[steps.steps]]
+        repeat = 2
+        [[steps.steps.steps]]
+        check = "alive == 3"
+        [[steps.steps.steps]]
+        do = "crash"
+        node = "follower"
+        when = "commit@mark >= 0"
+        [[steps.steps.steps]]
+        as = "mark"
+        """
+    )
+    r = run_scenario(s, seed=2)
+    assert r.steps is not None and not r.steps[0]
+    # The crash's condition reads the moment "mark", bound by the step after it: it does not hold in the first
+    # inner round, and does in the second, which crashes a follower; the next round's check fails.
+    assert r.steps[1].startswith('steps[2].steps[2].steps[1] (check "alive == 3", round 2 of 4, round 1 of 2)')
+    assert r.steps[1].endswith("does not hold at " + r.steps[1].split("does not hold at ")[1])
+    assert "now alive = 2" in r.steps[1]
+    assert loads(to_toml(s)) == s
+
+
+def test_steps_beside_events_and_a_duration() -> None:
+    s = loads(
+        """
+        duration = "3s"
+        [cluster]
+        nodes = 3
+        [[events]]
+        at = "1s"
+        do = "crash"
+        node = "leader"
+        as = "old"
+        [[steps]]
+        wait = "1s"
+        [[steps]]
+        check = "alive == 2 and not is_alive(@old)"
+        [[steps]]
+        until = "leader != 0"
+        within = "1s"
+        as = "new"
+        [[steps]]
+        do = "restart"
+        node = "@old"
+        [[steps]]
+        do = "crash"
+        node = "@old"
+        restart_after = "1ms"    # an undo in a step: crash and restart again
+        [[steps]]
+        wait = "10s"             # longer than the run
+        """
+    )
+    r = run_scenario(s, seed=3)
+    assert r.sim.now == 3_000_000  # the run lasts its duration
+    assert r.steps is not None and not r.steps[0]
+    assert r.steps[1].startswith("the run ended at 3000ms during steps[6] (wait 10000ms)")
+    restarts = [t for t, a, _ in r.sim.faults if a == "restart"]
+    assert len(restarts) == 2 and restarts[1] - restarts[0] == 1_000
+
+
+def test_bad_steps() -> None:
+    assert "x.toml:3: steps[1]: expected one of do, wait, until, check, repeat per step, got wait, check" in _bad(
+        '[cluster]\nnodes = 3\n[[steps]]\nwait = "1s"\ncheck = "1"\n'
+    )
+    assert "x.toml:1: steps[1].within: expected a deadline for the wait" in _bad('[[steps]]\nuntil = "leader"\n')
+    assert "steps[1].wat: unknown key (did you mean 'wait'?)" in _bad('[[steps]]\nwat = "1s"\n')
+    assert "x.toml:5: steps[1].steps[1].do: expected one of crash" in _bad(
+        '[[steps]]\nrepeat = 2\n\n[[steps.steps]]\ndo = "explode"\n'
+    )
+    assert "steps[1].steps: expected the steps to repeat" in _bad("[[steps]]\nrepeat = 2\n")
+    assert "steps[1].repeat: expected an integer from 1 to 100000, got 0" in _bad(
+        '[[steps]]\nrepeat = 0\n[[steps.steps]]\nwait = "1s"\n'
+    )
+    assert 'steps[1].check: expected a condition such as "alive < 3", got "alive ="' in _bad(
+        '[[steps]]\ncheck = "alive ="\n'
+    )
+    assert "steps[1].wait: expected a time" in _bad("[[steps]]\nwait = true\n")
+    assert "steps[1].every: unknown key" in _bad('[[steps]]\ndo = "heal"\nevery = "1s"\ncount = 2\n')
+    assert "x.toml: duration: expected a duration for the run" in _bad('name = "x"\n')
+    # Without a duration, the steps' longest run bounds every other time in the file.
+    assert "events[1].at: expected events within the run (duration 1000ms)" in _bad(
+        '[[steps]]\nwait = "1s"\n[[events]]\nat = "2s"\ndo = "heal"\n'
+    )
