@@ -744,3 +744,153 @@ def test_bad_steps() -> None:
     assert "events[1].at: expected events within the run (duration 1000ms)" in _bad(
         '[[steps]]\nwait = "1s"\n[[events]]\nat = "2s"\ndo = "heal"\n'
     )
+
+
+# --------------------------------------------------------------------------------- targeted client operations
+
+
+def test_submit_to_the_leader_commits_each_operation() -> None:
+    s = loads(
+        """
+        [cluster]
+        nodes = 3
+        [[steps]]
+        until = "leader"
+        within = "5s"
+        as = "before"
+        [[steps]]
+        do = "submit"
+        node = "leader"
+        ops = 5
+        [[steps]]
+        until = "acked == 5 and committed_on(commit@before + 5) == 3"
+        within = "2s"
+        [[expect]]
+        clients_complete = true
+        """
+    )
+    r = run_scenario(s, seed=1)
+    assert r.passed, r.summary()
+    assert sorted(r.sim.clients) == ["s1", "s2", "s3", "s4", "s5"]
+    assert [(op.client, op.f, op.key, op.status) for op in r.sim.history] == [
+        (f"s{i}", "put", f"k{i - 1}", "ok") for i in range(1, 6)
+    ]
+    submits = [d for _, action, d in r.sim.faults if action == "submit"]
+    assert len(submits) == 5 and {d["nodes"][0] for d in submits} == {r.sim.leader()}  # type: ignore[index]
+    assert loads(to_toml(s)) == s
+
+
+def test_one_attempt_to_a_disconnected_leader_or_a_follower() -> None:
+    s = loads(
+        """
+        [cluster]
+        nodes = 3
+        [workload]
+        timeout = "300ms"
+        [[steps]]
+        until = "leader"
+        within = "5s"
+        [[steps]]
+        do = "disconnect"
+        node = "leader"
+        as = "old"
+        [[steps]]
+        do = "submit"            # accepted by the old leader, which cannot commit it: unknown
+        node = "@old"
+        follow = false
+        op = "append"
+        key = "x"
+        [[steps]]
+        do = "submit"            # refused by a follower: it did not happen
+        node = "follower"
+        follow = false
+        [[steps]]
+        until = "leader != 0 and leader != @old"
+        within = "5s"
+        [[steps]]
+        do = "reconnect"
+        node = "@old"
+        [[steps]]
+        until = "not is_leader(@old) and pending == 0 and commit(@old) == commit"
+        within = "5s"
+        [[steps]]
+        check = "acked == 0 and log(@old) == commit"   # its uncommitted append is gone
+        """
+    )
+    r = run_scenario(s, seed=2)
+    assert r.passed, r.summary()
+    assert [(op.f, op.key, op.status) for op in r.sim.history] == [("append", "x", "info"), ("put", "k1", "fail")]
+    assert r.sim.linearizability is not None and r.sim.linearizability.verdict == "ok"
+
+
+def test_a_client_beside_a_server_shares_its_side_of_the_network() -> None:
+    s = loads(
+        """
+        [cluster]
+        nodes = 5
+        [workload]
+        timeout = "100ms"
+        [[steps]]
+        until = "leader"
+        within = "5s"
+        [[steps]]
+        do = "disconnect"
+        node = "follower"
+        as = "f"
+        [[steps]]
+        do = "submit"
+        node = "leader"
+        beside = "@f"            # it reaches @f only, which cannot reach the leader
+        [[steps]]
+        wait = "1s"
+        [[steps]]
+        check = "acked == 0 and pending == 1"
+        [[steps]]
+        do = "reconnect"
+        node = "@f"
+        [[steps]]
+        until = "acked == 1"
+        within = "2s"
+        """
+    )
+    r = run_scenario(s, seed=3)
+    assert r.passed, r.summary()
+    # Workload clients too: all beside server 1, which is disconnected for a second.
+    text = """
+    duration = "3s"
+    [cluster]
+    nodes = 3
+    [workload]
+    clients = 2
+    rate = 40
+    beside = 1
+    stop = "2.5s"
+    [[events]]
+    at = "1s"
+    do = "disconnect"
+    node = 1
+    reconnect_after = "1s"
+    """
+    r = run_scenario(loads(text), seed=1)
+    acks = [t for t, kind, *_ in r.sim.trace if kind == "ack"]
+    assert acks and not [t for t in acks if 1_050_000 < t < 2_000_000]
+    assert loads(to_toml(r.scenario)) == r.scenario
+
+
+def test_bad_submits() -> None:
+    base = 'duration = "3s"\n[[events]]\nat = "1s"\ndo = "submit"\nnode = "leader"\n'
+    assert "x.toml:6: events[1].op: expected one of get, put, append, cas, got \"delete\"" in _bad(
+        base + 'op = "delete"\n'
+    )
+    assert "events[1].ops: expected an integer from 1 to 100000, got 0" in _bad(base + "ops = 0\n")
+    assert "events[1].key: expected a non-empty key" in _bad(base + 'key = ""\n')
+    assert "events[1].follow: expected true or false, got \"no\"" in _bad(base + 'follow = "no"\n')
+    assert 'events[1].beside: expected one server: a node id, "@name" or one of "leader"' in _bad(
+        base + 'beside = "all"\n'
+    )
+    assert "workload.beside: expected a node id from 1 to 5 (cluster.nodes), got 9" in _bad(
+        'duration = "1s"\n[workload]\nbeside = 9\n'
+    )
+    assert "workload.beside[2]: expected a node id from 1 to 5" in _bad(
+        'duration = "1s"\n[workload]\nbeside = [1, 0]\n'
+    )

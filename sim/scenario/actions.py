@@ -14,12 +14,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from sim.raft.kv import OPS
 from sim.scenario.model import ScenarioError
 from sim.scenario.values import Reader
 from sim.units import format_ms, format_time
 from sim.world.conditions import Condition, ConditionSyntaxError
 from sim.world.conditions import parse as parse_condition
-from sim.world.faults import TARGET_WORDS, Fault, Guard, Target
+from sim.world.faults import TARGET_WORDS, Fault, Guard, Submit, Target
 from sim.world.network import Delay, Exponential, Fixed, Mixture, Uniform
 
 Fields = dict[str, Any]  # the keyword arguments of a Fault (without ``at``)
@@ -350,6 +351,42 @@ def _write_drift(f: Fault) -> dict[str, Any]:
     return {"node": write_target(f.node), "rate": float(f.value if f.value is not None else 1.0)}
 
 
+# Targets ``beside`` accepts: one server.
+_ONE_SERVER = ("leader", "follower", "random")
+
+
+def _submit(r: Reader, path: str, e: dict[str, Any]) -> Fields:
+    fields = _node(r, path, e)
+    op = e.get("op", "put")
+    if op not in OPS:
+        raise r.fail(f"{path}.op", f"one of {', '.join(OPS)}", op)
+    key = None
+    if "key" in e:
+        key = r.string(f"{path}.key", e["key"])
+        if not key:
+            raise r.fail(f"{path}.key", "a non-empty key", key)
+    beside: Target = None
+    if "beside" in e:
+        beside = read_target(r, f"{path}.beside", e["beside"])
+        if not (isinstance(beside, int) or beside in _ONE_SERVER or str(beside).startswith("@")):
+            words = ", ".join(f'"{w}"' for w in _ONE_SERVER)
+            raise r.fail(f"{path}.beside", f'one server: a node id, "@name" or one of {words}', e["beside"])
+    ops = r.integer(f"{path}.ops", e.get("ops", 1), 1, 100_000)
+    follow = r.boolean(f"{path}.follow", e.get("follow", True))
+    fields["submit"] = Submit(ops, op, key, follow, beside)
+    return fields
+
+
+def _write_submit(f: Fault) -> dict[str, Any]:
+    spec = f.submit or Submit()
+    t: dict[str, Any] = {"node": write_target(f.node), "ops": spec.ops, "op": spec.op, "follow": spec.follow}
+    if spec.key is not None:
+        t["key"] = spec.key
+    if spec.beside is not None:
+        t["beside"] = write_target(spec.beside)
+    return t
+
+
 def _heal_undo(fields: Fields) -> Fields:
     return {"do": "heal"}
 
@@ -445,6 +482,18 @@ _ACTIONS = (
         ("node",),
         _node,
         _write_node,
+    ),
+    Action(
+        "submit",
+        "client operations sent now to each target, each from a client of its own: `ops` of them (1), of kind `op` "
+        '(`"put"`), on `key` (the workload\'s keys in turn); with `follow` (true) a client follows leader hints and '
+        "retries as workload clients do, without it makes one attempt (a refusal: the operation failed; no answer: "
+        "unknown); `beside` (a node id, `\"@name\"`, `\"leader\"`, `\"follower\"` or `\"random\"`): the clients sit "
+        "beside that server, on its side of every partition",
+        ("node", "ops", "op", "key", "follow", "beside"),
+        ("node",),
+        _submit,
+        _write_submit,
     ),
 )
 

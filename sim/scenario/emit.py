@@ -124,6 +124,8 @@ def to_toml(s: Scenario) -> str:
         out.append(f'stop = "{format_time(w.stop)}"')
     if w.give_up is not None:
         out.append(f'give_up = "{format_time(w.give_up)}"')
+    if w.beside:
+        out.append(f"beside = {_toml_value(list(w.beside))}")
     if w.weights is None:
         out.append(f"ops = {_toml_value(list(w.ops))}")
     else:

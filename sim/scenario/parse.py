@@ -176,7 +176,7 @@ class _Parser(Reader):
     def workload(self, t: dict[str, Any], duration: int) -> WorkloadConfig:
         keys = (
             "clients", "mode", "rate", "think", "timeout", "give_up", "redirect_backoff", "keys", "start", "stop",
-            "ops",
+            "ops", "beside",
         )  # fmt: skip
         self.check_keys("workload", t, keys)
         clients = self.integer("workload.clients", t.get("clients", 0), 0, 10_000)
@@ -224,7 +224,17 @@ class _Parser(Reader):
             mode=mode,
             think=think,
             give_up=give_up,
+            beside=self.beside(t["beside"]) if "beside" in t else (),
         )
+
+    def beside(self, value: Any) -> tuple[int, ...]:
+        """``workload.beside``: a node id (every client beside that server) or a list (client i beside the i-th,
+        round and round)."""
+        if isinstance(value, list):
+            if not value:
+                raise self.fail("workload.beside", "a node id or a non-empty list of node ids", value)
+            return tuple(self.node_id(f"workload.beside[{i + 1}]", v) for i, v in enumerate(value))
+        return (self.node_id("workload.beside", value),)
 
     def operations(self, value: Any) -> tuple[tuple[str, ...], tuple[float, ...] | None]:
         """``ops``: a list of operations drawn alike (``["get", "put"]``), or a table of relative weights

@@ -35,7 +35,7 @@ from sim.raft.messages import Message, RequestVoteReply
 from sim.raft.node import FOLLOWER, LEADER, Node, Output
 from sim.rng import stream
 from sim.trace import CHUNK, FORMAT, Trace, format_records
-from sim.world.clients import Client, LatencySummary, OpRecord, operations
+from sim.world.clients import Client, LatencySummary, OneShot, OpRecord, key_names, one_command, operations
 from sim.world.config import ClusterConfig, NetworkConfig, WorkloadConfig
 from sim.world.network import Delay, Network, describe_delay
 from sim.world.storage import Storage
@@ -262,7 +262,7 @@ class Simulation:
 
     Fault injection: ``crash``, ``restart``, ``partition``, ``isolate``, ``cut``, ``repair``, ``heal``,
     ``disconnect``, ``reconnect``, ``set_drop``, ``set_duplicate``, ``set_delay``, ``set_drift``; ``at(time, fn)``
-    schedules any of them.
+    schedules any of them. ``submit`` sends one client operation to a chosen server.
     """
 
     def __init__(
@@ -313,6 +313,8 @@ class Simulation:
             client = Client(self.env, self.network, self.trace, self.checker, ids, name, rng, workload, self.history)
             self.clients[name] = client
             self.network.attach(name, client.on_reply)
+            if workload.beside:
+                self.network.place(name, workload.beside[i % len(workload.beside)])
         for server in self.servers.values():
             server.boot()
         for client in self.clients.values():
@@ -601,6 +603,28 @@ class Simulation:
     def reconnect(self, node: int) -> None:
         self._fault("reconnect", nodes=[node])
         self.network.reconnect(node)
+
+    def submit(
+        self, server: int, op: str, key: str | None = None, follow: bool = True, beside: int | None = None
+    ) -> str:
+        """A client of its own sends one operation to ``server`` now (``OneShot``: with ``follow`` it finds the
+        leader and retries as workload clients do, without it makes that one attempt), beside server ``beside``
+        if given; its key is ``key``, or the workload's keys in turn. Returns the client's name."""
+        number = len(self.clients) - self.workload.clients + 1
+        name = f"s{number}"
+        key = key if key is not None else key_names(self.workload.keys)[(number - 1) % self.workload.keys]
+        rng = stream(self.seed, f"clients/{name}")
+        client = OneShot(
+            self.env, self.network, self.trace, self.checker, list(self.servers), name, rng, self.workload,
+            self.history, command=one_command(name, op, key), target=server, follow=follow,
+        )  # fmt: skip
+        self._fault("submit", nodes=[server], client=name, op=op, key=key)
+        self.clients[name] = client
+        self.network.attach(name, client.on_reply)
+        if beside is not None:
+            self.network.place(name, beside)
+        client.start()
+        return name
 
     def connected(self) -> list[int]:
         """Live servers that are not disconnected (``disconnect``), in order."""

@@ -20,6 +20,7 @@ delay      ``delay``: the delay distribution (for the link ``src`` -> ``dst`` if
 drift      ``node``: target, ``value``: clock rate (1.1 = timers fire 10% early)
 disconnect ``node``: target (each resolved node is cut off from every other server until reconnected; composes)
 reconnect  ``node``: target (undo a disconnect)
+submit     ``node``: target, ``submit``: ``Submit`` (client operations sent to each resolved server)
 =========  ==========================================================================
 
 Targets: a node id, a tuple of ids, ``"leader"`` (the current leader, if any), ``"follower"`` (one live
@@ -68,6 +69,7 @@ ACTIONS = (
     "drift",
     "disconnect",
     "reconnect",
+    "submit",
 )
 TARGET_WORDS = (
     "leader",
@@ -95,6 +97,21 @@ class Fault:
     bind: str | None = None  # the name under which the servers ``node`` resolved to are kept (``as``)
     pick: int | None = None  # ``node`` narrowed to this many distinct servers (a seeded pick)
     guard: Guard | None = None  # whether (and how often) it happens, and what follows it
+    submit: Submit | None = None  # what ``submit`` sends
+
+
+@dataclass(frozen=True)
+class Submit:
+    """Client operations a ``submit`` sends to each server its target names, each from a client of its own
+    (``Simulation.submit``): ``ops`` of them, of kind ``op``, on ``key`` (None: the workload's keys in turn);
+    ``follow``: the clients find the leader and retry, else each makes one attempt; ``beside``: a target naming
+    the server the clients sit beside (its first server), None for outside the partitions."""
+
+    ops: int = 1
+    op: str = "put"
+    key: str | None = None
+    follow: bool = True
+    beside: Target = None
 
 
 @dataclass(frozen=True)
@@ -193,6 +210,12 @@ def apply(sim: Simulation, fault: Fault, names: Names | None = None) -> None:
     elif do == "reconnect":
         for n in nodes:
             sim.reconnect(n)
+    elif do == "submit":
+        spec = fault.submit or Submit()
+        beside = resolve(sim, spec.beside, names)[:1] if spec.beside is not None else []
+        for n in nodes:
+            for _ in range(spec.ops):
+                sim.submit(n, spec.op, spec.key, spec.follow, beside[0] if beside else None)
     elif do == "drop":
         sim.set_drop(float(fault.value or 0.0))
     elif do == "duplicate":

@@ -9,7 +9,8 @@ off from every other server until it is reconnected, whatever the groups and cut
 
 A message is checked twice: when it is sent (a blocked link drops it at once) and when it arrives (a link cut
 while the message was in flight drops it, as does a destination that crashed meanwhile). Clients are outside
-the partitions: their links are never cut, but they see the same delays, loss and duplication.
+the partitions (their links are never cut, but they see the same delays, loss and duplication) unless placed
+beside a server (``place``): then a client's messages pass where that server's would, and always to and from it.
 """
 
 from __future__ import annotations
@@ -146,6 +147,7 @@ class Network:
         self._group: dict[int, int] = {s: 0 for s in self.servers}
         self._cuts: set[tuple[int, int]] = set()
         self._off: set[int] = set()  # disconnected servers
+        self._host: dict[Address, int] = {}  # a placed client -> the server it sits beside
         # How many times each link has been blocked, and each endpoint restarted: a message in flight is lost
         # when either count changed between its sending and its arrival.
         self._cut_count: dict[tuple[Address, Address], int] = {}
@@ -267,8 +269,17 @@ class Network:
         g1 = group.get(src)  # type: ignore[arg-type]
         g2 = group.get(dst)  # type: ignore[arg-type]
         if g1 is None or g2 is None:
-            return False  # a client
+            # A client: outside the partitions, unless placed beside a server (never cut off from that one).
+            if not self._host:
+                return False
+            a, b = self._host.get(src, src), self._host.get(dst, dst)
+            return a != b and a in group and b in group and self.blocked(a, b)
         return g1 != g2 or (src, dst) in self._cuts or src in self._off or dst in self._off
+
+    def place(self, client: Address, server: int) -> None:
+        """From now on ``client``'s messages to a server pass only where ``server``'s would, and so do the replies
+        (as if the client ran on that server's machine): a client on one side of a partition."""
+        self._host[client] = server
 
     def endpoint_restarted(self, node: Address) -> None:
         """Messages in flight to ``node`` are lost (its connections died with it)."""
