@@ -512,7 +512,7 @@ def test_condition_language() -> None:
     assert value("is_leader(@l)@l") == 1 and value("is_leader(@l)") == 0 and value("is_alive(@l)") == 0
     assert value("term") == leader[1] and value("term(@l)") == leader[1] and value("commit(@l)") == 0
     assert value("committed_on(1) + committed_on(1)@l") == 4 + 5 and value("log(@l) >= 1") == 1
-    assert value("1 + 2 - 4") == -1 and value("not 0 and (1 or 0)") == 1 and value("2 >= 3 or 2 != 3") == 1
+    assert value("1 + 2 * 3 - 4") == 3 and value("not 0 and (1 or 0)") == 1 and value("2 >= 3 or 2 != 3") == 1
     assert value("elections") == 1 and value("acked") == 0 and value("pending") == 0
     assert parse("connected_leaders == 0").holds(now, names)
     assert "leader = 0" in parse("leader != 0 and alive").explain(now, names)
@@ -893,4 +893,103 @@ def test_bad_submits() -> None:
     )
     assert "workload.beside[2]: expected a node id from 1 to 5" in _bad(
         'duration = "1s"\n[workload]\nbeside = [1, 0]\n'
+    )
+
+
+# ---------------------------------------------------------------------------------------------- message counts
+
+def test_message_counts_in_an_interval_and_between_moments() -> None:
+    text = """
+    [cluster]
+    nodes = 3
+    [[steps]]
+    until = "leader"
+    within = "5s"
+    as = "elected"
+    [[steps]]
+    wait = "1s"
+    as = "idle"
+    [[steps]]
+    check = "messages(AppendEntries) - messages(AppendEntries)@elected >= 2 * 19"
+    [[expect]]
+    max_messages = 30
+    kind = "requests"
+    during = ["0s", "@elected"]
+    [[expect]]
+    min_messages = 1
+    kind = ["RequestVote"]
+    during = ["0s", "@elected"]
+    [[expect]]
+    max_messages = 50
+    kind = "requests"
+    during = ["@elected", "@idle"]
+    [[expect]]
+    max_messages = 0
+    kind = "client"
+    [[expect]]
+    min_messages = 10
+    during = ["100ms", "1s"]
+    """
+    s = loads(text)
+    r = run_scenario(s, seed=1)
+    assert r.passed, r.summary()
+    whys = [why for _, _, why in r.expectations]
+    assert whys[0].startswith("") and " messages (requests) sent between 0ms and @elected (" in whys[0]
+    assert "messages (all) sent between 100ms and 1000ms" in whys[4]
+    # The counts agree with the trace's send records.
+    elected = r.sim.elections[0][0]
+    sent = [m for t, kind, _, m in r.sim.trace if kind == "send" and t <= elected]
+    requests = sum(1 for m in sent if type(m).__name__ in ("RequestVote", "AppendEntries"))
+    assert whys[0].startswith(f"{requests} messages")
+    assert loads(to_toml(s)) == s
+    # Nothing counts messages unless something reads them; counting changes nothing else.
+    plain = run_scenario(loads(text.split("[[expect]]")[0].replace("messages(AppendEntries)", "term")), seed=1)
+    assert plain.sim.network.sent() == {}
+    assert plain.sim.elections == r.sim.elections and plain.sim.committed == r.sim.committed
+
+
+def test_message_counts_can_fail() -> None:
+    s = loads(
+        """
+        duration = "1s"
+        [[events]]
+        at = "1s"
+        do = "heal"
+        when = "alive == 0"     # never: its name is never bound
+        as = "never"
+        [[expect]]
+        max_messages = 5
+        [[expect]]
+        min_messages = 1
+        kind = "ClientRequest"
+        [[expect]]
+        max_messages = 1000
+        during = ["0s", "@never"]
+        """
+    )
+    r = run_scenario(s, seed=1)
+    (_, ok1, why1), (_, ok2, why2), (_, ok3, why3) = r.expectations
+    assert not ok1 and "need <= 5" in why1
+    assert not ok2 and why2.startswith("0 messages (ClientRequest) sent in the whole run")
+    assert not ok3 and why3 == "not judged: @never was never bound (its event or step did not happen)"
+
+
+def test_bad_message_counts() -> None:
+    base = 'duration = "3s"\n[[expect]]\nmax_messages = 3\n'
+    assert 'x.toml:4: expect[1].kind: expected a message kind: one of all, requests' in _bad(base + 'kind = "rpc"\n')
+    assert "expect[1].kind: expected each kind once" in _bad(base + 'kind = ["replies", "replies"]\n')
+    assert "expect[1].during: expected an interval [from, to] with from <= to" in _bad(
+        base + 'during = ["2s", "1s"]\n'
+    )
+    assert "expect[1].during[2]: expected a moment bound by an `as` somewhere in the file" in _bad(
+        base + 'during = ["1s", "@x"]\n'
+    )
+    assert "expect[1].during[2]: expected a time within the run (duration 3000ms)" in _bad(
+        base + 'during = ["1s", "4s"]\n'
+    )
+    assert "expect[1].max_messages: expected an integer >= 0" in _bad(
+        'duration = "3s"\n[[expect]]\nmax_messages = -1\n'
+    )
+    assert 'events[1].when: expected a condition such as "alive < 3", got "messages(rpc) > 1"' in _bad(
+        'duration = "3s"\n[[events]]\nat = "1s"\ndo = "heal"\nwhen = "messages(rpc) > 1"\n'
     )

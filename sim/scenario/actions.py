@@ -18,7 +18,7 @@ from sim.raft.kv import OPS
 from sim.scenario.model import ScenarioError
 from sim.scenario.values import Reader
 from sim.units import format_ms, format_time
-from sim.world.conditions import Condition, ConditionSyntaxError
+from sim.world.conditions import KIND_WORDS, Condition, ConditionSyntaxError
 from sim.world.conditions import parse as parse_condition
 from sim.world.faults import TARGET_WORDS, Fault, Guard, Submit, Target
 from sim.world.network import Delay, Exponential, Fixed, Mixture, Uniform
@@ -85,6 +85,27 @@ def read_condition(r: Reader, path: str, value: Any) -> Condition:
         if name not in r.names:
             raise r.fail(path, f"a moment bound by an `as` (@{name} is bound nowhere)", value)
     return condition
+
+
+def read_kinds(r: Reader, path: str, value: Any) -> tuple[str, ...]:
+    """Message kinds: a kind or group name (``"requests"``, ``"AppendEntries"``), or a list of them."""
+    words = ", ".join(KIND_WORDS)
+    items = value if isinstance(value, list) else [value]
+    if not items:
+        raise r.fail(path, f"a message kind or a list of them: {words}", value)
+    out: list[str] = []
+    for i, v in enumerate(items):
+        if v not in KIND_WORDS:
+            where = f"{path}[{i + 1}]" if isinstance(value, list) else path
+            raise r.fail(where, f"a message kind: one of {words}", v)
+        if v in out:
+            raise r.fail(path, "each kind once", value)
+        out.append(v)
+    return tuple(out)
+
+
+def write_kinds(kinds: tuple[str, ...]) -> Any:
+    return kinds[0] if len(kinds) == 1 else list(kinds)
 
 
 def _target_text() -> str:

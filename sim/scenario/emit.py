@@ -6,7 +6,7 @@ import json
 import math
 from typing import Any
 
-from sim.scenario.actions import delay_table, write_occurrence
+from sim.scenario.actions import delay_table, write_kinds, write_occurrence
 from sim.scenario.model import Expectation, Scenario, Step
 from sim.units import format_time
 from sim.world.faults import Fault
@@ -72,6 +72,15 @@ def _expectation_table(e: Expectation) -> dict[str, Any]:
     if e.kind in ("no_leader", "no_commit"):
         assert e.start is not None and e.end is not None
         return {e.kind: [format_time(e.start), format_time(e.end)]}
+    if e.kind in ("max_messages", "min_messages"):
+        t = {e.kind: e.value}
+        if e.kinds:
+            t["kind"] = write_kinds(e.kinds)
+        first = format_time(e.start) if e.start is not None else f"@{e.start_name}" if e.start_name else None
+        last = format_time(e.end) if e.end is not None else f"@{e.end_name}" if e.end_name else None
+        if first is not None or last is not None:
+            t["during"] = [first, last]
+        return t
     if e.kind == "latency_p99_below":
         return {e.kind: format_time(int(e.value))}  # type: ignore[call-overload]
     return {e.kind: e.value}

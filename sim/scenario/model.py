@@ -30,6 +30,9 @@ class Expectation:
     - violation: ``value`` = a property name from ``sim.check.properties.EXPECTABLE`` or ``"any"``.
     - clients_complete, state_machines_agree: ``value`` True (judged at the end of the run).
     - latency_p99_below: ``value`` = a latency.
+    - max_messages, min_messages: ``value`` = a count of messages sent, of ``kinds`` (kind names or groups of
+      ``sim.world.network``; empty: all), between ``start`` (or the moment ``start_name`` was bound; neither: 0)
+      and ``end`` (or ``end_name``'s moment; neither: the end of the run).
     """
 
     kind: str
@@ -37,6 +40,9 @@ class Expectation:
     start: int | None = None
     end: int | None = None
     lag: int | None = None
+    kinds: tuple[str, ...] = ()
+    start_name: str | None = None
+    end_name: str | None = None
 
 
 @dataclass(frozen=True)
@@ -95,6 +101,13 @@ EXPECTATION_KINDS = (
     "max_elections",
     "max_term",
     "latency_p99_below",
+    "max_messages",
+    "min_messages",
 )
-EXPECTATION_MODIFIERS: dict[str, tuple[str, ...]] = {"leader_within": ("after",), "logs_converge_by": ("lag",)}
-MODIFIER_NAMES = ("after", "lag")
+EXPECTATION_MODIFIERS: dict[str, tuple[str, ...]] = {
+    "leader_within": ("after",),
+    "logs_converge_by": ("lag",),
+    "max_messages": ("kind", "during"),
+    "min_messages": ("kind", "during"),
+}
+MODIFIER_NAMES = ("after", "lag", "kind", "during")

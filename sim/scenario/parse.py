@@ -26,7 +26,7 @@ from sim.check.properties import EXPECTABLE
 from sim.raft.kv import OPS
 from sim.raft.node import RaftConfig
 from sim.rng import SEED_RULE, is_seed
-from sim.scenario.actions import ACTIONS, read_action, read_condition, read_name, read_occurrence
+from sim.scenario.actions import ACTIONS, read_action, read_condition, read_kinds, read_name, read_occurrence
 from sim.scenario.model import (
     EXPECTATION_KINDS,
     EXPECTATION_MODIFIERS,
@@ -442,6 +442,32 @@ class _Parser(Reader):
             if value not in names:
                 raise self.fail(kpath, f"a property name: one of {', '.join(names)}", value)
             return Expectation(kind, value)
+        if kind in ("max_messages", "min_messages"):
+            kinds = read_kinds(self, f"{path}.kind", e["kind"]) if "kind" in e else ()
+            start, end, start_name, end_name = None, None, None, None
+            if "during" in e:
+                during = e["during"]
+                dpath = f"{path}.during"
+                if not isinstance(during, list) or len(during) != 2:
+                    raise self.fail(dpath, 'an interval [from, to] of times or "@name"s, like ["1s", "@done"]', during)
+                ends: list[int | str] = []
+                for j, v in enumerate(during):
+                    epath = f"{dpath}[{j + 1}]"
+                    if isinstance(v, str) and v.startswith("@"):
+                        if v[1:] not in self.names:
+                            raise self.fail(epath, "a moment bound by an `as` somewhere in the file", v)
+                        ends.append(v[1:])
+                    else:
+                        ends.append(within_run(epath, self.time(epath, v), v))
+                first, last = ends
+                if isinstance(first, int) and isinstance(last, int) and last < first:
+                    raise self.fail(dpath, "an interval [from, to] with from <= to", during)
+                start, start_name = (first, None) if isinstance(first, int) else (None, first)
+                end, end_name = (last, None) if isinstance(last, int) else (None, last)
+            count = self.integer(kpath, value, 0)
+            return Expectation(
+                kind, count, start=start, end=end, kinds=kinds, start_name=start_name, end_name=end_name
+            )
         if kind in ("clients_complete", "state_machines_agree"):
             if value is not True:
                 raise self.fail(kpath, "true", value)

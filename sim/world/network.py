@@ -24,8 +24,30 @@ from typing import Any
 from simpy import Environment
 from simpy.events import NORMAL, Event
 
-from sim.raft.messages import Address, Message
+from sim.raft.messages import (
+    Address,
+    AppendEntries,
+    AppendEntriesReply,
+    ClientReply,
+    ClientRequest,
+    Message,
+    RequestVote,
+    RequestVoteReply,
+)
 from sim.trace import Trace
+
+# Message kinds by name, and the names of groups of them: "requests" and "replies" are the Raft RPCs between servers
+# (a PreVote is a RequestVote), "client" the clients' traffic.
+MESSAGE_KINDS: dict[str, type] = {
+    cls.__name__: cls
+    for cls in (RequestVote, RequestVoteReply, AppendEntries, AppendEntriesReply, ClientRequest, ClientReply)
+}
+KIND_GROUPS: dict[str, tuple[str, ...]] = {
+    "all": tuple(MESSAGE_KINDS),
+    "requests": ("RequestVote", "AppendEntries"),
+    "replies": ("RequestVoteReply", "AppendEntriesReply"),
+    "client": ("ClientRequest", "ClientReply"),
+}
 
 # --------------------------------------------------------------------------------------- delay distributions
 
@@ -158,6 +180,7 @@ class Network:
         self._record = trace.records.append
         self._arrive_callback = self._arrive
         self.delivered = 0
+        self._sent: dict[type, int] | None = None  # messages sent per kind, once ``count_sent`` is called
         self._refresh()
 
     # The knobs are properties so that ``_refresh`` can precompute what ``send`` needs for the common case.
@@ -195,7 +218,7 @@ class Network:
         d = self._delay
         self._plain = d.__class__ is Uniform and not (
             self._split or self._drop or self._duplicate or self._link_delay or self._faulted or self._fifo
-        )
+        ) and self._sent is None
         if d.__class__ is Uniform:
             self._low = d.low
             self._span = d.high - d.low + 1
@@ -203,6 +226,17 @@ class Network:
     # ------------------------------------------------------------------------- sending and delivery
     # ``send`` and ``_arrive`` run for every message: they read the clock as ``env._now`` (SimPy 4, pinned),
     # because the public ``env.now`` is a property and costs a Python call each time.
+
+    def count_sent(self) -> None:
+        """From now on, count the messages sent, per kind (``sent``). Off by default: counting takes every message
+        off the fast path (with the same draws: nothing else about the run changes)."""
+        if self._sent is None:
+            self._sent = {}
+            self._refresh()
+
+    def sent(self) -> dict[str, int]:
+        """Messages sent so far per kind name (``MESSAGE_KINDS``), since ``count_sent`` (empty before)."""
+        return {cls.__name__: n for cls, n in (self._sent or {}).items()}
 
     def attach(self, address: Address, receive: Callable[[Message], None]) -> None:
         """From now on, messages that arrive for ``address`` go to ``receive`` (replacing any earlier one)."""
@@ -217,6 +251,9 @@ class Network:
             # The same draws, in the same order, as the general path below makes in this case.
             _InFlight(self.env, self._low + int(self.rng.random() * self._span), m, None, self._arrive_callback)
             return
+        sent = self._sent
+        if sent is not None:
+            sent[m.__class__] = sent.get(m.__class__, 0) + 1
         dst = m.dst
         if self._split and self.blocked(src, dst):
             record((now, "drop", src, (m, "partition")))
