@@ -993,3 +993,100 @@ def test_bad_message_counts() -> None:
     assert 'events[1].when: expected a condition such as "alive < 3", got "messages(rpc) > 1"' in _bad(
         'duration = "3s"\n[[events]]\nat = "1s"\ndo = "heal"\nwhen = "messages(rpc) > 1"\n'
     )
+
+
+# -------------------------------------------------------------------------------- per-kind delay and loss
+
+
+def _deliveries(r: ScenarioResult) -> dict[str, list[int]]:
+    """Each kind's delivered messages' delays (microseconds), from the trace."""
+    sent: dict[int, int] = {}
+    delays: dict[str, list[int]] = {}
+    for t, kind, _, data in r.sim.trace:
+        if kind == "send":
+            sent.setdefault(id(data), t)
+        elif kind == "deliver":
+            delays.setdefault(type(data).__name__, []).append(t - sent[id(data)])
+    return delays
+
+
+def test_replies_only_loss_and_a_mixture_of_delays() -> None:
+    s = loads(
+        """
+        duration = "10s"
+        [cluster]
+        nodes = 3
+        [workload]
+        clients = 1
+        rate = 20
+        [[network.kinds]]
+        kind = "replies"
+        drop = 0.1
+        [network.kinds.delay]
+        dist = "mixture"
+        share = 0.66
+        long = { dist = "uniform", min = "200ms", max = "2200ms" }
+        short = { dist = "uniform", min = "0ms", max = "26ms" }
+        [[network.kinds]]
+        kind = "RequestVote"
+        delay = { dist = "fixed", value = "1ms" }
+        """
+    )
+    r = run_scenario(s, seed=1)
+    delays = _deliveries(r)
+    replies = delays["AppendEntriesReply"]
+    long = [d for d in replies if d >= 200_000]
+    assert 0.55 < len(long) / len(replies) < 0.77 and max(replies) <= 2_200_000
+    assert all(d <= 26_000 for d in replies if d < 200_000)
+    assert all(5_000 <= d <= 15_000 for d in delays["AppendEntries"])  # requests keep the network's delay
+    assert set(delays["RequestVote"]) == {1_000}
+    drops = [data[0] for t, kind, _, data in r.sim.trace if kind == "drop" and data[1] == "random"]
+    assert drops and {type(m).__name__ for m in drops} <= {"AppendEntriesReply", "RequestVoteReply"}
+    assert loads(to_toml(s)) == s
+
+
+def test_per_kind_loss_as_an_event() -> None:
+    text = """
+    duration = "3s"
+    [cluster]
+    nodes = 3
+    [[events]]
+    at = "1s"
+    do = "drop"
+    kind = ["AppendEntries"]
+    value = 1.0
+    [[events]]
+    at = "1s"
+    do = "delay"
+    kind = "client"
+    delay = { dist = "fixed", value = "2ms" }
+    [[expect]]
+    min_elections = 3
+    """
+    r = run_scenario(loads(text), seed=2)
+    assert r.passed, r.summary()  # heartbeats lost: followers time out again and again
+    heartbeats = [t for t, kind, _, data in r.sim.trace if kind == "deliver" and type(data).__name__ == "AppendEntries"]
+    assert heartbeats and max(heartbeats) < 1_000_000
+    faults = [d for _, action, d in r.sim.faults]
+    assert faults[0] == {"value": 1.0, "kinds": ["AppendEntries"]}
+    assert faults[1]["kinds"] == ["ClientRequest", "ClientReply"]
+    assert loads(to_toml(r.scenario)) == r.scenario
+
+
+def test_bad_kinds() -> None:
+    assert "x.toml:8: events[1].kind: expected no kind with 'from' and 'to'" in _bad(
+        'duration = "1s"\n[[events]]\nat = 0\ndo = "delay"\ndelay = { dist = "fixed", value = 1 }\nfrom = 1\nto = 2\n'
+        'kind = "replies"\n'
+    )
+    assert "network.kinds[1].kind: expected the kinds of message these apply to (missing)" in _bad(
+        'duration = "1s"\n[[network.kinds]]\ndrop = 0.1\n'
+    )
+    assert "network.kinds[1]: expected a drop probability, a delay, or both" in _bad(
+        'duration = "1s"\n[[network.kinds]]\nkind = "replies"\n'
+    )
+    assert "network.kinds[1].duplicate: unknown key" in _bad(
+        'duration = "1s"\n[[network.kinds]]\nkind = "replies"\nduplicate = 0.1\n'
+    )
+    assert "events[1].kind: unknown key" in _bad(
+        'duration = "1s"\n[[events]]\nat = 0\ndo = "duplicate"\nvalue = 0.1\nkind = "replies"\n'
+    )

@@ -347,12 +347,30 @@ def _write_probability(f: Fault) -> dict[str, Any]:
     return {"value": float(f.value or 0.0)}
 
 
+def _drop(r: Reader, path: str, e: dict[str, Any]) -> Fields:
+    fields = _probability(r, path, e)
+    if "kind" in e:
+        fields["kinds"] = read_kinds(r, f"{path}.kind", e["kind"])
+    return fields
+
+
+def _write_drop(f: Fault) -> dict[str, Any]:
+    t = _write_probability(f)
+    if f.kinds:
+        t["kind"] = write_kinds(f.kinds)
+    return t
+
+
 def _delay(r: Reader, path: str, e: dict[str, Any]) -> Fields:
     fields: Fields = {"do": "delay", "delay": r.delay(f"{path}.delay", e["delay"])}
     if ("from" in e) != ("to" in e):
         raise r.fail(path, "both 'from' and 'to' (one link) or neither (every link)", None)
     if "from" in e:
+        if "kind" in e:
+            raise r.fail(f"{path}.kind", "no kind with 'from' and 'to' (a link's delay is its messages')", e["kind"])
         fields["src"], fields["dst"] = r.link(path, e)
+    if "kind" in e:
+        fields["kinds"] = read_kinds(r, f"{path}.kind", e["kind"])
     return fields
 
 
@@ -361,6 +379,8 @@ def _write_delay(f: Fault) -> dict[str, Any]:
     t: dict[str, Any] = {"delay": delay_table(f.delay)}
     if f.src is not None and f.dst is not None:
         t["from"], t["to"] = f.src, f.dst
+    if f.kinds:
+        t["kind"] = write_kinds(f.kinds)
     return t
 
 
@@ -466,14 +486,22 @@ _ACTIONS = (
     Action(
         "heal", "undo every partition, cut and disconnection", (), (), lambda r, path, e: {"do": "heal"}, lambda f: {}
     ),
-    Action("drop", "change the loss probability", ("value",), ("value",), _probability, _write_probability),
+    Action(
+        "drop",
+        "change the loss probability, of every message or (`kind`) of some kinds only",
+        ("value", "kind"),
+        ("value",),
+        _drop,
+        _write_drop,
+    ),
     Action(
         "duplicate", "change the duplication probability", ("value",), ("value",), _probability, _write_probability
     ),
     Action(
         "delay",
-        "change the delay distribution, for every link or one (`from`, `to`: both or neither)",
-        ("delay", "from", "to"),
+        "change the delay distribution, for every link, one (`from`, `to`: both or neither) or some kinds of message "
+        "(`kind`)",
+        ("delay", "from", "to", "kind"),
         ("delay",),
         _delay,
         _write_delay,

@@ -151,7 +151,7 @@ class _Parser(Reader):
         return ClusterConfig(nodes=nodes, raft=raft, disk_latency=disk, bug=bug, max_events_per_ms=budget)
 
     def network(self, t: dict[str, Any]) -> tuple[NetworkConfig, list[Fault]]:
-        self.check_keys("network", t, ("delay", "drop", "duplicate", "fifo", "links"))
+        self.check_keys("network", t, ("delay", "drop", "duplicate", "fifo", "links", "kinds"))
         delay: Delay = NetworkConfig.delay
         if "delay" in t:
             delay = self.delay("network.delay", t["delay"])
@@ -170,6 +170,23 @@ class _Parser(Reader):
             if "delay" not in link:
                 raise self.fail(f"{path}.delay", "a delay distribution for this link (missing)")
             faults.append(Fault(0, "delay", src=src, dst=dst, delay=self.delay(f"{path}.delay", link["delay"])))
+        rules = t.get("kinds", [])
+        if not isinstance(rules, list):
+            raise self.fail("network.kinds", "an array of tables ([[network.kinds]])", rules)
+        for i, rule in enumerate(rules):
+            # Loss and delay of some kinds of message: faults at time 0, as for links.
+            path = f"network.kinds[{i + 1}]"
+            rule = self.table(path, rule)
+            self.check_keys(path, rule, ("kind", "drop", "delay"))
+            if "kind" not in rule:
+                raise self.fail(f"{path}.kind", "the kinds of message these apply to (missing)")
+            kinds = read_kinds(self, f"{path}.kind", rule["kind"])
+            if "drop" not in rule and "delay" not in rule:
+                raise self.fail(path, "a drop probability, a delay, or both, for these kinds", None)
+            if "drop" in rule:
+                faults.append(Fault(0, "drop", value=self.probability(f"{path}.drop", rule["drop"]), kinds=kinds))
+            if "delay" in rule:
+                faults.append(Fault(0, "delay", delay=self.delay(f"{path}.delay", rule["delay"]), kinds=kinds))
         return NetworkConfig(delay=delay, drop=drop, duplicate=duplicate, fifo=fifo), faults
 
 

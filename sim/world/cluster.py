@@ -631,7 +631,12 @@ class Simulation:
         off = self.network.disconnected()
         return [i for i, s in self.servers.items() if s.alive and i not in off]
 
-    def set_drop(self, p: float) -> None:
+    def set_drop(self, p: float, kinds: tuple[str, ...] = ()) -> None:
+        """The loss probability of every message, or with ``kinds`` (message kind names) of those kinds."""
+        if kinds:
+            self._fault("drop", value=p, kinds=list(kinds))
+            self.network.set_kind(kinds, drop=p)
+            return
         self._fault("drop", value=p)
         self.network.drop = p
 
@@ -639,8 +644,14 @@ class Simulation:
         self._fault("duplicate", value=p)
         self.network.duplicate = p
 
-    def set_delay(self, delay: Delay, src: int | None = None, dst: int | None = None) -> None:
-        if src is None or dst is None:
+    def set_delay(
+        self, delay: Delay, src: int | None = None, dst: int | None = None, kinds: tuple[str, ...] = ()
+    ) -> None:
+        """The delay of every message, of the link ``src`` -> ``dst``, or with ``kinds`` of those kinds."""
+        if kinds:
+            self._fault("delay", value=describe_delay(delay), kinds=list(kinds))
+            self.network.set_kind(kinds, delay=delay)
+        elif src is None or dst is None:
             self._fault("delay", value=describe_delay(delay))
             self.network.delay = delay
         else:

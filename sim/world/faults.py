@@ -14,9 +14,9 @@ isolate    ``node``: target (each resolved node is cut off from all others)
 cut        ``src``, ``dst`` (targets): messages from src to dst are lost (one way)
 repair     ``src``, ``dst`` (targets): undo a cut
 heal       (none): undo every partition, cut and disconnection
-drop       ``value``: probability that a message is lost
+drop       ``value``: probability that a message is lost (of the message ``kinds`` only, if set)
 duplicate  ``value``: probability that a message is delivered twice
-delay      ``delay``: the delay distribution (for the link ``src`` -> ``dst`` if both set)
+delay      ``delay``: the delay distribution (for the link ``src`` -> ``dst`` if both set, or ``kinds`` only)
 drift      ``node``: target, ``value``: clock rate (1.1 = timers fire 10% early)
 disconnect ``node``: target (each resolved node is cut off from every other server until reconnected; composes)
 reconnect  ``node``: target (undo a disconnect)
@@ -45,7 +45,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from sim.world.conditions import Condition, ConditionError, State
+from sim.world.conditions import Condition, ConditionError, State, kinds_of
 from sim.world.names import Names
 from sim.world.network import Delay
 
@@ -98,6 +98,7 @@ class Fault:
     pick: int | None = None  # ``node`` narrowed to this many distinct servers (a seeded pick)
     guard: Guard | None = None  # whether (and how often) it happens, and what follows it
     submit: Submit | None = None  # what ``submit`` sends
+    kinds: tuple[str, ...] = ()  # drop, delay: only messages of these kinds or groups (sim.world.network)
 
 
 @dataclass(frozen=True)
@@ -217,17 +218,25 @@ def apply(sim: Simulation, fault: Fault, names: Names | None = None) -> None:
             for _ in range(spec.ops):
                 sim.submit(n, spec.op, spec.key, spec.follow, beside[0] if beside else None)
     elif do == "drop":
-        sim.set_drop(float(fault.value or 0.0))
+        sim.set_drop(float(fault.value or 0.0), _kinds(fault.kinds))
     elif do == "duplicate":
         sim.set_duplicate(float(fault.value or 0.0))
     elif do == "delay":
         assert fault.delay is not None
-        sim.set_delay(fault.delay, fault.src, fault.dst)
+        if fault.kinds:
+            sim.set_delay(fault.delay, kinds=_kinds(fault.kinds))
+        else:
+            sim.set_delay(fault.delay, fault.src, fault.dst)  # type: ignore[arg-type]
     elif do == "drift":
         for n in nodes:
             sim.set_drift(n, float(fault.value if fault.value is not None else 1.0))
     else:
         raise ValueError(f"unknown fault action {do!r}")
+
+
+def _kinds(kinds: tuple[str, ...]) -> tuple[str, ...]:
+    """Message kind names, groups spelt out."""
+    return tuple(k for kind in kinds for k in kinds_of(kind))
 
 
 def _groups(sim: Simulation, groups: tuple[tuple[int | str, ...], ...], names: Names | None) -> list[list[int]]:

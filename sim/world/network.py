@@ -1,5 +1,8 @@
 """The simulated network: per-message delay, loss, duplication, partitions and one-way cuts.
 
+Delay and loss may differ per link (a delay) and per kind of message (``set_kind``: requests only, replies only,
+one RPC), the link's delay first.
+
 Reordering is not a separate knob: it follows from independent per-message delays, unless ``fifo`` makes each
 directed link deliver in send order (as a TCP connection does). This module alone knows how partitions are
 represented (a group number per server, a set of cut directed links and a set of disconnected servers); everyone
@@ -162,6 +165,9 @@ class Network:
         self._drop = drop
         self._duplicate = duplicate
         self._link_delay: dict[tuple[int, int], Delay] = {}
+        # A loss probability and a delay of their own for some kinds of message (``set_kind``).
+        self._kind_drop: dict[type, float] = {}
+        self._kind_delay: dict[type, Delay] = {}
         # With ``fifo``, when the last message sent on each directed link arrives: none may arrive before it.
         self._fifo = fifo
         self._last_arrival: dict[tuple[Address, Address], int] = {}
@@ -218,7 +224,7 @@ class Network:
         d = self._delay
         self._plain = d.__class__ is Uniform and not (
             self._split or self._drop or self._duplicate or self._link_delay or self._faulted or self._fifo
-        ) and self._sent is None
+        ) and not (self._sent is not None or self._kind_drop or self._kind_delay)
         if d.__class__ is Uniform:
             self._low = d.low
             self._span = d.high - d.low + 1
@@ -259,10 +265,14 @@ class Network:
             record((now, "drop", src, (m, "partition")))
             return
         rng = self.rng
-        if self._drop and rng.random() < self._drop:
+        drop = self._kind_drop.get(m.__class__, self._drop) if self._kind_drop else self._drop
+        if drop and rng.random() < drop:
             record((now, "drop", src, (m, "random")))
             return
-        delay = self._link_delay.get((src, dst), self._delay) if self._link_delay else self._delay
+        # The delay of the message's link if it has one, else of its kind if that has one, else the network's.
+        delay = self._kind_delay.get(m.__class__, self._delay) if self._kind_delay else self._delay
+        if self._link_delay:
+            delay = self._link_delay.get((src, dst), delay)
         # Until the first cut or restart, every link's counts are 0: no stamp needed (see _lost_in_flight).
         stamp = (self._cut_count.get((src, dst), 0), self._epoch.get(dst, 0)) if self._faulted else None
         d = delay.sample(rng)
@@ -378,6 +388,17 @@ class Network:
         self._cuts = set()
         self._off = set()
         self._split = False
+        self._refresh()
+
+    def set_kind(self, kinds: Iterable[str], drop: float | None = None, delay: Delay | None = None) -> None:
+        """Messages of these kinds (``MESSAGE_KINDS`` names) are lost with probability ``drop`` and delayed by
+        ``delay`` (each if given) instead of the network's; a link's own delay still comes first."""
+        for kind in kinds:
+            cls = MESSAGE_KINDS[kind]
+            if drop is not None:
+                self._kind_drop[cls] = drop
+            if delay is not None:
+                self._kind_delay[cls] = delay
         self._refresh()
 
     def set_link_delay(self, src: int, dst: int, delay: Delay | None) -> None:
