@@ -1090,3 +1090,76 @@ def test_bad_kinds() -> None:
     assert "events[1].kind: unknown key" in _bad(
         'duration = "1s"\n[[events]]\nat = 0\ndo = "duplicate"\nvalue = 0.1\nkind = "replies"\n'
     )
+
+
+# --------------------------------------------------------------------------------------- scoped expectations
+
+
+def test_scoped_expectations() -> None:
+    text = """
+    duration = "4s"
+    [cluster]
+    nodes = 5
+    [[events]]
+    at = "1s"
+    do = "disconnect"
+    node = "leader"
+    as = "old"
+    [[events]]
+    at = "1s"
+    do = "disconnect"
+    node = "connected"
+    pick = 2
+    [[events]]
+    at = "3s"
+    do = "reconnect"
+    node = "disconnected"
+    [[expect]]
+    no_leader = ["1.5s", "2.9s"]    # fails: the old leader, cut off, still believes it leads
+    [[expect]]
+    no_leader = ["1.5s", "2.9s"]
+    among = "connected"             # the two connected servers cannot elect one
+    [[expect]]
+    is_leader = "@old"
+    at = "2s"
+    [[expect]]
+    not_leader = "@old"             # at the end: it heard the new term
+    [[expect]]
+    committed_at_least = 2
+    on = 5
+    [[expect]]
+    committed_at_least = 1
+    on = 5
+    at = "900ms"
+    [[expect]]
+    committed_at_least = 3
+    at = "2s"
+    """
+    s = loads(text)
+    r = run_scenario(s, seed=4)
+    results = [(passed, why) for _, passed, why in r.expectations]
+    assert not results[0][0] and "was leader" in results[0][1]
+    assert results[1] == (True, "no connected server was leader during [1500ms, 2900ms]")
+    old = r.sim.faults[0][2]["nodes"][0]  # type: ignore[index]
+    assert results[2] == (True, f"@old (node {old}) was leader at 2000ms, term 1")
+    assert results[3][0] and results[3][1].startswith(f"@old (node {old}) was follower at the end")
+    assert results[4][0] and results[4][1].startswith("5 live server(s) had committed index 2 at the end, need >= 5")
+    assert results[5][0] and results[5][1].startswith("5 live server(s) had committed index 1 at 900ms")
+    assert not results[6][0] and results[6][1] == "commit index 1 at 2000ms, need >= 3"
+    assert loads(to_toml(s)) == s
+    summary = r.summary()
+    assert "no_leader [1500ms, 2900ms] among connected servers" in summary and "is_leader @old at 2000ms" in summary
+
+
+def test_bad_scoped_expectations() -> None:
+    base = 'duration = "3s"\n[[expect]]\n'
+    assert "x.toml:4: expect[1].among: expected \"all\" (every live server) or \"connected\", got \"live\"" in _bad(
+        base + 'no_leader = ["1s", "2s"]\namong = "live"\n'
+    )
+    assert "expect[1].on: expected an integer from 1 to 5, got 6" in _bad(base + "committed_at_least = 1\non = 6\n")
+    assert "expect[1].at: expected a time within the run (duration 3000ms), got \"4s\"" in _bad(
+        base + 'is_leader = 1\nat = "4s"\n'
+    )
+    assert 'expect[1].not_leader: expected a node id or "@name", got "leader"' in _bad(base + 'not_leader = "leader"\n')
+    assert "expect[1].is_leader: expected a name bound by an event's `as`" in _bad(base + 'is_leader = "@x"\n')
+    assert "expect[1].at: unknown key" in _bad(base + 'acked_at_least = 1\nat = "1s"\n')

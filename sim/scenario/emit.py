@@ -71,7 +71,17 @@ def _expectation_table(e: Expectation) -> dict[str, Any]:
         return t
     if e.kind in ("no_leader", "no_commit"):
         assert e.start is not None and e.end is not None
-        return {e.kind: [format_time(e.start), format_time(e.end)]}
+        t = {e.kind: [format_time(e.start), format_time(e.end)]}
+        if e.among is not None:
+            t["among"] = e.among
+        return t
+    if e.kind in ("committed_at_least", "is_leader", "not_leader"):
+        t = {e.kind: e.value}
+        if e.servers is not None:
+            t["on"] = e.servers
+        if e.start is not None:
+            t["at"] = format_time(e.start)
+        return t
     if e.kind in ("max_messages", "min_messages"):
         t = {e.kind: e.value}
         if e.kinds:

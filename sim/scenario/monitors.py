@@ -188,6 +188,9 @@ class _Interval(_Monitor):
             return
         if self.e.kind == "no_leader":
             leaders = sim.leaders()
+            if self.e.among == "connected":
+                off = sim.network.disconnected()
+                leaders = [n for n in leaders if n not in off]
             if leaders:
                 node = sim.servers[leaders[0]].node
                 term = node.term if node else 0
@@ -210,7 +213,8 @@ class _Interval(_Monitor):
         if not self.done and (stopped is not None or sim.now < self.end):
             return False, _not_reached(sim, self.end, stopped)
         if self.e.kind == "no_leader":
-            return True, f"no server was leader during {span}"
+            among = "connected server" if self.e.among == "connected" else "server"
+            return True, f"no {among} was leader during {span}"
         return True, f"the commit index stayed at {self.base if self.base is not None else sim.committed} during {span}"
 
 
@@ -279,6 +283,59 @@ class _NotJudged(Exception):
     pass
 
 
+class _Moment(_Monitor):
+    """committed_at_least (with ``on`` or ``at``), is_leader, not_leader: the state at a time (``start``), or at
+    the end of the run."""
+
+    def __init__(self, e: Expectation, s: Scenario) -> None:
+        super().__init__(e, s)
+        self.active = e.start is not None
+        self.result: tuple[bool, str] | None = None
+
+    def event(self, sim: Simulation) -> None:
+        assert self.e.start is not None
+        if _at_or_after(sim, self.e.start):
+            self.result = self.judge(sim, f"at {format_ms(self.e.start)}")
+            self.active = False
+
+    def finish(self, sim: Simulation, stopped: Violation | None) -> tuple[bool, str]:
+        if self.e.start is None:
+            note = f" (the run stopped at {format_ms(sim.now)})" if stopped else ""
+            return self.judge(sim, f"at the end{note}")
+        if self.result is None:
+            return False, _not_reached(sim, self.e.start, stopped)
+        return self.result
+
+    def judge(self, sim: Simulation, when: str) -> tuple[bool, str]:
+        e = self.e
+        if e.kind == "committed_at_least":
+            index = int(e.value)  # type: ignore[call-overload]
+            if e.servers is None:
+                return sim.committed >= index, f"commit index {sim.committed} {when}, need >= {index}"
+            commits = {i: s.node.commit for i, s in sim.servers.items() if s.node is not None}
+            have = sorted(i for i, c in commits.items() if c >= index)
+            shown = ", ".join(f"{i}:{c}" for i, c in commits.items())
+            return (
+                len(have) >= e.servers,
+                f"{len(have)} live server(s) had committed index {index} {when}, need >= {e.servers} "
+                f"(commit indexes {shown})",
+            )
+        node = e.value
+        if isinstance(node, str):
+            bound = self.names.nodes(node[1:]) if self.names is not None else None
+            if not bound or len(bound) != 1:
+                what = "not bound" if bound is None else f"bound to {len(bound)} servers"
+                return False, f"{node} is {what} {when}; it must name one server"
+            node = bound[0]
+        server = sim.servers[int(node)]  # type: ignore[call-overload]
+        leads = server.node is not None and server.node.role == "leader"
+        state = "leader" if leads else ("crashed" if server.node is None else server.node.role)
+        name = f"{e.value} (node {node})" if isinstance(e.value, str) else f"node {node}"
+        ok = leads if e.kind == "is_leader" else not leads
+        term = f", term {server.node.term}" if server.node is not None else ""
+        return ok, f"{name} was {state} {when}{term}"
+
+
 class _AtEnd(_Monitor):
     """Expectations judged on the final state."""
 
@@ -340,6 +397,10 @@ def monitor_for(e: Expectation, s: Scenario, names: Names | None = None) -> _Mon
 def _monitor_for(e: Expectation, s: Scenario) -> _Monitor:
     if e.kind in ("max_messages", "min_messages"):
         return _Messages(e, s)
+    if e.kind in ("is_leader", "not_leader") or (
+        e.kind == "committed_at_least" and (e.start is not None or e.servers is not None)
+    ):
+        return _Moment(e, s)
     if e.kind == "leader_within":
         return _LeaderWithin(e, s)
     if e.kind == "logs_converge_by":

@@ -26,7 +26,15 @@ from sim.check.properties import EXPECTABLE
 from sim.raft.kv import OPS
 from sim.raft.node import RaftConfig
 from sim.rng import SEED_RULE, is_seed
-from sim.scenario.actions import ACTIONS, read_action, read_condition, read_kinds, read_name, read_occurrence
+from sim.scenario.actions import (
+    ACTIONS,
+    read_action,
+    read_bound_name,
+    read_condition,
+    read_kinds,
+    read_name,
+    read_occurrence,
+)
 from sim.scenario.model import (
     EXPECTATION_KINDS,
     EXPECTATION_MODIFIERS,
@@ -440,8 +448,19 @@ class _Parser(Reader):
             if "after" in e:
                 start = within_run(f"{path}.after", self.time(f"{path}.after", e["after"]), e["after"])
             return Expectation(kind, self.time(kpath, value, positive=True), start=start)
-        if kind in ("committed_at_least", "acked_at_least", "min_elections", "max_elections", "max_term"):
+        at = within_run(f"{path}.at", self.time(f"{path}.at", e["at"]), e["at"]) if "at" in e else None
+        if kind == "committed_at_least":
+            servers = self.integer(f"{path}.on", e["on"], 1, self.nodes) if "on" in e else None
+            return Expectation(kind, self.integer(kpath, value, 0), start=at, servers=servers)
+        if kind in ("acked_at_least", "min_elections", "max_elections", "max_term"):
             return Expectation(kind, self.integer(kpath, value, 0))
+        if kind in ("is_leader", "not_leader"):
+            if isinstance(value, str):
+                if not value.startswith("@"):
+                    raise self.fail(kpath, 'a node id or "@name"', value)
+                read_bound_name(self, kpath, value)
+                return Expectation(kind, value, start=at)
+            return Expectation(kind, self.node_id(kpath, value), start=at)
         if kind == "logs_converge_by":
             t = within_run(kpath, self.time(kpath, value), value)
             lag = self.time(f"{path}.lag", e["lag"]) if "lag" in e else None
@@ -453,7 +472,12 @@ class _Parser(Reader):
             end = within_run(f"{kpath}[2]", self.time(f"{kpath}[2]", value[1]), value[1])
             if end < start:
                 raise self.fail(kpath, "an interval [from, to] with from <= to", value)
-            return Expectation(kind, None, start=start, end=end)
+            among = None
+            if "among" in e:
+                if e["among"] not in ("all", "connected"):
+                    raise self.fail(f"{path}.among", '"all" (every live server) or "connected"', e["among"])
+                among = e["among"] if e["among"] != "all" else None
+            return Expectation(kind, None, start=start, end=end, among=among)
         if kind == "violation":
             names = (*EXPECTABLE, "any")
             if value not in names:

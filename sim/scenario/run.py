@@ -150,7 +150,12 @@ def fault_text(t: int, action: str, d: dict[str, Any]) -> str:
 
 def expectation_text(e: Expectation) -> str:
     if e.kind in ("no_leader", "no_commit"):
-        return f"{e.kind} [{format_ms(e.start or 0)}, {format_ms(e.end or 0)}]"
+        among = f" among {e.among} servers" if e.among else ""
+        return f"{e.kind} [{format_ms(e.start or 0)}, {format_ms(e.end or 0)}]{among}"
+    if e.kind in ("committed_at_least", "is_leader", "not_leader"):
+        on = f" on {e.servers} servers" if e.servers is not None else ""
+        at = f" at {format_ms(e.start)}" if e.start is not None else ""
+        return f"{e.kind} {e.value}{on}{at}"
     if e.kind in ("leader_within", "logs_converge_by", "latency_p99_below"):
         return f"{e.kind} {format_ms(int(e.value))}"  # type: ignore[call-overload]
     if e.kind in ("clients_complete", "state_machines_agree"):
