@@ -1163,3 +1163,36 @@ def test_bad_scoped_expectations() -> None:
     assert 'expect[1].not_leader: expected a node id or "@name", got "leader"' in _bad(base + 'not_leader = "leader"\n')
     assert "expect[1].is_leader: expected a name bound by an event's `as`" in _bad(base + 'is_leader = "@x"\n')
     assert "expect[1].at: unknown key" in _bad(base + 'acked_at_least = 1\nat = "1s"\n')
+
+
+# ---------------------------------------------------------------------------------------- two bugs, fixed
+
+ONE_SERVER = """
+duration = "1s"
+[cluster]
+nodes = 1
+election_timeout = ["400ms", "400ms"]
+"""
+
+
+def test_drift_rescales_timers_already_armed() -> None:
+    """A 400 ms election timer armed at 0, with the clock turning four times as fast at 100 ms: 300 ms of local
+    time are left, which pass in 75 ms, so it fires at 175 ms (it used to fire at 400 ms)."""
+    s = loads(ONE_SERVER + '[[events]]\nat = "100ms"\ndo = "drift"\nnode = 1\nrate = 4.0\n')
+    r = run_scenario(s, seed=1)
+    assert r.sim.elections[0][0] == 175_000
+    # And back: slowed to half speed at 100 ms, the 300 ms left take 600 ms.
+    s = loads(ONE_SERVER + '[[events]]\nat = "100ms"\ndo = "drift"\nnode = 1\nrate = 0.5\n')
+    assert run_scenario(s, seed=1).sim.elections[0][0] == 700_000
+    # Without drift, the election is at 400 ms.
+    assert run_scenario(loads(ONE_SERVER), seed=1).sim.elections[0][0] == 400_000
+
+
+def test_leader_within_fails_when_the_leader_comes_after_its_window() -> None:
+    """One server elects itself at 400 ms, and nothing happens in between: the first event after the 200 ms window
+    is the election itself, which used to pass."""
+    r = run_scenario(loads(ONE_SERVER + '[[expect]]\nleader_within = "200ms"\n'), seed=1)
+    (_, passed, why), = r.expectations
+    assert not passed and why.startswith("no leader followed by a majority within 200ms after start at 0ms")
+    r = run_scenario(loads(ONE_SERVER + '[[expect]]\nleader_within = "400ms"\n'), seed=1)
+    assert r.expectations[0][1], r.expectations[0][2]  # at 400 ms exactly: within

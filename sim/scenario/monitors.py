@@ -67,11 +67,18 @@ class _LeaderWithin(_Monitor):
         if cand is not None and now >= cand[2] + self.stable:
             self._pass(cand)
             return
+        if cand is None and now > self.deadline:
+            # The state before this event, without a leader, held through the deadline: whatever this event
+            # brings comes too late (even when no other event happened in between).
+            self._fail(sim)
+            return
         found = sim.established_leader()
         if found is None:
             self.candidate = None
         elif cand is None or (cand[0], cand[1]) != found:
             self.candidate = (found[0], found[1], max(now, self.ref))
+            if now > self.deadline:
+                self.candidate = None  # another leader took over after the window: too late as well
         if self.candidate is None and now > self.deadline:
             self._fail(sim)
 
