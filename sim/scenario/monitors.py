@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 from sim.check.safety import Violation
 from sim.scenario.model import Expectation, Scenario
 from sim.units import format_ms
-from sim.world.conditions import kinds_of
+from sim.world.conditions import State, kinds_of
 from sim.world.names import Names
 
 if TYPE_CHECKING:
@@ -315,11 +315,12 @@ class _Moment(_Monitor):
 
     def judge(self, sim: Simulation, when: str) -> tuple[bool, str]:
         e = self.e
+        state = State.of(sim)
         if e.kind == "committed_at_least":
             index = int(e.value)  # type: ignore[call-overload]
             if e.servers is None:
                 return sim.committed >= index, f"commit index {sim.committed} {when}, need >= {index}"
-            commits = {i: s.node.commit for i, s in sim.servers.items() if s.node is not None}
+            commits = state.commits()
             have = sorted(i for i, c in commits.items() if c >= index)
             shown = ", ".join(f"{i}:{c}" for i, c in commits.items())
             return (
@@ -334,13 +335,13 @@ class _Moment(_Monitor):
                 what = "not bound" if bound is None else f"bound to {len(bound)} servers"
                 return False, f"{node} is {what} {when}; it must name one server"
             node = bound[0]
-        server = sim.servers[int(node)]  # type: ignore[call-overload]
-        leads = server.node is not None and server.node.role == "leader"
-        state = "leader" if leads else ("crashed" if server.node is None else server.node.role)
-        name = f"{e.value} (node {node})" if isinstance(e.value, str) else f"node {node}"
+        n = int(node)  # type: ignore[call-overload]
+        leads = state.leads(n)
+        role = state.role[n] or "crashed"
+        name = f"{e.value} (node {n})" if isinstance(e.value, str) else f"node {n}"
         ok = leads if e.kind == "is_leader" else not leads
-        term = f", term {server.node.term}" if server.node is not None else ""
-        return ok, f"{name} was {state} {when}{term}"
+        term = f", term {state.term[n]}" if state.alive[n] else ""
+        return ok, f"{name} was {role} {when}{term}"
 
 
 class _AtEnd(_Monitor):

@@ -321,7 +321,8 @@ class Network:
                 return False
             a, b = self._host.get(src, src), self._host.get(dst, dst)
             return a != b and a in group and b in group and self.blocked(a, b)
-        return g1 != g2 or (src, dst) in self._cuts or src in self._off or dst in self._off
+        off = self._off
+        return g1 != g2 or (src, dst) in self._cuts or (bool(off) and (src in off or dst in off))
 
     def place(self, client: Address, server: int) -> None:
         """From now on ``client``'s messages to a server pass only where ``server``'s would, and so do the replies
