@@ -1283,3 +1283,23 @@ def _trace_dicts(r: ScenarioResult) -> list[dict[str, object]]:
     from sim.trace import record_to_dict
 
     return [record_to_dict(rec) for rec in r.sim.trace]
+
+
+def test_leader_within_counts_from_the_latest_a_guarded_event_may_fire() -> None:
+    s = loads(
+        """
+        duration = "5s"
+        [[events]]
+        at = "1s"
+        do = "crash"
+        node = "leader"
+        every = ["100ms", "300ms"]
+        count = 3
+        probability = 0.5
+        restart_after = "50ms"
+        [[expect]]
+        leader_within = "2s"
+        """
+    )
+    r = run_scenario(s, seed=1)
+    assert "after the last event at 1650ms" in r.expectations[0][2]  # 1s + 2 gaps of at most 300ms + the restart

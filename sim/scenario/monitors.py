@@ -10,6 +10,7 @@ from sim.check.safety import Violation
 from sim.scenario.model import Expectation, Scenario
 from sim.units import format_ms
 from sim.world.conditions import State, kinds_of
+from sim.world.faults import Fault
 from sim.world.names import Names
 
 if TYPE_CHECKING:
@@ -34,6 +35,15 @@ class _Monitor:
         raise NotImplementedError
 
 
+def _latest(f: Fault) -> int:
+    """The latest time a fault may fire: with a guard, its last repetition (every gap the longest) and its undo."""
+    g = f.guard
+    if g is None:
+        return f.at
+    last = f.at + (g.count - 1) * (g.every[1] if g.every else 0)
+    return last + max((then.at for then in g.then), default=0)
+
+
 def _at_or_after(sim: Simulation, t: int) -> bool:
     """Whether the simulation's state is now the state at time ``t`` or later: every event up to ``t`` is done."""
     return sim.env.now > t or sim.env.peek() > t
@@ -52,7 +62,7 @@ class _LeaderWithin(_Monitor):
 
     def __init__(self, e: Expectation, s: Scenario) -> None:
         super().__init__(e, s)
-        last = s.faults[-1].at if s.faults else 0
+        last = max((_latest(f) for f in s.faults), default=0)
         self.ref = e.start if e.start is not None else last
         self.deadline = self.ref + int(e.value)  # type: ignore[call-overload]
         self.stable = s.cluster.raft.election_timeout_max
