@@ -130,10 +130,10 @@ class State:
 def _volatile(server: Any) -> tuple[str | None, int, int, int | None]:
     """A server's role (None while crashed), term (its durable one while crashed), commit index (0 while crashed)
     and the leader it follows: the one place conditions and scoped expectations read a server's volatile state."""
-    node = server.node
-    if node is None:
+    if server.node is None:
         return None, server.storage.term, 0, None
-    return node.role, node.term, node.commit, node.leader_id
+    role, term, leader_id, commit, _ = server.state  # what the node's Outputs reported (the node contract)
+    return role, term, commit, leader_id
 
 
 # ================================================================================================ vocabulary
