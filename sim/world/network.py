@@ -6,7 +6,10 @@ represented (a group number per server plus a set of cut directed links); everyo
 ``cut``, ``repair``, ``heal``.
 
 A message is checked twice: when it is sent (a blocked link drops it at once) and when it arrives (a link cut
-while the message was in flight drops it, as does a destination that crashed meanwhile). Clients are outside
+while the message was in flight drops it, as does a destination that crashed meanwhile). For the second check a
+message carries the network's *generation* when it left, a number bumped by every change that can lose messages
+in flight (a link becoming blocked, an endpoint restarting): a message that arrives in the generation it left in
+(nearly all of them) needs no other look. Clients are outside
 the partitions: their links are never cut, but they see the same delays, loss and duplication.
 """
 
@@ -105,12 +108,12 @@ class _InFlight(Event):
     argument check fewer: one is made per message."""
 
     def __init__(
-        self, env: Environment, delay: int, message: Message, stamp: tuple[int, int] | None, arrive: Any
+        self, env: Environment, delay: int, message: Message, stamp: int, arrive: Any
     ) -> None:
         self.env = env
         self.callbacks = [arrive]
         self.message = message
-        self.stamp = stamp
+        self.stamp = stamp  # the network's generation when it was sent
         self._value = None
         self._ok = True
         env.schedule(self, NORMAL, delay)
@@ -143,13 +146,14 @@ class Network:
         # Partition groups (server -> group number) and one-way cuts (src, dst).
         self._group: dict[int, int] = {s: 0 for s in self.servers}
         self._cuts: set[tuple[int, int]] = set()
-        # How many times each link has been blocked, and each endpoint restarted: a message in flight is lost
-        # when either count changed between its sending and its arrival.
-        self._cut_count: dict[tuple[Address, Address], int] = {}
-        self._epoch: dict[Address, int] = {}
-        # Fast-path flags: whether any link is blocked now, and whether any link was ever cut or endpoint restarted.
+        # The generation: bumped by every change that loses the messages in flight on a link (it becomes blocked)
+        # or to an endpoint (it restarts); each such link and endpoint keeps the generation of its last change. A
+        # message sent in generation g is lost when its link or destination changed in a later one.
+        self._generation = 0
+        self._blocked_at: dict[tuple[Address, Address], int] = {}
+        self._restarted_at: dict[Address, int] = {}
+        # Fast-path flag: whether any link is blocked now.
         self._split = False
-        self._faulted = False
         self._record = trace.records.append
         self._arrive_callback = self._arrive
         self.delivered = 0
@@ -186,10 +190,10 @@ class Network:
 
     def _refresh(self) -> None:
         """Whether a message can take ``send``'s fast path: no link blocked, no loss, no duplication, one uniform
-        delay for every link, and no cut or restart yet whose in-flight losses ``_arrive`` would have to check."""
+        delay for every link, no FIFO links."""
         d = self._delay
         self._plain = d.__class__ is Uniform and not (
-            self._split or self._drop or self._duplicate or self._link_delay or self._faulted or self._fifo
+            self._split or self._drop or self._duplicate or self._link_delay or self._fifo
         )
         if d.__class__ is Uniform:
             self._low = d.low
@@ -210,7 +214,9 @@ class Network:
         record((now, "send", src, m))
         if self._plain:
             # The same draws, in the same order, as the general path below makes in this case.
-            _InFlight(self.env, self._low + int(self.rng.random() * self._span), m, None, self._arrive_callback)
+            _InFlight(
+                self.env, self._low + int(self.rng.random() * self._span), m, self._generation, self._arrive_callback
+            )
             return
         dst = m.dst
         if self._split and self.blocked(src, dst):
@@ -221,8 +227,7 @@ class Network:
             record((now, "drop", src, (m, "random")))
             return
         delay = self._link_delay.get((src, dst), self._delay) if self._link_delay else self._delay
-        # Until the first cut or restart, every link's counts are 0: no stamp needed (see _lost_in_flight).
-        stamp = (self._cut_count.get((src, dst), 0), self._epoch.get(dst, 0)) if self._faulted else None
+        stamp = self._generation
         d = delay.sample(rng)
         _InFlight(self.env, self._in_order(src, dst, d) if self._fifo else d, m, stamp, self._arrive_callback)
         if self._duplicate and rng.random() < self._duplicate:
@@ -240,22 +245,23 @@ class Network:
 
     def _arrive(self, ev: _InFlight) -> None:
         m = ev.message
-        if self._faulted and self._lost_in_flight(m, ev.stamp):
+        if ev.stamp != self._generation and self._lost_in_flight(m, ev.stamp):
             return
         self.delivered += 1
         self._record((self.env._now, "deliver", m.dst, m))
         self._receivers[m.dst](m)
 
-    def _lost_in_flight(self, m: Message, stamp: tuple[int, int] | None) -> bool:
-        """Whether the link was cut, or the destination restarted, while ``m`` was in flight."""
+    def _lost_in_flight(self, m: Message, sent: int) -> bool:
+        """Whether the link was blocked, or the destination restarted, since generation ``sent``. (A link blocked
+        now but not when ``m`` left became blocked in between: ``_reconfigure`` bumps the generation of every
+        link it blocks, so that is the one test needed for partitions.)"""
         src = m.src
         dst = m.dst
-        cuts, epoch = stamp or (0, 0)
-        if cuts != self._cut_count.get((src, dst), 0) or self.blocked(src, dst):
-            self._record((self.env.now, "drop", dst, (m, "partition")))
+        if self._blocked_at.get((src, dst), 0) > sent:
+            self._record((self.env._now, "drop", dst, (m, "partition")))
             return True
-        if epoch != self._epoch.get(dst, 0):
-            self._record((self.env.now, "drop", dst, (m, "crashed")))
+        if self._restarted_at.get(dst, 0) > sent:
+            self._record((self.env._now, "drop", dst, (m, "crashed")))
             return True
         return False
 
@@ -269,9 +275,8 @@ class Network:
 
     def endpoint_restarted(self, node: Address) -> None:
         """Messages in flight to ``node`` are lost (its connections died with it)."""
-        self._epoch[node] = self._epoch.get(node, 0) + 1
-        self._faulted = True
-        self._refresh()
+        self._generation += 1
+        self._restarted_at[node] = self._generation
 
     # ------------------------------------------------------------------------------------- partitions
 
@@ -282,8 +287,9 @@ class Network:
         for a in self.servers:
             for b in self.servers:
                 if a != b and (a, b) not in before and self.blocked(a, b):
-                    self._cut_count[(a, b)] = self._cut_count.get((a, b), 0) + 1
-                    self._faulted = True
+                    # Every link that becomes blocked, and only here: what ``_lost_in_flight`` relies on.
+                    self._generation += 1
+                    self._blocked_at[(a, b)] = self._generation
         self._refresh()
 
     def partition(self, groups: Iterable[Iterable[int]]) -> None:
