@@ -20,11 +20,12 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import replace
 from functools import partial
+from heapq import heappop
 from pathlib import Path
 from typing import IO, Any
 
 from simpy import Environment
-from simpy.events import Event, Process, Timeout
+from simpy.events import NORMAL, URGENT, Event, Timeout
 
 from sim import __version__
 from sim.check.linearizability import DEFAULT_BUDGET, LinResult, check
@@ -45,6 +46,56 @@ STORM_SLICE = 100_000  # microseconds: the event budget is checked per slice of 
 STORM_SLACK = 20_000  # events allowed beyond the budget (a run's start, a burst)
 
 
+class _Step(Event):
+    """An event, already triggered, that calls ``callback`` when the environment processes it, ``delay`` from now:
+    what a ``Timeout`` with one callback is, in one call."""
+
+    def __init__(self, env: Environment, delay: int, priority: int, callback: Callable[[Event], None] | None) -> None:
+        self.env = env
+        self.callbacks = [callback] if callback is not None else []
+        self._value = None
+        self._ok = True
+        env.schedule(self, priority, delay)  # type: ignore[arg-type]
+
+
+class _ServerProcess:
+    """One incarnation of a server's process: the ``Server._run`` generator, driven the way a SimPy ``Process``
+    drives it, less the bookkeeping a general process needs. The generator yields ``None`` to wait for its next
+    input (``Server.deliver`` sends it in) or a number of microseconds to wait for the disk.
+
+    Events happen as they did when it was a SimPy Process, so traces are unchanged: its start is an URGENT event
+    now (SimPy's ``Initialize``), a disk write a NORMAL event after the latency (a ``Timeout``), its end a NORMAL
+    event now, and a generator that raised fails that end event, which the run loop raises as SimPy would."""
+
+    __slots__ = ("env", "generator", "waiting")
+
+    def __init__(self, env: Environment, generator: Any) -> None:
+        self.env = env
+        self.generator = generator
+        self.waiting = False  # suspended until its next input
+        _Step(env, 0, URGENT, self._resume)
+
+    def _resume(self, _event: Event) -> None:
+        self.send(None)
+
+    def send(self, value: Any) -> None:
+        try:
+            wait = self.generator.send(value)
+        except StopIteration:
+            _Step(self.env, 0, NORMAL, None)
+            return
+        except BaseException as e:
+            e.__traceback__ = e.__traceback__.tb_next  # type: ignore[union-attr]  # from the generator's frame on
+            end = _Step(self.env, 0, NORMAL, None)
+            end._ok = False
+            end._value = e
+            return
+        if wait is None:
+            self.waiting = True
+        else:
+            _Step(self.env, wait, NORMAL, self._resume)
+
+
 class Server:
     """One simulated machine: its Raft node, inbox, timers, disk and (possibly drifting) clock."""
 
@@ -59,8 +110,7 @@ class Server:
         self.node: Node | None = None
         self.incarnation = 0
         self.inbox: deque[Any] = deque()
-        self.waiter: Event | None = None
-        self.process: Process | None = None
+        self.process: _ServerProcess | None = None
         self.writing = False
         # The node's timers by name, lazy (sim.world.timers): re-arming the election timer on every AppendEntries
         # creates no event.
@@ -84,7 +134,6 @@ class Server:
         self.incarnation += 1
         self.alive = True
         self.inbox = deque()
-        self.waiter = None
         self.timers = {}
         self.fired = {}
         state = self.storage.state()
@@ -95,7 +144,7 @@ class Server:
         now = self.env.now
         self.sim.trace.add(now, "boot", self.id, {"term": state.term, "log": len(state.entries)})
         self.sim.checker.restarted(self.id, state.term, state.entries)
-        self.process = self.env.process(self._run(self.incarnation, node))
+        self.process = _ServerProcess(self.env, self._run(self.incarnation, node))
         self.sim.network.attach(self.id, self.deliver)
 
     def crash(self) -> None:
@@ -106,7 +155,7 @@ class Server:
         self.incarnation += 1
         self.node = None
         self.inbox = deque()
-        self.waiter = None
+        self.process = None  # it waits for an input, or for the disk, which finds it crashed
         self.writing = False
         for timer in self.timers.values():
             timer.cancel()  # their pending events, when they fire, find nothing to do
@@ -149,7 +198,7 @@ class Server:
                                 send(m)
                             out.unsynced_messages = []
                         self.writing = True
-                        yield Timeout(env, latency)
+                        yield latency
                         if self.incarnation != incarnation:
                             return  # crashed before the write became durable: it is lost
                         self.writing = False
@@ -203,8 +252,7 @@ class Server:
             if inbox:
                 item = inbox.popleft()
             else:
-                self.waiter = waiter = Event(env)
-                item = yield waiter  # ``deliver`` hands over the input as the event's value
+                item = yield None  # ``deliver`` sends the input in
             now = env._now + self.offset if self.rate == 1.0 else self.local_now()
             if item.__class__ is str:
                 if fired.get(item):
@@ -218,18 +266,15 @@ class Server:
     def deliver(self, item: Any) -> None:
         """Hand an input (a message, or the name of an expired timer) to the process: at once if it is idle,
         else through the inbox, which it empties before it waits again."""
-        waiter = self.waiter
-        if waiter is None:
+        process = self.process
+        if process is None or not process.waiting:
             self.inbox.append(item)
             return
-        self.waiter = None
-        # Trigger the event the idle process waits on and resume the process at once, rather than through
-        # the event queue (``waiter.succeed(item)``): same simulated time, same order of inputs, and one heap
-        # push, pop and event fewer per message. Inputs only ever arrive from event callbacks, never from
+        # Resume the idle process at once, rather than through the event queue: same simulated time, same order
+        # of inputs, and one event fewer per message. Inputs only ever arrive from event callbacks, never from
         # inside a server's own process, so this never resumes a process re-entrantly.
-        waiter._ok = True
-        waiter._value = item
-        self.process._resume(waiter)
+        process.waiting = False
+        process.send(item)
 
     def _drop(self, m: Message) -> None:
         """Takes the messages that arrive while this server is down."""
@@ -337,8 +382,7 @@ class Simulation:
         if self.trace.streaming:
             after_event = self._flushing(after_event)
         env = self.env
-        step = env.step
-        queue = env._queue  # SimPy 4's event heap of (time, priority, id, event): peek() without the call
+        queue = env._queue  # SimPy 4's event heap of (time, priority, id, event)
         checker = self.checker
         per_ms = self.cluster.max_events_per_ms
         collecting = gc.isenabled()
@@ -354,11 +398,19 @@ class Simulation:
                 else:
                     end, limit = until, sys.maxsize
                 events = self.events
+                # Each loop below is SimPy 4's ``Environment.step`` written out (one call fewer per event): pop
+                # the next event, run its callbacks, and treat an event that failed (a process that raised)
+                # and that nobody handled as SimPy would, by raising its exception.
                 try:
                     if after_event is None:
                         while queue and queue[0][0] <= end:
+                            env._now, _, _, event = heappop(queue)
+                            callbacks, event.callbacks = event.callbacks, None
                             try:
-                                step()
+                                for callback in callbacks:
+                                    callback(event)
+                                if not event._ok and not hasattr(event, "_defused"):
+                                    raise event._value
                             except Exception as e:  # a node (or the world) raised: a finding, not a crash
                                 self.events = events + 1
                                 return self._raised(e)
@@ -371,8 +423,13 @@ class Simulation:
                                 return self._storm(per_ms)
                     else:
                         while queue and queue[0][0] <= end:
+                            env._now, _, _, event = heappop(queue)
+                            callbacks, event.callbacks = event.callbacks, None
                             try:
-                                step()
+                                for callback in callbacks:
+                                    callback(event)
+                                if not event._ok and not hasattr(event, "_defused"):
+                                    raise event._value
                             except Exception as e:
                                 self.events = events + 1
                                 return self._raised(e)
