@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from simpy import Environment
-from simpy.events import NORMAL, URGENT, Event, Timeout
+from simpy.events import URGENT, Event, Timeout
 
 from sim import __version__
 from sim.check.linearizability import DEFAULT_BUDGET, LinResult, check
@@ -38,24 +38,13 @@ from sim.rng import stream
 from sim.trace import CHUNK, FORMAT, Trace, format_records
 from sim.world.clients import Client, LatencySummary, OpRecord, operations
 from sim.world.config import ClusterConfig, NetworkConfig, WorkloadConfig
+from sim.world.events import Scheduled
 from sim.world.network import Delay, Network, describe_delay
 from sim.world.storage import Storage
 from sim.world.timers import LazyTimer
 
 STORM_SLICE = 100_000  # microseconds: the event budget is checked per slice of this length
 STORM_SLACK = 20_000  # events allowed beyond the budget (a run's start, a burst)
-
-
-class _Step(Event):
-    """An event, already triggered, that calls ``callback`` when the environment processes it, ``delay`` from now:
-    what a ``Timeout`` with one callback is, in one call."""
-
-    def __init__(self, env: Environment, delay: int, priority: int, callback: Callable[[Event], None] | None) -> None:
-        self.env = env
-        self.callbacks = [callback] if callback is not None else []
-        self._value = None
-        self._ok = True
-        env.schedule(self, priority, delay)  # type: ignore[arg-type]
 
 
 class _ServerProcess:
@@ -73,27 +62,32 @@ class _ServerProcess:
         self.env = env
         self.generator = generator
         self.waiting = False  # suspended until its next input
-        _Step(env, 0, URGENT, self._resume)
+        Scheduled(env, 0, self._resume, priority=URGENT)
 
-    def _resume(self, _event: Event) -> None:
+    def _resume(self, _event: Scheduled) -> None:
         self.send(None)
 
     def send(self, value: Any) -> None:
         try:
             wait = self.generator.send(value)
         except StopIteration:
-            _Step(self.env, 0, NORMAL, None)
+            Scheduled(self.env, 0, _ended)
             return
         except BaseException as e:
             e.__traceback__ = e.__traceback__.tb_next  # type: ignore[union-attr]  # from the generator's frame on
-            end = _Step(self.env, 0, NORMAL, None)
-            end._ok = False
-            end._value = e
+            failed = Event(self.env)
+            failed._ok = False
+            failed._value = e
+            self.env.schedule(failed)
             return
         if wait is None:
             self.waiting = True
         else:
-            _Step(self.env, wait, NORMAL, self._resume)
+            Scheduled(self.env, wait, self._resume)
+
+
+def _ended(_event: Scheduled) -> None:
+    """A server process's end: an event with nothing to do, as a SimPy Process's end is when nobody waits on it."""
 
 
 class Server:
