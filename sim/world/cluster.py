@@ -38,7 +38,7 @@ from sim.rng import stream
 from sim.trace import CHUNK, FORMAT, Trace, format_records
 from sim.world.clients import Client, LatencySummary, OpRecord, operations
 from sim.world.config import ClusterConfig, NetworkConfig, WorkloadConfig
-from sim.world.events import Scheduled
+from sim.world.events import call_later, nothing
 from sim.world.network import Delay, Network, describe_delay
 from sim.world.storage import Storage
 from sim.world.timers import LazyTimer
@@ -50,44 +50,64 @@ STORM_SLACK = 20_000  # events allowed beyond the budget (a run's start, a burst
 class _ServerProcess:
     """One incarnation of a server's process: the ``Server._run`` generator, driven the way a SimPy ``Process``
     drives it, less the bookkeeping a general process needs. The generator yields ``None`` to wait for its next
-    input (``Server.deliver`` sends it in) or a number of microseconds to wait for the disk.
+    input (``deliver`` sends it in, or queues it in the inbox while the process is busy) or a number of
+    microseconds to wait for the disk.
 
     Events happen as they did when it was a SimPy Process, so traces are unchanged: its start is an URGENT event
     now (SimPy's ``Initialize``), a disk write a NORMAL event after the latency (a ``Timeout``), its end a NORMAL
-    event now, and a generator that raised fails that end event, which the run loop raises as SimPy would."""
+    event now, and a generator that raised fails an event, which the run loop raises as SimPy would."""
 
-    __slots__ = ("env", "generator", "waiting")
+    __slots__ = ("env", "generator", "inbox", "waiting")
 
-    def __init__(self, env: Environment, generator: Any) -> None:
+    def __init__(self, env: Environment, generator: Any, inbox: deque[Any]) -> None:
         self.env = env
         self.generator = generator
+        self.inbox = inbox
         self.waiting = False  # suspended until its next input
-        Scheduled(env, 0, self._resume, priority=URGENT)
+        call_later(env, 0, _ServerProcess._resume, self, None, URGENT)
 
-    def _resume(self, _event: Scheduled) -> None:
-        self.send(None)
-
-    def send(self, value: Any) -> None:
-        try:
-            wait = self.generator.send(value)
-        except StopIteration:
-            Scheduled(self.env, 0, _ended)
+    def deliver(self, item: Any) -> None:
+        """Hand an input (a message, or the name of an expired timer) to the process: at once if it is idle, else
+        through the inbox, which it empties before it waits again. Resuming it at once rather than through the
+        event queue keeps the same simulated time and order of inputs, one event fewer per message. Inputs only
+        ever arrive from event callbacks, never from inside a server's own process, so this never resumes a
+        process re-entrantly. (``_resume`` written out: this runs once per message.)"""
+        if not self.waiting:
+            self.inbox.append(item)
             return
+        self.waiting = False
+        try:
+            wait = self.generator.send(item)
         except BaseException as e:
-            e.__traceback__ = e.__traceback__.tb_next  # type: ignore[union-attr]  # from the generator's frame on
-            failed = Event(self.env)
-            failed._ok = False
-            failed._value = e
-            self.env.schedule(failed)
+            self._ended(e)
             return
         if wait is None:
             self.waiting = True
         else:
-            Scheduled(self.env, wait, self._resume)
+            call_later(self.env, wait, _ServerProcess._resume, self, None)
 
+    def _resume(self, _value: None) -> None:
+        """Its start, or the disk done: carry on."""
+        try:
+            wait = self.generator.send(None)
+        except BaseException as e:
+            self._ended(e)
+            return
+        if wait is None:
+            self.waiting = True
+        else:
+            call_later(self.env, wait, _ServerProcess._resume, self, None)
 
-def _ended(_event: Scheduled) -> None:
-    """A server process's end: an event with nothing to do, as a SimPy Process's end is when nobody waits on it."""
+    def _ended(self, e: BaseException) -> None:
+        """The generator returned (``StopIteration``) or raised ``e``."""
+        if isinstance(e, StopIteration):
+            call_later(self.env, 0, nothing, None, None)
+            return
+        e.__traceback__ = e.__traceback__.tb_next  # type: ignore[union-attr]  # from the generator's frame on
+        failed = Event(self.env)
+        failed._ok = False
+        failed._value = e
+        self.env.schedule(failed)
 
 
 class Server:
@@ -138,8 +158,8 @@ class Server:
         now = self.env.now
         self.sim.trace.add(now, "boot", self.id, {"term": state.term, "log": len(state.entries)})
         self.sim.checker.restarted(self.id, state.term, state.entries)
-        self.process = _ServerProcess(self.env, self._run(self.incarnation, node))
-        self.sim.network.attach(self.id, self.deliver)
+        self.process = _ServerProcess(self.env, self._run(self.incarnation, node), self.inbox)
+        self.sim.network.attach(self.id, self.process.deliver)
 
     def crash(self) -> None:
         if not self.alive:
@@ -258,17 +278,12 @@ class Server:
                 out = node.step(item, now)
 
     def deliver(self, item: Any) -> None:
-        """Hand an input (a message, or the name of an expired timer) to the process: at once if it is idle,
-        else through the inbox, which it empties before it waits again."""
+        """Hand an input (a message, or the name of an expired timer) to the server's process."""
         process = self.process
-        if process is None or not process.waiting:
-            self.inbox.append(item)
+        if process is None:
+            self.inbox.append(item)  # not booted (or crashed): the next boot starts afresh
             return
-        # Resume the idle process at once, rather than through the event queue: same simulated time, same order
-        # of inputs, and one event fewer per message. Inputs only ever arrive from event callbacks, never from
-        # inside a server's own process, so this never resumes a process re-entrantly.
-        process.waiting = False
-        process.send(item)
+        process.deliver(item)
 
     def _drop(self, m: Message) -> None:
         """Takes the messages that arrive while this server is down."""
@@ -392,19 +407,24 @@ class Simulation:
                 else:
                     end, limit = until, sys.maxsize
                 events = self.events
-                # Each loop below is SimPy 4's ``Environment.step`` written out (one call fewer per event): pop
-                # the next event, run its callbacks, and treat an event that failed (a process that raised)
-                # and that nobody handled as SimPy would, by raising its exception.
+                # Each loop below is SimPy 4's ``Environment.step`` written out (one call fewer per event), for
+                # SimPy's events and for the plain calls of sim.world.events: pop the next one; carry out a call,
+                # or run an event's callbacks and treat an event that failed (a process that raised) and that
+                # nobody handled as SimPy would, by raising its exception.
                 try:
                     if after_event is None:
                         while queue and queue[0][0] <= end:
                             env._now, _, _, event = heappop(queue)
-                            callbacks, event.callbacks = event.callbacks, None
                             try:
-                                for callback in callbacks:
-                                    callback(event)
-                                if not event._ok and not hasattr(event, "_defused"):
-                                    raise event._value
+                                if event.__class__ is tuple:
+                                    function, a, b = event
+                                    function(a, b)
+                                else:
+                                    callbacks, event.callbacks = event.callbacks, None
+                                    for callback in callbacks:
+                                        callback(event)
+                                    if not event._ok and not hasattr(event, "_defused"):
+                                        raise event._value
                             except Exception as e:  # a node (or the world) raised: a finding, not a crash
                                 self.events = events + 1
                                 return self._raised(e)
@@ -418,12 +438,16 @@ class Simulation:
                     else:
                         while queue and queue[0][0] <= end:
                             env._now, _, _, event = heappop(queue)
-                            callbacks, event.callbacks = event.callbacks, None
                             try:
-                                for callback in callbacks:
-                                    callback(event)
-                                if not event._ok and not hasattr(event, "_defused"):
-                                    raise event._value
+                                if event.__class__ is tuple:
+                                    function, a, b = event
+                                    function(a, b)
+                                else:
+                                    callbacks, event.callbacks = event.callbacks, None
+                                    for callback in callbacks:
+                                        callback(event)
+                                    if not event._ok and not hasattr(event, "_defused"):
+                                        raise event._value
                             except Exception as e:
                                 self.events = events + 1
                                 return self._raised(e)

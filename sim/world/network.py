@@ -27,7 +27,6 @@ from simpy.events import NORMAL
 
 from sim.raft.messages import Address, Message
 from sim.trace import Trace
-from sim.world.events import Scheduled
 
 # --------------------------------------------------------------------------------------- delay distributions
 
@@ -104,22 +103,6 @@ def describe_delay(d: Delay) -> dict[str, Any]:
 # ---------------------------------------------------------------------------------------------- the network
 
 
-class _InFlight(Scheduled):
-    """A message in flight: processed at the message's arrival, it calls ``arrive`` with itself. One is made per
-    message."""
-
-    __slots__ = ("message", "stamp")
-
-    def __init__(self, env: Environment, delay: int, message: Message, stamp: int, arrive: Any) -> None:
-        # Scheduled.__init__ written out: one call fewer per message.
-        self.callbacks = [arrive]
-        self._ok = True
-        self._value = None
-        self.message = message
-        self.stamp = stamp  # the network's generation when it was sent
-        heappush(env._queue, (env._now + delay, NORMAL, next(env._eid), self))  # type: ignore[attr-defined]
-
-
 class Network:
     def __init__(
         self,
@@ -156,7 +139,8 @@ class Network:
         # Fast-path flag: whether any link is blocked now.
         self._split = False
         self._record = trace.records.append
-        self._arrive_callback = self._arrive
+        self._queue = env._queue  # type: ignore[attr-defined]
+        self._eid = env._eid  # type: ignore[attr-defined]
         self.delivered = 0
         self._refresh()
 
@@ -209,15 +193,16 @@ class Network:
         self._receivers[address] = receive
 
     def send(self, m: Message) -> None:
+        # A message in flight is a call (sim.world.events) of ``_arrive(m, generation)`` at its arrival, pushed
+        # here without the call to ``call_later``: this runs once per message.
         now = self.env._now
         src = m.src
         record = self._record
         record((now, "send", src, m))
         if self._plain:
             # The same draws, in the same order, as the general path below makes in this case.
-            _InFlight(
-                self.env, self._low + int(self.rng.random() * self._span), m, self._generation, self._arrive_callback
-            )
+            arrival = now + self._low + int(self.rng.random() * self._span)
+            heappush(self._queue, (arrival, NORMAL, next(self._eid), (self._arrive, m, self._generation)))
             return
         dst = m.dst
         if self._split and self.blocked(src, dst):
@@ -228,13 +213,14 @@ class Network:
             record((now, "drop", src, (m, "random")))
             return
         delay = self._link_delay.get((src, dst), self._delay) if self._link_delay else self._delay
-        stamp = self._generation
+        call = (self._arrive, m, self._generation)
         d = delay.sample(rng)
-        _InFlight(self.env, self._in_order(src, dst, d) if self._fifo else d, m, stamp, self._arrive_callback)
+        heappush(self._queue, (now + (self._in_order(src, dst, d) if self._fifo else d), NORMAL, next(self._eid), call))
         if self._duplicate and rng.random() < self._duplicate:
             record((now, "duplicate", src, m))
             d = delay.sample(rng)
-            _InFlight(self.env, self._in_order(src, dst, d) if self._fifo else d, m, stamp, self._arrive_callback)
+            arrival = now + (self._in_order(src, dst, d) if self._fifo else d)
+            heappush(self._queue, (arrival, NORMAL, next(self._eid), call))
 
     def _in_order(self, src: Address, dst: Address, delay: int) -> int:
         """With ``fifo``: the delay of a message about to be sent, held back so as not to overtake its link's last
@@ -244,9 +230,9 @@ class Network:
         self._last_arrival[(src, dst)] = arrival
         return arrival - now
 
-    def _arrive(self, ev: _InFlight) -> None:
-        m = ev.message
-        if ev.stamp != self._generation and self._lost_in_flight(m, ev.stamp):
+    def _arrive(self, m: Message, sent: int) -> None:
+        """``m``, sent in generation ``sent``, arrives."""
+        if sent != self._generation and self._lost_in_flight(m, sent):
             return
         self.delivered += 1
         self._record((self.env._now, "deliver", m.dst, m))

@@ -14,7 +14,7 @@ from collections.abc import Callable
 
 from simpy import Environment
 
-from sim.world.events import Scheduled
+from sim.world.events import call_later
 
 
 class LazyTimer:
@@ -42,10 +42,10 @@ class LazyTimer:
         delay = due - self._env._now
         if delay < 0:
             raise ValueError(f"Negative delay {delay}")  # as a SimPy Timeout would: a bug in the caller
-        Scheduled(self._env, delay, self._fire, due)
+        call_later(self._env, delay, LazyTimer._fire, self, due)  # self._fire(due) then
 
-    def _fire(self, ev: Scheduled) -> None:
-        if ev._value != self.pending:
+    def _fire(self, due: int) -> None:
+        if due != self.pending:
             return  # superseded by an earlier event
         self.pending = None
         deadline = self.deadline
