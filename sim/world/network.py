@@ -136,8 +136,9 @@ class Network:
         self._generation = 0
         self._blocked_at: dict[tuple[Address, Address], int] = {}
         self._restarted_at: dict[Address, int] = {}
-        # Fast-path flag: whether any link is blocked now.
+        # Fast-path flag: whether any link is blocked now; and which (src, dst) links are, as ``blocked`` says.
         self._split = False
+        self._blocked_links: frozenset[tuple[Address, Address]] = frozenset()
         self._record = trace.records.append
         self._queue = env._queue  # type: ignore[attr-defined]
         self._eid = env._eid  # type: ignore[attr-defined]
@@ -205,7 +206,7 @@ class Network:
             heappush(self._queue, (arrival, NORMAL, next(self._eid), (self._arrive, m, self._generation)))
             return
         dst = m.dst
-        if self._split and self.blocked(src, dst):
+        if self._split and (src, dst) in self._blocked_links:  # blocked(), written out
             record((now, "drop", src, (m, "partition")))
             return
         rng = self.rng
@@ -214,7 +215,10 @@ class Network:
             return
         delay = self._link_delay.get((src, dst), self._delay) if self._link_delay else self._delay
         call = (self._arrive, m, self._generation)
-        d = delay.sample(rng)
+        if delay.__class__ is Uniform:  # Uniform.sample written out: the most common distribution, the same draw
+            d = delay.low + int(rng.random() * (delay.high - delay.low + 1))  # type: ignore[union-attr]
+        else:
+            d = delay.sample(rng)
         heappush(self._queue, (now + (self._in_order(src, dst, d) if self._fifo else d), NORMAL, next(self._eid), call))
         if self._duplicate and rng.random() < self._duplicate:
             record((now, "duplicate", src, m))
@@ -253,12 +257,8 @@ class Network:
         return False
 
     def blocked(self, src: Address, dst: Address) -> bool:
-        group = self._group
-        g1 = group.get(src)  # type: ignore[arg-type]
-        g2 = group.get(dst)  # type: ignore[arg-type]
-        if g1 is None or g2 is None:
-            return False  # a client
-        return g1 != g2 or (src, dst) in self._cuts
+        """Whether messages from ``src`` to ``dst`` are lost now (never for a client: it is outside partitions)."""
+        return (src, dst) in self._blocked_links
 
     def endpoint_restarted(self, node: Address) -> None:
         """Messages in flight to ``node`` are lost (its connections died with it)."""
@@ -268,15 +268,19 @@ class Network:
     # ------------------------------------------------------------------------------------- partitions
 
     def _reconfigure(self, change: Callable[[], None]) -> None:
-        before = {(a, b) for a in self.servers for b in self.servers if a != b and self.blocked(a, b)}
+        before = self._blocked_links
         change()
-        self._split = bool(self._cuts) or len(set(self._group.values())) > 1
-        for a in self.servers:
-            for b in self.servers:
-                if a != b and (a, b) not in before and self.blocked(a, b):
-                    # Every link that becomes blocked, and only here: what ``_lost_in_flight`` relies on.
-                    self._generation += 1
-                    self._blocked_at[(a, b)] = self._generation
+        # A link between two servers is blocked when they are in different groups or it is cut.
+        group, cuts = self._group, self._cuts
+        after = {
+            (a, b) for a in self.servers for b in self.servers if a != b and (group[a] != group[b] or (a, b) in cuts)
+        }
+        for link in sorted(after - before):
+            # Every link that becomes blocked, and only here: what ``_lost_in_flight`` relies on.
+            self._generation += 1
+            self._blocked_at[link] = self._generation
+        self._blocked_links = frozenset(after)
+        self._split = bool(after)
         self._refresh()
 
     def partition(self, groups: Iterable[Iterable[int]]) -> None:
@@ -307,6 +311,7 @@ class Network:
         self._group = {s: 0 for s in self.servers}
         self._cuts = set()
         self._split = False
+        self._blocked_links = frozenset()
         self._refresh()
 
     def set_link_delay(self, src: int, dst: int, delay: Delay | None) -> None:
