@@ -25,7 +25,6 @@ from pathlib import Path
 from typing import IO, Any
 
 from simpy import Environment
-from simpy.events import URGENT, Event, Timeout
 
 from sim import __version__
 from sim.check.linearizability import DEFAULT_BUDGET, LinResult, check
@@ -38,7 +37,7 @@ from sim.rng import stream
 from sim.trace import CHUNK, FORMAT, Trace, format_records
 from sim.world.clients import Client, LatencySummary, OpRecord, operations
 from sim.world.config import ClusterConfig, NetworkConfig, WorkloadConfig
-from sim.world.events import call_later, nothing
+from sim.world.events import PlainProcess, call_later
 from sim.world.network import Delay, Network, describe_delay
 from sim.world.storage import Storage
 from sim.world.timers import LazyTimer
@@ -47,31 +46,23 @@ STORM_SLICE = 100_000  # microseconds: the event budget is checked per slice of 
 STORM_SLACK = 20_000  # events allowed beyond the budget (a run's start, a burst)
 
 
-class _ServerProcess:
-    """One incarnation of a server's process: the ``Server._run`` generator, driven the way a SimPy ``Process``
-    drives it, less the bookkeeping a general process needs. The generator yields ``None`` to wait for its next
-    input (``deliver`` sends it in, or queues it in the inbox while the process is busy) or a number of
-    microseconds to wait for the disk.
+class _ServerProcess(PlainProcess):
+    """One incarnation of a server's process: the ``Server._run`` generator, which yields ``None`` to wait for
+    its next input (``deliver`` sends it in, or queues it in the inbox while the process is busy) or a number of
+    microseconds to wait for the disk."""
 
-    Events happen as they did when it was a SimPy Process, so traces are unchanged: its start is an URGENT event
-    now (SimPy's ``Initialize``), a disk write a NORMAL event after the latency (a ``Timeout``), its end a NORMAL
-    event now, and a generator that raised fails an event, which the run loop raises as SimPy would."""
-
-    __slots__ = ("env", "generator", "inbox", "waiting")
+    __slots__ = ("inbox",)
 
     def __init__(self, env: Environment, generator: Any, inbox: deque[Any]) -> None:
-        self.env = env
-        self.generator = generator
+        super().__init__(env, generator)
         self.inbox = inbox
-        self.waiting = False  # suspended until its next input
-        call_later(env, 0, _ServerProcess._resume, self, None, URGENT)
 
     def deliver(self, item: Any) -> None:
         """Hand an input (a message, or the name of an expired timer) to the process: at once if it is idle, else
         through the inbox, which it empties before it waits again. Resuming it at once rather than through the
         event queue keeps the same simulated time and order of inputs, one event fewer per message. Inputs only
         ever arrive from event callbacks, never from inside a server's own process, so this never resumes a
-        process re-entrantly. (``_resume`` written out: this runs once per message.)"""
+        process re-entrantly. (``resume`` written out: this runs once per message.)"""
         if not self.waiting:
             self.inbox.append(item)
             return
@@ -84,30 +75,7 @@ class _ServerProcess:
         if wait is None:
             self.waiting = True
         else:
-            call_later(self.env, wait, _ServerProcess._resume, self, None)
-
-    def _resume(self, _value: None) -> None:
-        """Its start, or the disk done: carry on."""
-        try:
-            wait = self.generator.send(None)
-        except BaseException as e:
-            self._ended(e)
-            return
-        if wait is None:
-            self.waiting = True
-        else:
-            call_later(self.env, wait, _ServerProcess._resume, self, None)
-
-    def _ended(self, e: BaseException) -> None:
-        """The generator returned (``StopIteration``) or raised ``e``."""
-        if isinstance(e, StopIteration):
-            call_later(self.env, 0, nothing, None, None)
-            return
-        e.__traceback__ = e.__traceback__.tb_next  # type: ignore[union-attr]  # from the generator's frame on
-        failed = Event(self.env)
-        failed._ok = False
-        failed._value = e
-        self.env.schedule(failed)
+            self._then(wait)
 
 
 class Server:
@@ -531,8 +499,7 @@ class Simulation:
 
     def at(self, time: int, action: Callable[[], Any]) -> None:
         """Call ``action`` at simulated time ``time`` (microseconds)."""
-        ev = Timeout(self.env, max(0, time - self.env.now))
-        ev.callbacks.append(lambda _ev: action())
+        call_later(self.env, max(0, time - self.env._now), _call, action, None)
 
     # ------------------------------------------------------------------------------------------ the trace
 
@@ -686,6 +653,10 @@ class Simulation:
     def set_drift(self, node: int, rate: float) -> None:
         self._fault("drift", nodes=[node], value=rate)
         self.servers[node].set_drift(rate)
+
+
+def _call(action: Callable[[], Any], _b: None) -> None:
+    action()
 
 
 class _NoChecker(Checker):
