@@ -141,24 +141,24 @@ class Client:
             self.process = PlainProcess(self.env, self._run())
 
     def _run(self) -> Any:
-        # Clients read the clock as ``env.now`` (SimPy 4, pinned), as the network does: ``env.now`` is a property.
+        # Clients read the clock as ``env._now`` (SimPy 4, pinned), as the network does: ``env.now`` is a property.
         env = self.env
         cfg = self.config
         rng = self.rng
         closed = cfg.mode == "closed"
         mean_gap = cfg.think if closed else cfg.clients / cfg.rate * 1e6
-        due = max(cfg.start, env.now)
-        if closed and due > env.now:
-            yield due - env.now
+        due = max(cfg.start, env._now)
+        if closed and due > env._now:
+            yield due - env._now
         while True:
             if closed:
                 if mean_gap > 0:
                     yield int(rng.expovariate(1.0 / mean_gap))
             else:
                 due += int(rng.expovariate(1.0 / mean_gap))
-                if due > env.now:
-                    yield due - env.now
-            if cfg.stop is not None and env.now > cfg.stop:
+                if due > env._now:
+                    yield due - env._now
+            if cfg.stop is not None and env._now > cfg.stop:
                 return
             yield from self._operation(self._next_command())
 
@@ -182,7 +182,7 @@ class Client:
         cfg = self.config
         servers = self.servers
         self.outstanding = command
-        self.sent_at = sent_at = env.now
+        self.sent_at = sent_at = env._now
         self.op = op = OpRecord(
             self.name, command.seq, command.op, command.key, command.value, command.expected, sent_at
         )
@@ -192,17 +192,17 @@ class Client:
         attempt = 0
         target = self.leader_guess if self.leader_guess is not None else self.rng.choice(servers)
         while self.outstanding is not None:
-            if give_up_at is not None and env.now >= give_up_at:
+            if give_up_at is not None and env._now >= give_up_at:
                 self._settle("info", None)
                 return
             attempt += 1
-            self.trace.add(env.now, "request", self.name, {"seq": command.seq, "to": target, "attempt": attempt})
+            self.trace.add(env._now, "request", self.name, {"seq": command.seq, "to": target, "attempt": attempt})
             self._reply = None
             self.target = target
             self.network.send(ClientRequest(self.name, target, command))
             # Wake on a reply or after the timeout, whichever comes first (a timer callback rather than an
             # AnyOf condition, which costs several events and objects per attempt).
-            wake = env.now + cfg.timeout
+            wake = env._now + cfg.timeout
             self._timeout.arm(wake if give_up_at is None else min(wake, give_up_at))
             yield None
             reply = self._reply
@@ -217,12 +217,12 @@ class Client:
                 self.leader_guess = None
                 yield cfg.redirect_backoff
                 target = self._other(servers, target)
-        self.latencies.add(env.now - sent_at)
+        self.latencies.add(env._now - sent_at)
 
     def _settle(self, status: str, result: str | None) -> None:
         """The outstanding operation is done: record how it ended."""
         op = self.op
-        now = self.env.now
+        now = self.env._now
         if op is not None:
             op.status = status
             op.result = result
@@ -246,7 +246,7 @@ class Client:
         if m.ok:
             self.acked += 1
             self.leader_guess = m.src
-            now = self.env.now
+            now = self.env._now
             latency = now - self.sent_at
             self.trace.add(now, "ack", self.name, {"seq": m.seq, "index": m.index, "latency_us": latency})
             if m.index:  # index 0: a read answered without a log entry (thesis 6.4), nothing committed to check
