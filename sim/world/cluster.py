@@ -17,14 +17,15 @@ import gc
 import math
 import sys
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import replace
 from functools import partial
-from heapq import heappop
+from heapq import heappop, heappush
 from pathlib import Path
 from typing import IO, Any
 
 from simpy import Environment
+from simpy.events import NORMAL
 
 from sim import __version__
 from sim.check.linearizability import DEFAULT_BUDGET, LinResult, check
@@ -501,6 +502,17 @@ class Simulation:
         """Call ``action`` at simulated time ``time`` (microseconds)."""
         call_later(self.env, max(0, time - self.env._now), _call, action, None)
 
+    def at_each(self, actions: Iterable[tuple[int, Callable[[], Any]]]) -> None:
+        """Call each action at its time, ``(time, action)`` in order of time: as ``at`` for each, one after the
+        other, would. Each keeps the very place in the order of events that ``at`` gives it (its key is taken now),
+        but only the next one waits in the event queue: a fault schedule can be as long as the run has messages in
+        flight, and the queue costs more the longer it is."""
+        env = self.env
+        eid = env._eid  # type: ignore[attr-defined]
+        keyed = [(max(env._now, time), NORMAL, next(eid), action) for time, action in actions]
+        if keyed:
+            _Chain(env, keyed)
+
     # ------------------------------------------------------------------------------------------ the trace
 
     def stream_trace(self, out: IO[str], scenario: str, source: str, duration: int) -> None:
@@ -657,6 +669,27 @@ class Simulation:
 
 def _call(action: Callable[[], Any], _b: None) -> None:
     action()
+
+
+class _Chain:
+    """Actions keyed in the order of events in advance, queued one at a time (see ``Simulation.at_each``)."""
+
+    __slots__ = ("env", "keyed")
+
+    def __init__(self, env: Environment, keyed: list[tuple[int, int, int, Callable[[], Any]]]) -> None:
+        self.env = env
+        self.keyed = keyed  # (time, priority, event id, action), in order of key
+        self._queue(0)
+
+    def _queue(self, i: int) -> None:
+        time, priority, eid, _action = self.keyed[i]
+        heappush(self.env._queue, (time, priority, eid, (_Chain._fire, self, i)))  # type: ignore[attr-defined]
+
+    def _fire(self, i: int) -> None:
+        """``keyed[i]``'s time has come: queue the next one (its key orders it after this one), then act."""
+        if i + 1 < len(self.keyed):
+            self._queue(i + 1)
+        self.keyed[i][3]()
 
 
 class _NoChecker(Checker):

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from functools import partial
 from typing import TYPE_CHECKING
 
 from sim.world.network import Delay
@@ -135,5 +136,4 @@ def apply(sim: Simulation, fault: Fault) -> None:
 
 def schedule(sim: Simulation, faults: Iterable[Fault]) -> None:
     """Arrange for each fault to fire at its time (faults at the same time fire in the order given)."""
-    for fault in sorted(faults, key=lambda f: f.at):
-        sim.at(fault.at, lambda f=fault: apply(sim, f))
+    sim.at_each([(fault.at, partial(apply, sim, fault)) for fault in sorted(faults, key=lambda f: f.at)])
