@@ -580,7 +580,7 @@ def test_client_ignores_a_refusal_from_a_server_an_earlier_attempt_went_to() -> 
         pass
 
     def stop_when_outstanding(_: Simulation) -> None:
-        if client.outstanding is not None and client._waiter is not None and not client._waiter.triggered:
+        if client.outstanding is not None and client.waiting_for_reply:
             raise Outstanding
 
     with contextlib.suppress(Outstanding):
@@ -588,13 +588,14 @@ def test_client_ignores_a_refusal_from_a_server_an_earlier_attempt_went_to() -> 
     assert client.outstanding is not None
     seq, target = client.outstanding.seq, client.target
     other = next(i for i in sim.servers if i != target)
-    waiter = client._waiter
+    sent = sim.network.delivered, len(sim.trace.records)
     # A duplicated or late refusal from another server must not end the current attempt...
     client.on_reply(ClientReply(other, "c1", seq, False, None, other))
-    assert client._waiter is waiter and not waiter.triggered and client.target == target
-    # ...but the current target's answer does: the client goes to the leader it names.
+    assert client.waiting_for_reply and client.target == target
+    assert (sim.network.delivered, len(sim.trace.records)) == sent  # nothing happened
+    # ...but the current target's answer does: the client goes to the leader it names (a new attempt, waiting).
     client.on_reply(ClientReply(target, "c1", seq, False, None, other))
-    assert waiter.triggered and client.target == other and client.outstanding.seq == seq
+    assert client.target == other and client.outstanding.seq == seq and client.waiting_for_reply
 
 
 # --------------------------------------------------------------------------- modelling a testbed's disk and timers

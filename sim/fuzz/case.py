@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from dataclasses import dataclass, replace
 from typing import IO
 
@@ -119,7 +120,21 @@ def run_case(
     """The fault phase, then the liveness phase until the cluster has recovered (or its bound), then the client
     history judged as a whole; the first property that fails is the outcome's. ``trace`` keeps the trace in
     memory, ``trace_out`` streams it there (ending with the outcome's property as the verdict), ``digest`` puts
-    the trace's digest in the outcome."""
+    the trace's digest in the outcome.
+
+    The cyclic garbage collector is off meanwhile, as ``Simulation.run`` turns it off for the run (whose reasons
+    hold for the whole case): each time a poll of the liveness phase turned it back on, it would scan all the run
+    had allocated since."""
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        return _run_case(case, trace, digest, trace_out)
+    finally:
+        if collecting:
+            gc.enable()
+
+
+def _run_case(case: Case, trace: bool, digest: bool, trace_out: IO[str] | None) -> tuple[Outcome, Simulation]:
     sim = build(case, trace=trace or digest or trace_out is not None)
     if trace_out is not None:
         bug = f" (bug {case.cluster.bug})" if case.cluster.bug else ""

@@ -17,14 +17,15 @@ import gc
 import math
 import sys
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import replace
 from functools import partial
+from heapq import heappop, heappush
 from pathlib import Path
 from typing import IO, Any
 
 from simpy import Environment
-from simpy.events import Event, Process, Timeout
+from simpy.events import NORMAL
 
 from sim import __version__
 from sim.check.linearizability import DEFAULT_BUDGET, LinResult, check
@@ -37,12 +38,45 @@ from sim.rng import stream
 from sim.trace import CHUNK, FORMAT, Trace, format_records
 from sim.world.clients import Client, LatencySummary, OneShot, OpRecord, key_names, one_command, operations
 from sim.world.config import ClusterConfig, NetworkConfig, WorkloadConfig
+from sim.world.events import PlainProcess, call_later
 from sim.world.network import Delay, Network, describe_delay
 from sim.world.storage import Storage
 from sim.world.timers import LazyTimer
 
 STORM_SLICE = 100_000  # microseconds: the event budget is checked per slice of this length
 STORM_SLACK = 20_000  # events allowed beyond the budget (a run's start, a burst)
+
+
+class _ServerProcess(PlainProcess):
+    """One incarnation of a server's process: the ``Server._run`` generator, which yields ``None`` to wait for
+    its next input (``deliver`` sends it in, or queues it in the inbox while the process is busy) or a number of
+    microseconds to wait for the disk."""
+
+    __slots__ = ("inbox",)
+
+    def __init__(self, env: Environment, generator: Any, inbox: deque[Any]) -> None:
+        super().__init__(env, generator)
+        self.inbox = inbox
+
+    def deliver(self, item: Any) -> None:
+        """Hand an input (a message, or the name of an expired timer) to the process: at once if it is idle, else
+        through the inbox, which it empties before it waits again. Resuming it at once rather than through the
+        event queue keeps the same simulated time and order of inputs, one event fewer per message. Inputs only
+        ever arrive from event callbacks, never from inside a server's own process, so this never resumes a
+        process re-entrantly. (``resume`` written out: this runs once per message.)"""
+        if not self.waiting:
+            self.inbox.append(item)
+            return
+        self.waiting = False
+        try:
+            wait = self.generator.send(item)
+        except BaseException as e:
+            self._ended(e)
+            return
+        if wait is None:
+            self.waiting = True
+        else:
+            self._then(wait)
 
 
 class Server:
@@ -59,8 +93,7 @@ class Server:
         self.node: Node | None = None
         self.incarnation = 0
         self.inbox: deque[Any] = deque()
-        self.waiter: Event | None = None
-        self.process: Process | None = None
+        self.process: _ServerProcess | None = None
         self.writing = False
         self._being_written: Output | None = None  # the Output whose writes are on their way to the disk
         # What the node last reported of its volatile state (``Output.soft_state``): who it follows in which
@@ -89,7 +122,6 @@ class Server:
         self.incarnation += 1
         self.alive = True
         self.inbox = deque()
-        self.waiter = None
         self.timers = {}
         self.fired = {}
         state = self.storage.state()
@@ -103,8 +135,8 @@ class Server:
         now = self.env.now
         self.sim.trace.add(now, "boot", self.id, {"term": state.term, "log": len(state.entries)})
         self.sim.checker.restarted(self.id, state.term, state.entries)
-        self.process = self.env.process(self._run(self.incarnation, node))
-        self.sim.network.attach(self.id, self.deliver)
+        self.process = _ServerProcess(self.env, self._run(self.incarnation, node), self.inbox)
+        self.sim.network.attach(self.id, self.process.deliver)
 
     def crash(self) -> None:
         if not self.alive:
@@ -114,7 +146,7 @@ class Server:
         self.incarnation += 1
         self.node = None
         self.inbox = deque()
-        self.waiter = None
+        self.process = None  # it waits for an input, or for the disk, which finds it crashed
         self.writing = False
         self._being_written = None
         for timer in self.timers.values():
@@ -169,7 +201,7 @@ class Server:
                             out.unsynced_messages = []
                         self.writing = True
                         self._being_written = out
-                        yield Timeout(env, latency)
+                        yield latency
                         if self.incarnation != incarnation:
                             return  # crashed before the write became durable: it is lost
                         self.writing = False
@@ -224,8 +256,7 @@ class Server:
             if inbox:
                 item = inbox.popleft()
             else:
-                self.waiter = waiter = Event(env)
-                item = yield waiter  # ``deliver`` hands over the input as the event's value
+                item = yield None  # ``deliver`` sends the input in
             taken = env._now
             now = taken + self.offset if self.rate == 1.0 else self.local_now()
             if item.__class__ is str:
@@ -247,20 +278,12 @@ class Server:
         return self.storage.term_at(index)
 
     def deliver(self, item: Any) -> None:
-        """Hand an input (a message, or the name of an expired timer) to the process: at once if it is idle,
-        else through the inbox, which it empties before it waits again."""
-        waiter = self.waiter
-        if waiter is None:
-            self.inbox.append(item)
+        """Hand an input (a message, or the name of an expired timer) to the server's process."""
+        process = self.process
+        if process is None:
+            self.inbox.append(item)  # not booted (or crashed): the next boot starts afresh
             return
-        self.waiter = None
-        # Trigger the event the idle process waits on and resume the process at once, rather than through
-        # the event queue (``waiter.succeed(item)``): same simulated time, same order of inputs, and one heap
-        # push, pop and event fewer per message. Inputs only ever arrive from event callbacks, never from
-        # inside a server's own process, so this never resumes a process re-entrantly.
-        waiter._ok = True
-        waiter._value = item
-        self.process._resume(waiter)
+        process.deliver(item)
 
     def _drop(self, m: Message) -> None:
         """Takes the messages that arrive while this server is down."""
@@ -378,8 +401,7 @@ class Simulation:
         if self.trace.streaming:
             after_event = self._flushing(after_event)
         env = self.env
-        step = env.step
-        queue = env._queue  # SimPy 4's event heap of (time, priority, id, event): peek() without the call
+        queue = env._queue  # SimPy 4's event heap of (time, priority, id, event)
         checker = self.checker
         per_ms = self.cluster.max_events_per_ms
         collecting = gc.isenabled()
@@ -395,11 +417,24 @@ class Simulation:
                 else:
                     end, limit = until, sys.maxsize
                 events = self.events
+                # Each loop below is SimPy 4's ``Environment.step`` written out (one call fewer per event), for
+                # SimPy's events and for the plain calls of sim.world.events: pop the next one; carry out a call,
+                # or run an event's callbacks and treat an event that failed (a process that raised) and that
+                # nobody handled as SimPy would, by raising its exception.
                 try:
                     if after_event is None:
                         while queue and queue[0][0] <= end:
+                            env._now, _, _, event = heappop(queue)
                             try:
-                                step()
+                                if event.__class__ is tuple:
+                                    function, a, b = event
+                                    function(a, b)
+                                else:
+                                    callbacks, event.callbacks = event.callbacks, None
+                                    for callback in callbacks:
+                                        callback(event)
+                                    if not event._ok and not hasattr(event, "_defused"):
+                                        raise event._value
                             except Exception as e:  # a node (or the world) raised: a finding, not a crash
                                 self.events = events + 1
                                 return self._raised(e)
@@ -412,8 +447,17 @@ class Simulation:
                                 return self._storm(per_ms)
                     else:
                         while queue and queue[0][0] <= end:
+                            env._now, _, _, event = heappop(queue)
                             try:
-                                step()
+                                if event.__class__ is tuple:
+                                    function, a, b = event
+                                    function(a, b)
+                                else:
+                                    callbacks, event.callbacks = event.callbacks, None
+                                    for callback in callbacks:
+                                        callback(event)
+                                    if not event._ok and not hasattr(event, "_defused"):
+                                        raise event._value
                             except Exception as e:
                                 self.events = events + 1
                                 return self._raised(e)
@@ -497,8 +541,18 @@ class Simulation:
 
     def at(self, time: int, action: Callable[[], Any]) -> None:
         """Call ``action`` at simulated time ``time`` (microseconds)."""
-        ev = Timeout(self.env, max(0, time - self.env.now))
-        ev.callbacks.append(lambda _ev: action())
+        call_later(self.env, max(0, time - self.env._now), _call, action, None)
+
+    def at_each(self, actions: Iterable[tuple[int, Callable[[], Any]]]) -> None:
+        """Call each action at its time, ``(time, action)`` in order of time: as ``at`` for each, one after the
+        other, would. Each keeps the very place in the order of events that ``at`` gives it (its key is taken now),
+        but only the next one waits in the event queue: a fault schedule can be as long as the run has messages in
+        flight, and the queue costs more the longer it is."""
+        env = self.env
+        eid = env._eid  # type: ignore[attr-defined]
+        keyed = [(max(env._now, time), NORMAL, next(eid), action) for time, action in actions]
+        if keyed:
+            _Chain(env, keyed)
 
     # ------------------------------------------------------------------------------------------ the trace
 
@@ -697,6 +751,31 @@ class Simulation:
     def set_drift(self, node: int, rate: float) -> None:
         self._fault("drift", nodes=[node], value=rate)
         self.servers[node].set_drift(rate)
+
+
+def _call(action: Callable[[], Any], _b: None) -> None:
+    action()
+
+
+class _Chain:
+    """Actions keyed in the order of events in advance, queued one at a time (see ``Simulation.at_each``)."""
+
+    __slots__ = ("env", "keyed")
+
+    def __init__(self, env: Environment, keyed: list[tuple[int, int, int, Callable[[], Any]]]) -> None:
+        self.env = env
+        self.keyed = keyed  # (time, priority, event id, action), in order of key
+        self._queue(0)
+
+    def _queue(self, i: int) -> None:
+        time, priority, eid, _action = self.keyed[i]
+        heappush(self.env._queue, (time, priority, eid, (_Chain._fire, self, i)))  # type: ignore[attr-defined]
+
+    def _fire(self, i: int) -> None:
+        """``keyed[i]``'s time has come: queue the next one (its key orders it after this one), then act."""
+        if i + 1 < len(self.keyed):
+            self._queue(i + 1)
+        self.keyed[i][3]()
 
 
 class _NoChecker(Checker):

@@ -43,6 +43,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from functools import partial
 from typing import TYPE_CHECKING
 
 from sim.world.conditions import Condition, ConditionError, State, kinds_of
@@ -289,6 +290,5 @@ def schedule(sim: Simulation, faults: Iterable[Fault], names: Names | None = Non
     """Arrange for each fault to fire at its time (faults at the same time fire in the order given). Returns the
     names the faults bind as they fire (``names``, or new ones)."""
     names = Names() if names is None else names
-    for fault in sorted(faults, key=lambda f: f.at):
-        sim.at(fault.at, lambda f=fault: occur(sim, f, names))
+    sim.at_each([(fault.at, partial(occur, sim, fault, names)) for fault in sorted(faults, key=lambda f: f.at)])
     return names

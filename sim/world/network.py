@@ -11,9 +11,12 @@ partition replaces the groups only, a cut or repair touches one directed link, a
 off from every other server until it is reconnected, whatever the groups and cuts do meanwhile.
 
 A message is checked twice: when it is sent (a blocked link drops it at once) and when it arrives (a link cut
-while the message was in flight drops it, as does a destination that crashed meanwhile). Clients are outside
-the partitions (their links are never cut, but they see the same delays, loss and duplication) unless placed
-beside a server (``place``): then a client's messages pass where that server's would, and always to and from it.
+while the message was in flight drops it, as does a destination that crashed meanwhile). For the second check a
+message carries the network's *generation* when it left, a number bumped by every change that can lose messages
+in flight (a link between servers becoming blocked, an endpoint restarting): a message that arrives in the
+generation it left in (nearly all of them) needs no other look. Clients are outside the partitions (their links
+are never cut, but they see the same delays, loss and duplication) unless placed beside a server (``place``):
+then a client's messages pass where that server's would, and always to and from it.
 """
 
 from __future__ import annotations
@@ -22,10 +25,11 @@ import math
 import random
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from heapq import heappush
 from typing import Any
 
 from simpy import Environment
-from simpy.events import NORMAL, Event
+from simpy.events import NORMAL
 
 from sim.raft.messages import (
     Address,
@@ -127,23 +131,6 @@ def describe_delay(d: Delay) -> dict[str, Any]:
 # ---------------------------------------------------------------------------------------------- the network
 
 
-class _InFlight(Event):
-    """A message in flight: a SimPy event, already triggered, that the environment processes at the message's
-    arrival. What ``Timeout(env, delay, value).callbacks.append(callback)`` makes, with one call and the
-    argument check fewer: one is made per message."""
-
-    def __init__(
-        self, env: Environment, delay: int, message: Message, stamp: tuple[int, int] | None, arrive: Any
-    ) -> None:
-        self.env = env
-        self.callbacks = [arrive]
-        self.message = message
-        self.stamp = stamp
-        self._value = None
-        self._ok = True
-        env.schedule(self, NORMAL, delay)
-
-
 class Network:
     def __init__(
         self,
@@ -178,15 +165,18 @@ class Network:
         self._cuts: set[tuple[int, int]] = set()
         self._off: set[int] = set()  # disconnected servers
         self._host: dict[Address, int] = {}  # a placed client -> the server it sits beside
-        # How many times each link has been blocked, and each endpoint restarted: a message in flight is lost
-        # when either count changed between its sending and its arrival.
-        self._cut_count: dict[tuple[Address, Address], int] = {}
-        self._epoch: dict[Address, int] = {}
-        # Fast-path flags: whether any link is blocked now, and whether any link was ever cut or endpoint restarted.
+        # The generation: bumped by every change that loses the messages in flight on a link (it becomes blocked)
+        # or to an endpoint (it restarts); each such link and endpoint keeps the generation of its last change. A
+        # message sent in generation g is lost when its link or destination changed in a later one.
+        self._generation = 0
+        self._blocked_at: dict[tuple[Address, Address], int] = {}
+        self._restarted_at: dict[Address, int] = {}
+        # Fast-path flag: whether any link is blocked now; and which (src, dst) server links are.
         self._split = False
-        self._faulted = False
+        self._blocked_links: frozenset[tuple[Address, Address]] = frozenset()
         self._record = trace.records.append
-        self._arrive_callback = self._arrive
+        self._queue = env._queue  # type: ignore[attr-defined]
+        self._eid = env._eid  # type: ignore[attr-defined]
         self.delivered = 0
         self._sent: dict[type, int] | None = None  # messages sent per kind, once ``count_sent`` is called
         self._refresh()
@@ -222,11 +212,11 @@ class Network:
 
     def _refresh(self) -> None:
         """Whether a message can take ``send``'s fast path: no link blocked, no loss, no duplication, one uniform
-        delay for every link, and no cut or restart yet whose in-flight losses ``_arrive`` would have to check."""
+        delay for every link, no FIFO links."""
         d = self._delay
         self._by_kind = self._sent is not None or bool(self._kind_drop) or bool(self._kind_delay)
         self._plain = d.__class__ is Uniform and not (
-            self._split or self._drop or self._duplicate or self._link_delay or self._faulted or self._fifo
+            self._split or self._drop or self._duplicate or self._link_delay or self._fifo
         ) and not self._by_kind
         if d.__class__ is Uniform:
             self._low = d.low
@@ -252,19 +242,22 @@ class Network:
         self._receivers[address] = receive
 
     def send(self, m: Message) -> None:
+        # A message in flight is a call (sim.world.events) of ``_arrive(m, generation)`` at its arrival, pushed
+        # here without the call to ``call_later``: this runs once per message.
         now = self.env._now
         src = m.src
         record = self._record
         record((now, "send", src, m))
         if self._plain:
             # The same draws, in the same order, as the general path below makes in this case.
-            _InFlight(self.env, self._low + int(self.rng.random() * self._span), m, None, self._arrive_callback)
+            arrival = now + self._low + int(self.rng.random() * self._span)
+            heappush(self._queue, (arrival, NORMAL, next(self._eid), (self._arrive, m, self._generation)))
             return
         if self._by_kind:
             self._send_by_kind(m, now)
             return
         dst = m.dst
-        if self._split and self.blocked(src, dst):
+        if self._split and ((src, dst) in self._blocked_links or (self._host and self.blocked(src, dst))):
             record((now, "drop", src, (m, "partition")))
             return
         rng = self.rng
@@ -272,14 +265,17 @@ class Network:
             record((now, "drop", src, (m, "random")))
             return
         delay = self._link_delay.get((src, dst), self._delay) if self._link_delay else self._delay
-        # Until the first cut or restart, every link's counts are 0: no stamp needed (see _lost_in_flight).
-        stamp = (self._cut_count.get((src, dst), 0), self._epoch.get(dst, 0)) if self._faulted else None
-        d = delay.sample(rng)
-        _InFlight(self.env, self._in_order(src, dst, d) if self._fifo else d, m, stamp, self._arrive_callback)
+        call = (self._arrive, m, self._generation)
+        if delay.__class__ is Uniform:  # Uniform.sample written out: the most common distribution, the same draw
+            d = delay.low + int(rng.random() * (delay.high - delay.low + 1))  # type: ignore[union-attr]
+        else:
+            d = delay.sample(rng)
+        heappush(self._queue, (now + (self._in_order(src, dst, d) if self._fifo else d), NORMAL, next(self._eid), call))
         if self._duplicate and rng.random() < self._duplicate:
             record((now, "duplicate", src, m))
             d = delay.sample(rng)
-            _InFlight(self.env, self._in_order(src, dst, d) if self._fifo else d, m, stamp, self._arrive_callback)
+            arrival = now + (self._in_order(src, dst, d) if self._fifo else d)
+            heappush(self._queue, (arrival, NORMAL, next(self._eid), call))
 
     def _send_by_kind(self, m: Message, now: int) -> None:
         """``send``'s general path when messages are counted or some kinds have a loss or delay of their own:
@@ -300,13 +296,14 @@ class Network:
             return
         # The delay of the message's link if it has one, else of its kind if that has one, else the network's.
         delay = self._link_delay.get((src, dst)) or self._kind_delay.get(cls, self._delay)
-        stamp = (self._cut_count.get((src, dst), 0), self._epoch.get(dst, 0)) if self._faulted else None
+        call = (self._arrive, m, self._generation)
         d = delay.sample(rng)
-        _InFlight(self.env, self._in_order(src, dst, d) if self._fifo else d, m, stamp, self._arrive_callback)
+        heappush(self._queue, (now + (self._in_order(src, dst, d) if self._fifo else d), NORMAL, next(self._eid), call))
         if self._duplicate and rng.random() < self._duplicate:
             record((now, "duplicate", src, m))
             d = delay.sample(rng)
-            _InFlight(self.env, self._in_order(src, dst, d) if self._fifo else d, m, stamp, self._arrive_callback)
+            arrival = now + (self._in_order(src, dst, d) if self._fifo else d)
+            heappush(self._queue, (arrival, NORMAL, next(self._eid), call))
 
     def _in_order(self, src: Address, dst: Address, delay: int) -> int:
         """With ``fifo``: the delay of a message about to be sent, held back so as not to overtake its link's last
@@ -316,38 +313,38 @@ class Network:
         self._last_arrival[(src, dst)] = arrival
         return arrival - now
 
-    def _arrive(self, ev: _InFlight) -> None:
-        m = ev.message
-        if self._faulted and self._lost_in_flight(m, ev.stamp):
+    def _arrive(self, m: Message, sent: int) -> None:
+        """``m``, sent in generation ``sent``, arrives."""
+        if sent != self._generation and self._lost_in_flight(m, sent):
             return
         self.delivered += 1
         self._record((self.env._now, "deliver", m.dst, m))
         self._receivers[m.dst](m)
 
-    def _lost_in_flight(self, m: Message, stamp: tuple[int, int] | None) -> bool:
-        """Whether the link was cut, or the destination restarted, while ``m`` was in flight."""
+    def _lost_in_flight(self, m: Message, sent: int) -> bool:
+        """Whether the link was blocked, or the destination restarted, since generation ``sent``. (A link blocked
+        now but not when ``m`` left became blocked in between: ``_reconfigure`` bumps the generation of every
+        link it blocks, so that is the one test needed for partitions.)"""
         src = m.src
         dst = m.dst
-        cuts, epoch = stamp or (0, 0)
-        if cuts != self._cut_count.get((src, dst), 0) or self.blocked(src, dst):
-            self._record((self.env.now, "drop", dst, (m, "partition")))
+        if self._blocked_at.get((src, dst), 0) > sent or (self._host and self.blocked(src, dst)):
+            # (A placed client's link is not stamped: its message is lost if the link is blocked when it arrives.)
+            self._record((self.env._now, "drop", dst, (m, "partition")))
             return True
-        if epoch != self._epoch.get(dst, 0):
-            self._record((self.env.now, "drop", dst, (m, "crashed")))
+        if self._restarted_at.get(dst, 0) > sent:
+            self._record((self.env._now, "drop", dst, (m, "crashed")))
             return True
         return False
 
     def blocked(self, src: Address, dst: Address) -> bool:
-        group = self._group
-        g1 = group.get(src)  # type: ignore[arg-type]
-        g2 = group.get(dst)  # type: ignore[arg-type]
-        if g1 is None or g2 is None:
-            # A client: outside the partitions, unless placed beside a server (never cut off from that one).
-            if not self._host:
-                return False
-            a, b = self._host.get(src, src), self._host.get(dst, dst)
-            return a != b and a in group and b in group and self.blocked(a, b)
-        return g1 != g2 or (src, dst) in self._cuts
+        """Whether messages from ``src`` to ``dst`` are lost now. A client is outside the partitions, unless placed
+        beside a server: then never cut off from that one, and cut off from the others where that server is."""
+        if (src, dst) in self._blocked_links:
+            return True
+        if not self._host:
+            return False
+        a, b = self._host.get(src, src), self._host.get(dst, dst)
+        return (a, b) != (src, dst) and a != b and (a, b) in self._blocked_links
 
     def place(self, client: Address, server: int) -> None:
         """From now on ``client``'s messages to a server pass only where ``server``'s would, and so do the replies
@@ -356,22 +353,26 @@ class Network:
 
     def endpoint_restarted(self, node: Address) -> None:
         """Messages in flight to ``node`` are lost (its connections died with it)."""
-        self._epoch[node] = self._epoch.get(node, 0) + 1
-        self._faulted = True
-        self._refresh()
+        self._generation += 1
+        self._restarted_at[node] = self._generation
 
     # ------------------------------------------------------------------------------------- partitions
 
     def _reconfigure(self, change: Callable[[], None]) -> None:
-        before = {(a, b) for a in self.servers for b in self.servers if a != b and self.blocked(a, b)}
+        before = self._blocked_links
         change()
         self._group = {**self._parts, **{n: -n for n in self._off}}  # the disconnected alone: no group is negative
-        self._split = bool(self._cuts) or len(set(self._group.values())) > 1
-        for a in self.servers:
-            for b in self.servers:
-                if a != b and (a, b) not in before and self.blocked(a, b):
-                    self._cut_count[(a, b)] = self._cut_count.get((a, b), 0) + 1
-                    self._faulted = True
+        # A link between two servers is blocked when they are in different groups or it is cut.
+        group, cuts = self._group, self._cuts
+        after = {
+            (a, b) for a in self.servers for b in self.servers if a != b and (group[a] != group[b] or (a, b) in cuts)
+        }
+        for link in sorted(after - before):
+            # Every link that becomes blocked, and only here: what ``_lost_in_flight`` relies on.
+            self._generation += 1
+            self._blocked_at[link] = self._generation
+        self._blocked_links = frozenset(after)
+        self._split = bool(after)
         self._refresh()
 
     def partition(self, groups: Iterable[Iterable[int]]) -> None:
@@ -416,6 +417,7 @@ class Network:
         self._cuts = set()
         self._off = set()
         self._split = False
+        self._blocked_links = frozenset()
         self._refresh()
 
     def set_kind(self, kinds: Iterable[str], drop: float | None = None, delay: Delay | None = None) -> None:
