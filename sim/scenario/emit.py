@@ -6,10 +6,10 @@ import json
 import math
 from typing import Any
 
+from sim.scenario.actions import ACTIONS, delay_table
 from sim.scenario.model import Expectation, Scenario
 from sim.units import format_time
-from sim.world.faults import Fault, Target
-from sim.world.network import Delay, Exponential, Fixed, Mixture, Uniform
+from sim.world.faults import Fault
 
 
 def _toml_value(value: Any) -> str:
@@ -30,50 +30,10 @@ def _toml_value(value: Any) -> str:
     raise TypeError(f"cannot write {type(value).__name__} to TOML")
 
 
-def _delay_table(d: Delay) -> dict[str, Any]:
-    if isinstance(d, Fixed):
-        return {"dist": "fixed", "value": format_time(d.value)}
-    if isinstance(d, Uniform):
-        return {"dist": "uniform", "min": format_time(d.low), "max": format_time(d.high)}
-    if isinstance(d, Exponential):
-        return {"dist": "exponential", "mean": format_time(d.mean), "min": format_time(d.minimum)}
-    if isinstance(d, Mixture):
-        return {
-            "dist": "mixture",
-            "share": float(d.share),
-            "long": _delay_table(d.long),
-            "short": _delay_table(d.short),
-        }
-    return {
-        "dist": "lognormal",
-        "median": format_time(d.median),
-        "sigma": float(d.sigma),
-        "min": format_time(d.minimum),
-    }
-
-
-def _target_value(node: Target) -> Any:
-    return list(node) if isinstance(node, tuple) else node
-
-
 def _fault_table(f: Fault) -> dict[str, Any]:
-    t: dict[str, Any] = {"at": format_time(f.at), "do": f.do}
-    if f.do in ("crash", "restart", "isolate"):
-        t["node"] = _target_value(f.node)
-    elif f.do == "drift":
-        t["node"] = _target_value(f.node)
-        t["rate"] = float(f.value if f.value is not None else 1.0)
-    elif f.do == "partition":
-        t["groups"] = [list(g) for g in f.groups]
-    elif f.do in ("cut", "repair"):
-        t["from"], t["to"] = f.src, f.dst
-    elif f.do in ("drop", "duplicate"):
-        t["value"] = float(f.value or 0.0)
-    elif f.do == "delay":
-        assert f.delay is not None
-        t["delay"] = _delay_table(f.delay)
-        if f.src is not None and f.dst is not None:
-            t["from"], t["to"] = f.src, f.dst
+    t = {"at": format_time(f.at), "do": f.do, **ACTIONS[f.do].write(f)}
+    if f.bind is not None:
+        t["as"] = f.bind
     return t
 
 
@@ -124,7 +84,7 @@ def to_toml(s: Scenario) -> str:
     out += [
         "",
         "[network]",
-        f"delay = {_toml_value(_delay_table(n.delay))}",
+        f"delay = {_toml_value(delay_table(n.delay))}",
         f"drop = {_toml_value(float(n.drop))}",
         f"duplicate = {_toml_value(float(n.duplicate))}",
         f"fifo = {_toml_value(n.fifo)}",

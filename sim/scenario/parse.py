@@ -14,14 +14,11 @@ Times are integer microseconds inside; in files they are milliseconds when writt
 unit: ``"500us"``, ``"150ms"``, ``"2.5s"``, ``"1min"``, ``"1h"``.
 """
 
+
 from __future__ import annotations
 
-import difflib
-import json
-import math
 import re
 import tomllib
-from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +26,7 @@ from sim.check.properties import EXPECTABLE
 from sim.raft.kv import OPS
 from sim.raft.node import RaftConfig
 from sim.rng import SEED_RULE, is_seed
+from sim.scenario.actions import ACTIONS, read_name
 from sim.scenario.model import (
     EXPECTATION_KINDS,
     EXPECTATION_MODIFIERS,
@@ -38,276 +36,18 @@ from sim.scenario.model import (
     Scenario,
     ScenarioError,
 )
-from sim.units import TIME_RE, UNITS, format_ms, format_time
+from sim.scenario.values import Reader
+from sim.units import format_ms, format_time
 from sim.world.config import ClusterConfig, NetworkConfig, WorkloadConfig
-from sim.world.faults import ACTIONS, TARGET_WORDS, Fault, Target
-from sim.world.network import Delay, Exponential, Fixed, LogNormal, Mixture, Uniform
+from sim.world.faults import Fault
+from sim.world.network import Delay
 
-# ====================================================================================== TOML locations
-
-
-def _key_lines(text: str) -> dict[str, int]:
-    """Map key paths (``cluster.nodes``, ``events[2].at``, ``events[2]``) to the line that defines them.
-
-    tomllib gives no positions for valid documents, so this scans the text: table headers, array-of-tables
-    headers (counted, 1-based) and ``key =`` lines, skipping the insides of multi-line arrays, inline tables and
-    multi-line strings. Keys inside an inline table map to their parent key's line (the lookup falls back to the
-    longest known prefix)."""
-    lines: dict[str, int] = {}
-    counts: dict[str, int] = {}
-    table = ""
-    depth = 0
-    in_multiline: str | None = None
-    key_re = re.compile(r"""^((?:[A-Za-z0-9_-]+|"[^"]*"|'[^']*')(?:\s*\.\s*(?:[A-Za-z0-9_-]+|"[^"]*"|'[^']*'))*)\s*=""")
-    for number, raw in enumerate(text.splitlines(), start=1):
-        line = raw.strip()
-        if in_multiline is not None:
-            if line.count(in_multiline) % 2 == 1:
-                in_multiline = None
-            continue
-        if depth > 0:
-            depth += _bracket_balance(line)
-            continue
-        if not line or line.startswith("#"):
-            continue
-        if line.startswith("[["):
-            name = _dotted(line[2 : line.find("]]")])
-            counts[name] = counts.get(name, 0) + 1
-            table = f"{name}[{counts[name]}]"
-            lines.setdefault(table, number)
-            lines.setdefault(name, number)
-            continue
-        if line.startswith("["):
-            table = _dotted(line[1 : line.find("]")])
-            lines.setdefault(table, number)
-            continue
-        match = key_re.match(line)
-        if not match:
-            continue
-        key = _dotted(match.group(1))
-        path = f"{table}.{key}" if table else key
-        lines.setdefault(path, number)
-        rest = line[match.end() :]
-        for quote in ('"""', "'''"):
-            if rest.count(quote) % 2 == 1:
-                in_multiline = quote
-        if in_multiline is None:
-            depth = max(0, _bracket_balance(rest))
-    return lines
+# The keys any event may have, whatever its action.
+EVENT_KEYS = ("at", "do", "every", "count", "as")
 
 
-def _dotted(key: str) -> str:
-    parts = [p.strip().strip("\"'") for p in re.split(r"\.(?=(?:[^\"']*[\"'][^\"']*[\"'])*[^\"']*$)", key)]
-    return ".".join(parts)
-
-
-def _bracket_balance(s: str) -> int:
-    """Open minus closed brackets and braces outside strings and comments."""
-    balance = 0
-    quote: str | None = None
-    escaped = False
-    for ch in s:
-        if quote:
-            if escaped:
-                escaped = False
-            elif ch == "\\" and quote == '"':
-                escaped = True
-            elif ch == quote:
-                quote = None
-            continue
-        if ch in "\"'":
-            quote = ch
-        elif ch == "#":
-            break
-        elif ch in "[{":
-            balance += 1
-        elif ch in "]}":
-            balance -= 1
-    return balance
-
-
-# ============================================================================================ parsing
-
-
-def _show(value: Any) -> str:
-    """A value as it would look in TOML, shortened to stay on one line."""
-    if isinstance(value, bool):
-        text = "true" if value else "false"
-    elif isinstance(value, str):
-        text = json.dumps(value, ensure_ascii=False)
-    elif isinstance(value, dict):
-        text = "a table {" + ", ".join(f"{k} = {_show(v)}" for k, v in value.items()) + "}"
-    elif isinstance(value, list):
-        text = "[" + ", ".join(_show(v) for v in value) + "]"
-    else:
-        text = repr(value)
-    text = text.replace("\n", " ")
-    return text if len(text) <= 60 else text[:57] + "..."
-
-
-class _Parser:
+class _Parser(Reader):
     """Validates one parsed TOML document and builds a Scenario, raising ScenarioError at the first problem."""
-
-    def __init__(self, source: str, text: str) -> None:
-        self.source = source
-        self.lines = _key_lines(text)
-        self.nodes = 5
-
-    # ---------------------------------------------------------------------------- errors
-
-    def line_of(self, path: str) -> int | None:
-        probe = path
-        while probe:
-            if probe in self.lines:
-                return self.lines[probe]
-            cut = max(probe.rfind("."), probe.rfind("["))
-            probe = probe[:cut] if cut > 0 else ""
-        return None
-
-    def fail(self, path: str, expected: str, got: Any = None, *, show: bool = True) -> ScenarioError:
-        line = self.line_of(path)
-        where = f"{self.source}:{line}" if line else self.source
-        tail = f", got {_show(got) if show else got}" if got is not None else ""
-        return ScenarioError(f"{where}: {path}: expected {expected}{tail}")
-
-    def unknown(self, path: str, key: str, allowed: Iterable[str]) -> ScenarioError:
-        allowed = list(allowed)
-        full = f"{path}.{key}" if path else key
-        close = difflib.get_close_matches(key, allowed, n=1)
-        hint = f" (did you mean {close[0]!r}?)" if close else ""
-        line = self.line_of(full)
-        where = f"{self.source}:{line}" if line else self.source
-        return ScenarioError(f"{where}: {full}: unknown key{hint}; expected one of: {', '.join(allowed)}")
-
-    def check_keys(self, path: str, table: dict[str, Any], allowed: Sequence[str]) -> None:
-        for key in table:
-            if key not in allowed:
-                raise self.unknown(path, key, allowed)
-
-    # ----------------------------------------------------------------------- value types
-
-    def table(self, path: str, value: Any) -> dict[str, Any]:
-        if not isinstance(value, dict):
-            raise self.fail(path, "a table", value)
-        return value
-
-    def string(self, path: str, value: Any) -> str:
-        if not isinstance(value, str):
-            raise self.fail(path, "a string", value)
-        return value
-
-    def boolean(self, path: str, value: Any) -> bool:
-        if not isinstance(value, bool):
-            raise self.fail(path, "true or false", value)
-        return value
-
-    def integer(self, path: str, value: Any, low: int | None = None, high: int | None = None) -> int:
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise self.fail(path, "an integer" + _range_text(low, high), value)
-        if (low is not None and value < low) or (high is not None and value > high):
-            raise self.fail(path, "an integer" + _range_text(low, high), value)
-        return value
-
-    def number(self, path: str, value: Any, low: float | None = None, high: float | None = None) -> float:
-        if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
-            raise self.fail(path, "a number" + _range_text(low, high), value)
-        if (low is not None and value < low) or (high is not None and value > high):
-            raise self.fail(path, "a number" + _range_text(low, high), value)
-        return float(value)
-
-    def probability(self, path: str, value: Any) -> float:
-        if isinstance(value, bool) or not isinstance(value, int | float) or not 0.0 <= value <= 1.0:
-            raise self.fail(path, "a probability between 0 and 1", value)
-        return float(value)
-
-    def time(self, path: str, value: Any, *, positive: bool = False) -> int:
-        """A time: a number of milliseconds or a string with a unit; returns integer microseconds."""
-        what = "a positive time" if positive else "a time"
-        what += ' (milliseconds, or a string such as "150ms", "2.5s", "500us")'
-        if isinstance(value, bool):
-            raise self.fail(path, what, value)
-        if isinstance(value, int | float):
-            if not math.isfinite(value):
-                raise self.fail(path, what, value)
-            amount = value * 1000
-        elif isinstance(value, str):
-            match = TIME_RE.match(value)
-            if not match:
-                raise self.fail(path, what, value)
-            amount = float(match.group(1)) * UNITS[match.group(2)]
-            if not math.isfinite(amount):
-                raise self.fail(path, what, value)
-        else:
-            raise self.fail(path, what, value)
-        if amount < 0:
-            raise self.fail(path, "a non-negative time", value)
-        us = round(amount)
-        if positive and us <= 0:
-            raise self.fail(path, what, value)
-        return us
-
-    def node_id(self, path: str, value: Any) -> int:
-        if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= self.nodes:
-            raise self.fail(path, f"a node id from 1 to {self.nodes} (cluster.nodes)", value)
-        return value
-
-    def target(self, path: str, value: Any) -> Target:
-        words = ", ".join(f'"{w}"' for w in TARGET_WORDS)
-        if isinstance(value, str):
-            if value not in TARGET_WORDS:
-                raise self.fail(path, f"a node id, a list of node ids or one of {words}", value)
-            return value
-        if isinstance(value, list):
-            if not value:
-                raise self.fail(path, "a non-empty list of node ids", value)
-            ids = tuple(self.node_id(f"{path}[{i + 1}]", v) for i, v in enumerate(value))
-            if len(set(ids)) != len(ids):
-                raise self.fail(path, "a list of distinct node ids", value)
-            return ids
-        if isinstance(value, int) and not isinstance(value, bool):
-            return self.node_id(path, value)
-        raise self.fail(path, f"a node id, a list of node ids or one of {words}", value)
-
-    def delay(self, path: str, value: Any) -> Delay:
-        dists = {
-            "fixed": (("value",), ()),
-            "uniform": (("min", "max"), ()),
-            "exponential": (("mean",), ("min",)),
-            "lognormal": (("median", "sigma"), ("min",)),
-            "mixture": (("share", "long", "short"), ()),
-        }
-        if not isinstance(value, dict):
-            raise self.fail(path, 'a distribution table such as { dist = "uniform", min = "5ms", max = "15ms" }', value)
-        if "dist" not in value:
-            raise self.fail(f"{path}.dist", f"one of {', '.join(dists)} (missing)", None)
-        dist = value["dist"]
-        if dist not in dists:
-            raise self.fail(f"{path}.dist", f"one of {', '.join(dists)}", dist)
-        required, optional = dists[dist]
-        for key in value:
-            if key != "dist" and key not in required and key not in optional:
-                raise self.unknown(path, key, ("dist", *required, *optional))
-        for key in required:
-            if key not in value:
-                raise self.fail(f"{path}.{key}", f"a value: a {dist} distribution needs {', '.join(required)}")
-        if dist == "mixture":
-            share = self.probability(f"{path}.share", value["share"])
-            return Mixture(
-                share, self.delay(f"{path}.long", value["long"]), self.delay(f"{path}.short", value["short"])
-            )
-        minimum = self.time(f"{path}.min", value["min"]) if "min" in value else 0
-        if dist == "fixed":
-            return Fixed(self.time(f"{path}.value", value["value"]))
-        if dist == "uniform":
-            high = self.time(f"{path}.max", value["max"])
-            if high < minimum:
-                raise self.fail(f"{path}.max", f"a time not below min ({format_time(minimum)})", value["max"])
-            return Uniform(minimum, high)
-        if dist == "exponential":
-            return Exponential(self.time(f"{path}.mean", value["mean"], positive=True), minimum)
-        median = self.time(f"{path}.median", value["median"], positive=True)
-        sigma = self.number(f"{path}.sigma", value["sigma"], 0.0, 10.0)
-        return LogNormal(median, sigma, minimum)
 
     # -------------------------------------------------------------------------- sections
 
@@ -328,6 +68,7 @@ class _Parser:
         events = doc.get("events", [])
         if not isinstance(events, list):
             raise self.fail("events", "an array of tables ([[events]])", events)
+        self.collect_names(events)
         faults = tuple(link_faults + self.events(events, duration))
         expects = doc.get("expect", [])
         if not isinstance(expects, list):
@@ -406,15 +147,6 @@ class _Parser:
             faults.append(Fault(0, "delay", src=src, dst=dst, delay=self.delay(f"{path}.delay", link["delay"])))
         return NetworkConfig(delay=delay, drop=drop, duplicate=duplicate, fifo=fifo), faults
 
-    def link(self, path: str, t: dict[str, Any]) -> tuple[int, int]:
-        for key in ("from", "to"):
-            if key not in t:
-                raise self.fail(f"{path}.{key}", "a node id (missing)")
-        src = self.node_id(f"{path}.from", t["from"])
-        dst = self.node_id(f"{path}.to", t["to"])
-        if src == dst:
-            raise self.fail(f"{path}.to", "a node other than 'from'", dst)
-        return src, dst
 
     def workload(self, t: dict[str, Any], duration: int) -> WorkloadConfig:
         keys = (
@@ -496,31 +228,14 @@ class _Parser:
 
     # ----------------------------------------------------------------------------- events
 
-    EVENT_KEYS: dict[str, tuple[str, ...]] = {
-        "crash": ("node", "restart_after"),
-        "restart": ("node",),
-        "partition": ("groups", "heal_after"),
-        "isolate": ("node", "heal_after"),
-        "cut": ("from", "to", "repair_after"),
-        "repair": ("from", "to"),
-        "heal": (),
-        "drop": ("value",),
-        "duplicate": ("value",),
-        "delay": ("delay", "from", "to"),
-        "drift": ("node", "rate"),
-    }
-    REQUIRED: dict[str, tuple[str, ...]] = {
-        "crash": ("node",),
-        "restart": ("node",),
-        "partition": ("groups",),
-        "isolate": ("node",),
-        "cut": ("from", "to"),
-        "repair": ("from", "to"),
-        "drop": ("value",),
-        "duplicate": ("value",),
-        "delay": ("delay",),
-        "drift": ("node", "rate"),
-    }
+    def collect_names(self, tables: list[Any]) -> None:
+        """Note the names that ``as`` keys bind, before reading any event, so that ``"@name"`` can be checked
+        wherever it is used (whether each names servers: an ``as`` on an action with a target)."""
+        for t in tables:
+            if isinstance(t, dict) and isinstance(t.get("as"), str):
+                action = ACTIONS.get(t.get("do")) if isinstance(t.get("do"), str) else None
+                servers = action is not None and "node" in action.keys
+                self.names[t["as"]] = self.names.get(t["as"], False) or servers
 
     def events(self, events: list[Any], duration: int) -> list[Fault]:
         faults: list[Fault] = []
@@ -533,12 +248,13 @@ class _Parser:
             if "do" not in event:
                 raise self.fail(f"{path}.do", f"an action: one of {', '.join(ACTIONS)} (missing)")
             do = event["do"]
-            if do not in self.EVENT_KEYS:
+            action = ACTIONS.get(do) if isinstance(do, str) else None
+            if action is None:
                 raise self.fail(f"{path}.do", f"one of {', '.join(ACTIONS)}", do)
-            self.check_keys(path, event, ("at", "do", "every", "count", *self.EVENT_KEYS[do]))
-            for key in self.REQUIRED.get(do, ()):
+            self.check_keys(path, event, (*EVENT_KEYS, *action.keys))
+            for key in action.required:
                 if key not in event:
-                    raise self.fail(f"{path}.{key}", f"a value: do = {do!r} needs {', '.join(self.REQUIRED[do])}")
+                    raise self.fail(f"{path}.{key}", f"a value: do = {do!r} needs {', '.join(action.required)}")
             at = self.time(f"{path}.at", event["at"])
             if at < previous:
                 raise self.fail(
@@ -553,7 +269,7 @@ class _Parser:
                     raise self.fail(path, "both 'every' and 'count' for a repeated event", None)
                 every = self.time(f"{path}.every", event["every"], positive=True)
                 count = self.integer(f"{path}.count", event["count"], 1, 100_000)
-            one = self.event(path, do, event, every)
+            one = self.occurrence(path, event, every)
             for k in range(count):
                 shift = at + k * every
                 for offset, fault in one:
@@ -572,73 +288,21 @@ class _Parser:
         faults.sort(key=lambda f: f.at)  # stable: simultaneous faults keep the file's order
         return faults
 
-    def event(self, path: str, do: str, e: dict[str, Any], every: int) -> list[tuple[int, dict[str, Any]]]:
-        """One occurrence of an event as faults: (offset from its time, Fault fields)."""
-
-        def undo_after(key: str, undo: dict[str, Any]) -> list[tuple[int, dict[str, Any]]]:
-            if key not in e:
-                return []
+    def occurrence(self, path: str, e: dict[str, Any], every: int) -> list[tuple[int, dict[str, Any]]]:
+        """One occurrence of an event as faults: (offset from its time, Fault fields): the action, and the action
+        that undoes it if the event says when (``restart_after``, ...)."""
+        action = ACTIONS[e["do"]]
+        fields = action.read(self, path, e)
+        if "as" in e:
+            fields["bind"] = read_name(self, f"{path}.as", e["as"])
+        out = [(0, fields)]
+        if action.undo is not None and action.undo[0] in e:
+            key, undo = action.undo
             after = self.time(f"{path}.{key}", e[key], positive=True)
             if every and after >= every:
                 raise self.fail(f"{path}.{key}", f"a time shorter than 'every' ({format_ms(every)})", e[key])
-            return [(after, undo)]
-
-        if do == "crash":
-            node = self.target(f"{path}.node", e["node"])
-            # A role target ("leader", ...) names whoever held the role at crash time; the restart cannot name
-            # that server again, so it restarts every crashed server.
-            back = node if isinstance(node, int | tuple) else "all-crashed"
-            return [(0, {"do": "crash", "node": node}), *undo_after("restart_after", {"do": "restart", "node": back})]
-        if do in ("restart", "drift"):
-            node = self.target(f"{path}.node", e["node"])
-            if do == "restart":
-                return [(0, {"do": do, "node": node})]
-            return [(0, {"do": do, "node": node, "value": self.number(f"{path}.rate", e["rate"], 0.01, 100.0)})]
-        if do == "isolate":
-            node = self.target(f"{path}.node", e["node"])
-            return [(0, {"do": do, "node": node}), *undo_after("heal_after", {"do": "heal"})]
-        if do == "partition":
-            groups = self.groups(f"{path}.groups", e["groups"])
-            return [(0, {"do": do, "groups": groups}), *undo_after("heal_after", {"do": "heal"})]
-        if do in ("cut", "repair"):
-            src, dst = self.link(path, e)
-            fault = {"do": do, "src": src, "dst": dst}
-            if do == "repair":
-                return [(0, fault)]
-            return [(0, fault), *undo_after("repair_after", {"do": "repair", "src": src, "dst": dst})]
-        if do == "heal":
-            return [(0, {"do": do})]
-        if do in ("drop", "duplicate"):
-            return [(0, {"do": do, "value": self.probability(f"{path}.value", e["value"])})]
-        # delay
-        delay = self.delay(f"{path}.delay", e["delay"])
-        if ("from" in e) != ("to" in e):
-            raise self.fail(path, "both 'from' and 'to' (one link) or neither (every link)", None)
-        if "from" in e:
-            src, dst = self.link(path, e)
-            return [(0, {"do": do, "delay": delay, "src": src, "dst": dst})]
-        return [(0, {"do": do, "delay": delay})]
-
-    def groups(self, path: str, value: Any) -> tuple[tuple[int, ...], ...]:
-        if not isinstance(value, list) or not value:
-            raise self.fail(path, "a list of groups of node ids, such as [[1, 2], [3, 4, 5]]", value)
-        seen: dict[int, int] = {}
-        groups = []
-        for i, group in enumerate(value):
-            gpath = f"{path}[{i + 1}]"
-            if not isinstance(group, list) or not group:
-                raise self.fail(gpath, "a non-empty list of node ids", group)
-            ids = []
-            for j, v in enumerate(group):
-                n = self.node_id(f"{gpath}[{j + 1}]", v)
-                if n in seen:
-                    raise self.fail(
-                        path, f"each node in at most one group, but node {n} is in groups {seen[n]} and {i + 1}", value
-                    )
-                seen[n] = i + 1
-                ids.append(n)
-            groups.append(tuple(ids))
-        return tuple(groups)
+            out.append((after, undo(fields)))
+        return out
 
     # ------------------------------------------------------------------------ expectations
 
@@ -693,15 +357,6 @@ class _Parser:
         # latency_p99_below
         return Expectation(kind, self.time(kpath, value, positive=True))
 
-
-def _range_text(low: float | None, high: float | None) -> str:
-    if low is not None and high is not None:
-        return f" from {low:g} to {high:g}"
-    if low is not None:
-        return f" >= {low:g}"
-    if high is not None:
-        return f" <= {high:g}"
-    return ""
 
 
 # ============================================================================================ loading

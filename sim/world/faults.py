@@ -9,10 +9,10 @@ Actions and the fields they use:
 =========  ==========================================================================
 crash      ``node``: target
 restart    ``node``: target (typically ``"all-crashed"``)
-partition  ``groups``: tuple of node-id tuples; unnamed servers form one more group
+partition  ``groups``: tuple of groups, each a tuple of targets; unnamed servers form one more group
 isolate    ``node``: target (each resolved node is cut off from all others)
-cut        ``src``, ``dst``: messages from src to dst are lost (one way)
-repair     ``src``, ``dst``: undo a cut
+cut        ``src``, ``dst`` (targets): messages from src to dst are lost (one way)
+repair     ``src``, ``dst`` (targets): undo a cut
 heal       (none): undo every partition and cut
 drop       ``value``: probability that a message is lost
 duplicate  ``value``: probability that a message is delivered twice
@@ -22,7 +22,10 @@ drift      ``node``: target, ``value``: clock rate (1.1 = timers fire 10% early)
 
 Targets: a node id, a tuple of ids, ``"leader"`` (the current leader, if any), ``"follower"`` (one live
 non-leader, a seeded pick), ``"random"`` (one live server), ``"all"``, ``"all-crashed"``, ``"majority"`` (a
-seeded majority of live servers).
+seeded majority of live servers), or ``"@name"``: the servers an earlier fault's target resolved to, bound by its
+``bind`` (a scenario's ``as``; ``Names`` keeps them). Partition groups and the ends of a cut may be targets too:
+a group is the servers its items name (a server named by an earlier group stays there; a group that names none is
+left out), and a cut or repair between targets is one between every pair of their servers.
 """
 
 from __future__ import annotations
@@ -31,13 +34,14 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from sim.world.names import Names
 from sim.world.network import Delay
 
 if TYPE_CHECKING:
     from sim.world.cluster import Simulation
 
 
-Target = int | tuple[int, ...] | str | None
+Target = int | tuple[int, ...] | str | None  # str: a target word or "@name"
 
 ACTIONS = (
     "crash",
@@ -60,21 +64,25 @@ class Fault:
     at: int  # simulated microseconds
     do: str
     node: Target = None
-    groups: tuple[tuple[int, ...], ...] = ()
-    src: int | None = None
-    dst: int | None = None
+    groups: tuple[tuple[int | str, ...], ...] = ()
+    src: Target = None
+    dst: Target = None
     value: float | None = None
     delay: Delay | None = None
+    bind: str | None = None  # the name under which the servers ``node`` resolved to are kept (``as``)
 
 
-def resolve(sim: Simulation, target: Target) -> list[int]:
-    """The concrete servers a target names right now (possibly none)."""
+def resolve(sim: Simulation, target: Target, names: Names | None = None) -> list[int]:
+    """The concrete servers a target names right now (possibly none; an unbound name names none)."""
     if target is None:
         return []
     if isinstance(target, int):
         return [target]
     if isinstance(target, tuple):
         return list(target)
+    if target[0] == "@":
+        bound = names.nodes(target[1:]) if names is not None else None
+        return list(bound or ())
     alive = sim.alive()
     rng = sim.fault_rng
     if target == "leader":
@@ -96,27 +104,35 @@ def resolve(sim: Simulation, target: Target) -> list[int]:
     raise ValueError(f"unknown target {target!r}")
 
 
-def apply(sim: Simulation, fault: Fault) -> None:
-    """Carry out one fault now."""
+def apply(sim: Simulation, fault: Fault, names: Names | None = None) -> None:
+    """Carry out one fault now (``names``: what earlier faults bound, and where this one binds)."""
     do = fault.do
+    nodes: list[int] = []
+    if fault.node is not None:
+        nodes = resolve(sim, fault.node, names)
+        if fault.bind is not None and names is not None:
+            names.bind(fault.bind, nodes, sim.now)
     if do == "crash":
-        for n in resolve(sim, fault.node):
+        for n in nodes:
             sim.crash(n)
     elif do == "restart":
-        for n in resolve(sim, fault.node):
+        for n in nodes:
             sim.restart(n)
     elif do == "partition":
-        sim.partition([list(g) for g in fault.groups])
+        sim.partition(_groups(sim, fault.groups, names))
     elif do == "isolate":
-        nodes = resolve(sim, fault.node)
         if nodes:
             sim.partition([[n] for n in nodes])
-    elif do == "cut":
-        assert fault.src is not None and fault.dst is not None
-        sim.cut(fault.src, fault.dst)
-    elif do == "repair":
-        assert fault.src is not None and fault.dst is not None
-        sim.repair(fault.src, fault.dst)
+    elif do in ("cut", "repair"):
+        change = sim.cut if do == "cut" else sim.repair
+        if isinstance(fault.src, int) and isinstance(fault.dst, int):
+            change(fault.src, fault.dst)
+        else:
+            destinations = resolve(sim, fault.dst, names)
+            for src in resolve(sim, fault.src, names):
+                for dst in destinations:
+                    if src != dst:
+                        change(src, dst)
     elif do == "heal":
         sim.heal()
     elif do == "drop":
@@ -127,13 +143,33 @@ def apply(sim: Simulation, fault: Fault) -> None:
         assert fault.delay is not None
         sim.set_delay(fault.delay, fault.src, fault.dst)
     elif do == "drift":
-        for n in resolve(sim, fault.node):
+        for n in nodes:
             sim.set_drift(n, float(fault.value if fault.value is not None else 1.0))
     else:
         raise ValueError(f"unknown fault action {do!r}")
 
 
-def schedule(sim: Simulation, faults: Iterable[Fault]) -> None:
-    """Arrange for each fault to fire at its time (faults at the same time fire in the order given)."""
+def _groups(sim: Simulation, groups: tuple[tuple[int | str, ...], ...], names: Names | None) -> list[list[int]]:
+    """Partition groups as servers: each item resolved now; a server stays in the first group that names it, and
+    a group left with no server is left out."""
+    placed: set[int] = set()
+    out = []
+    for group in groups:
+        members = []
+        for item in group:
+            for n in [item] if isinstance(item, int) else resolve(sim, item, names):
+                if n not in placed:
+                    placed.add(n)
+                    members.append(n)
+        if members:
+            out.append(members)
+    return out
+
+
+def schedule(sim: Simulation, faults: Iterable[Fault], names: Names | None = None) -> Names:
+    """Arrange for each fault to fire at its time (faults at the same time fire in the order given). Returns the
+    names the faults bind as they fire (``names``, or new ones)."""
+    names = Names() if names is None else names
     for fault in sorted(faults, key=lambda f: f.at):
-        sim.at(fault.at, lambda f=fault: apply(sim, f))
+        sim.at(fault.at, lambda f=fault: apply(sim, f, names))
+    return names
