@@ -199,3 +199,104 @@ def test_bad_names() -> None:
     )
     healed = 'duration = "3s"\n[[events]]\nat = "1s"\ndo = "heal"\nas = "h"\n[[events]]\nat = "2s"\n'
     assert "events[2].to: expected a name bound to servers" in _bad(healed + 'do = "cut"\nfrom = 1\nto = "@h"\n')
+
+
+# ------------------------------------------------------------------------------------ disconnect / reconnect
+
+
+def test_disconnections_compose_with_each_other_and_with_partitions() -> None:
+    from sim.world.cluster import Simulation
+    from sim.world.config import ClusterConfig
+
+    sim = Simulation(ClusterConfig(nodes=5), seed=1)
+    net = sim.network
+
+    def cut_off() -> list[int]:
+        return [n for n in range(1, 6) if all(net.blocked(n, o) and net.blocked(o, n) for o in range(1, 6) if o != n)]
+
+    sim.disconnect(1)
+    sim.disconnect(2)
+    assert cut_off() == [1, 2] and net.disconnected() == [1, 2]
+    sim.reconnect(1)
+    assert cut_off() == [2] and not net.blocked(1, 3)
+    sim.partition([[1, 3]])  # replaces the groups; 2 stays disconnected
+    assert net.blocked(2, 4) and net.blocked(1, 4) and not net.blocked(1, 3) and not net.blocked(4, 5)
+    sim.heal()  # one partition and the disconnection: healing undoes both
+    assert cut_off() == [] and not any(net.blocked(a, b) for a in range(1, 6) for b in range(1, 6) if a != b)
+    assert sim.connected() == [1, 2, 3, 4, 5]
+
+
+RE_ELECTION = """
+name = "the lab's election after network failure, as events"
+duration = "6s"
+[cluster]
+nodes = 3
+check_quorum = true   # so that a disconnected leader steps down
+[[events]]
+at = "1s"
+do = "disconnect"
+node = "leader"
+as = "l1"
+[[events]]
+at = "2s"
+do = "reconnect"
+node = "@l1"
+[[events]]
+at = "3s"
+do = "disconnect"
+node = "leader"
+as = "l2"
+[[events]]
+at = "3s"
+do = "disconnect"
+node = "connected"    # ... and one of the two others (pick one in a later change)
+as = "rest"
+[[events]]
+at = "4s"
+do = "reconnect"
+node = "disconnected"
+[[expect]]
+leader_within = "1s"
+after = "1s"
+[[expect]]
+no_leader = ["3.6s", "4s"]
+[[expect]]
+leader_within = "1s"
+"""
+
+
+def test_disconnect_the_leader_then_reconnect_that_server() -> None:
+    r = run_scenario(loads(RE_ELECTION), seed=2)
+    assert r.passed, r.summary()
+    log = [(t, action, d.get("nodes")) for t, action, d in r.sim.faults]
+    l1 = log[0][2]
+    assert log[0] == (1_000_000, "disconnect", l1) and log[1] == (2_000_000, "reconnect", l1)
+    at3 = [nodes[0] for t, action, nodes in log if t == 3_000_000]  # type: ignore[index]
+    assert sorted(at3) == [1, 2, 3]  # the leader, then every other connected server
+    assert sorted(n[0] for t, a, n in log if t == 4_000_000) == [1, 2, 3]  # type: ignore[index]
+    assert loads(to_toml(r.scenario)) == r.scenario
+
+
+def test_reconnect_after_names_the_same_servers() -> None:
+    s = loads(
+        """
+        duration = "3s"
+        [[events]]
+        at = "1s"
+        do = "disconnect"
+        node = "leader"
+        reconnect_after = "500ms"
+        [[events]]
+        at = "2s"
+        do = "disconnect"
+        node = "leader"
+        as = "x"
+        reconnect_after = "500ms"
+        """
+    )
+    assert s.faults == (
+        Fault(1_000_000, "disconnect", node="leader"),
+        Fault(1_500_000, "reconnect", node="disconnected"),
+        Fault(2_000_000, "disconnect", node="leader", bind="x"),
+        Fault(2_500_000, "reconnect", node="@x"),
+    )

@@ -183,6 +183,17 @@ def _restart_undo(fields: Fields) -> Fields:
     return {"do": "restart", "node": "all-crashed"}
 
 
+def _reconnect_undo(fields: Fields) -> Fields:
+    # As for a crash's restart: the same servers if the target names them (or the event has an `as`), else every
+    # disconnected server.
+    node = fields["node"]
+    if isinstance(node, int | tuple) or node.startswith("@"):
+        return {"do": "reconnect", "node": node}
+    if fields.get("bind"):
+        return {"do": "reconnect", "node": "@" + fields["bind"]}
+    return {"do": "reconnect", "node": "disconnected"}
+
+
 def _link(r: Reader, path: str, e: dict[str, Any]) -> Fields:
     src, dst = read_ends(r, path, e)
     return {"do": e["do"], "src": src, "dst": dst}
@@ -280,7 +291,9 @@ _ACTIONS = (
         ("repair_after", _repair_undo),
     ),
     Action("repair", "undo one cut", ("from", "to"), ("from", "to"), _link, _write_link),
-    Action("heal", "undo every partition and cut", (), (), lambda r, path, e: {"do": "heal"}, lambda f: {}),
+    Action(
+        "heal", "undo every partition, cut and disconnection", (), (), lambda r, path, e: {"do": "heal"}, lambda f: {}
+    ),
     Action("drop", "change the loss probability", ("value",), ("value",), _probability, _write_probability),
     Action(
         "duplicate", "change the duplication probability", ("value",), ("value",), _probability, _write_probability
@@ -300,6 +313,24 @@ _ACTIONS = (
         ("node", "rate"),
         _drift,
         _write_drift,
+    ),
+    Action(
+        "disconnect",
+        "cut each target off from every other server, both ways, until it is reconnected; disconnections compose "
+        "with each other and with partitions and cuts",
+        ("node", "reconnect_after"),
+        ("node",),
+        _node,
+        _write_node,
+        ("reconnect_after", _reconnect_undo),
+    ),
+    Action(
+        "reconnect",
+        "undo `disconnect` for each target (`\"disconnected\"`: all of them)",
+        ("node",),
+        ("node",),
+        _node,
+        _write_node,
     ),
 )
 

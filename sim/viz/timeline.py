@@ -57,7 +57,7 @@ COLORS = {
 }
 PRIORITY = {"follower": 0, "precandidate": 1, "candidate": 2, "leader": 3, DOWN: 4}
 NETWORK_ACTIONS = ("partition", "isolate", "cut", "repair", "heal")
-OTHER_FAULT_ACTIONS = ("drop", "duplicate", "delay", "drift")
+OTHER_FAULT_ACTIONS = ("drop", "duplicate", "delay", "drift", "disconnect", "reconnect")
 # The kinds a timeline needs; message traffic is skipped, which keeps reading a long trace fast.
 KINDS = frozenset({"header", "boot", "crash", "state", "vote", "commit", "fault", "violation", "end"})
 CUT_COLOR = "#9575cd"

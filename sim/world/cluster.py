@@ -261,7 +261,8 @@ class Simulation:
     """A cluster, its network, its clients and the checker, in one SimPy environment, all seeded from ``seed``.
 
     Fault injection: ``crash``, ``restart``, ``partition``, ``isolate``, ``cut``, ``repair``, ``heal``,
-    ``set_drop``, ``set_duplicate``, ``set_delay``, ``set_drift``; ``at(time, fn)`` schedules any of them.
+    ``disconnect``, ``reconnect``, ``set_drop``, ``set_duplicate``, ``set_delay``, ``set_drift``; ``at(time, fn)``
+    schedules any of them.
     """
 
     def __init__(
@@ -591,6 +592,20 @@ class Simulation:
     def heal(self) -> None:
         self._fault("heal")
         self.network.heal()
+
+    def disconnect(self, node: int) -> None:
+        """Cut ``node`` off from every other server until ``reconnect``; composes with other disconnections."""
+        self._fault("disconnect", nodes=[node])
+        self.network.disconnect(node)
+
+    def reconnect(self, node: int) -> None:
+        self._fault("reconnect", nodes=[node])
+        self.network.reconnect(node)
+
+    def connected(self) -> list[int]:
+        """Live servers that are not disconnected (``disconnect``), in order."""
+        off = self.network.disconnected()
+        return [i for i, s in self.servers.items() if s.alive and i not in off]
 
     def set_drop(self, p: float) -> None:
         self._fault("drop", value=p)

@@ -13,19 +13,23 @@ partition  ``groups``: tuple of groups, each a tuple of targets; unnamed servers
 isolate    ``node``: target (each resolved node is cut off from all others)
 cut        ``src``, ``dst`` (targets): messages from src to dst are lost (one way)
 repair     ``src``, ``dst`` (targets): undo a cut
-heal       (none): undo every partition and cut
+heal       (none): undo every partition, cut and disconnection
 drop       ``value``: probability that a message is lost
 duplicate  ``value``: probability that a message is delivered twice
 delay      ``delay``: the delay distribution (for the link ``src`` -> ``dst`` if both set)
 drift      ``node``: target, ``value``: clock rate (1.1 = timers fire 10% early)
+disconnect ``node``: target (each resolved node is cut off from every other server until reconnected; composes)
+reconnect  ``node``: target (undo a disconnect)
 =========  ==========================================================================
 
 Targets: a node id, a tuple of ids, ``"leader"`` (the current leader, if any), ``"follower"`` (one live
 non-leader, a seeded pick), ``"random"`` (one live server), ``"all"``, ``"all-crashed"``, ``"majority"`` (a
-seeded majority of live servers), or ``"@name"``: the servers an earlier fault's target resolved to, bound by its
-``bind`` (a scenario's ``as``; ``Names`` keeps them). Partition groups and the ends of a cut may be targets too:
-a group is the servers its items name (a server named by an earlier group stays there; a group that names none is
-left out), and a cut or repair between targets is one between every pair of their servers.
+seeded majority of live servers), ``"crashed"`` (every crashed server, as ``"all-crashed"``), ``"connected"``
+(every live server not disconnected), ``"disconnected"`` (every disconnected server), or ``"@name"``: the servers
+an earlier fault's target resolved to, bound by its ``bind`` (a scenario's ``as``; ``Names`` keeps them).
+Partition groups and the ends of a cut may be targets too: a group is the servers its items name (a server named
+by an earlier group stays there; a group that names none is left out), and a cut or repair between targets is one
+between every pair of their servers.
 """
 
 from __future__ import annotations
@@ -55,8 +59,20 @@ ACTIONS = (
     "duplicate",
     "delay",
     "drift",
+    "disconnect",
+    "reconnect",
 )
-TARGET_WORDS = ("leader", "follower", "random", "all", "all-crashed", "majority")
+TARGET_WORDS = (
+    "leader",
+    "follower",
+    "random",
+    "all",
+    "all-crashed",
+    "majority",
+    "crashed",
+    "connected",
+    "disconnected",
+)
 
 
 @dataclass(frozen=True)
@@ -98,6 +114,12 @@ def resolve(sim: Simulation, target: Target, names: Names | None = None) -> list
         return sorted(sim.servers)
     if target == "all-crashed":
         return [n for n in sorted(sim.servers) if not sim.servers[n].alive]
+    if target == "crashed":
+        return [n for n in sorted(sim.servers) if not sim.servers[n].alive]
+    if target == "connected":
+        return sim.connected()
+    if target == "disconnected":
+        return sim.network.disconnected()
     if target == "majority":
         k = len(sim.servers) // 2 + 1
         return sorted(rng.sample(alive, min(k, len(alive))))
@@ -135,6 +157,12 @@ def apply(sim: Simulation, fault: Fault, names: Names | None = None) -> None:
                         change(src, dst)
     elif do == "heal":
         sim.heal()
+    elif do == "disconnect":
+        for n in nodes:
+            sim.disconnect(n)
+    elif do == "reconnect":
+        for n in nodes:
+            sim.reconnect(n)
     elif do == "drop":
         sim.set_drop(float(fault.value or 0.0))
     elif do == "duplicate":

@@ -2,8 +2,10 @@
 
 Reordering is not a separate knob: it follows from independent per-message delays, unless ``fifo`` makes each
 directed link deliver in send order (as a TCP connection does). This module alone knows how partitions are
-represented (a group number per server plus a set of cut directed links); everyone else says ``partition``,
-``cut``, ``repair``, ``heal``.
+represented (a group number per server, a set of cut directed links and a set of disconnected servers); everyone
+else says ``partition``, ``cut``, ``repair``, ``disconnect``, ``reconnect``, ``heal``. The three layers compose: a
+partition replaces the groups only, a cut or repair touches one directed link, and disconnecting a server cuts it
+off from every other server until it is reconnected, whatever the groups and cuts do meanwhile.
 
 A message is checked twice: when it is sent (a blocked link drops it at once) and when it arrives (a link cut
 while the message was in flight drops it, as does a destination that crashed meanwhile). Clients are outside
@@ -143,6 +145,7 @@ class Network:
         # Partition groups (server -> group number) and one-way cuts (src, dst).
         self._group: dict[int, int] = {s: 0 for s in self.servers}
         self._cuts: set[tuple[int, int]] = set()
+        self._off: set[int] = set()  # disconnected servers
         # How many times each link has been blocked, and each endpoint restarted: a message in flight is lost
         # when either count changed between its sending and its arrival.
         self._cut_count: dict[tuple[Address, Address], int] = {}
@@ -265,7 +268,7 @@ class Network:
         g2 = group.get(dst)  # type: ignore[arg-type]
         if g1 is None or g2 is None:
             return False  # a client
-        return g1 != g2 or (src, dst) in self._cuts
+        return g1 != g2 or (src, dst) in self._cuts or src in self._off or dst in self._off
 
     def endpoint_restarted(self, node: Address) -> None:
         """Messages in flight to ``node`` are lost (its connections died with it)."""
@@ -278,7 +281,7 @@ class Network:
     def _reconfigure(self, change: Callable[[], None]) -> None:
         before = {(a, b) for a in self.servers for b in self.servers if a != b and self.blocked(a, b)}
         change()
-        self._split = bool(self._cuts) or len(set(self._group.values())) > 1
+        self._split = bool(self._cuts) or bool(self._off) or len(set(self._group.values())) > 1
         for a in self.servers:
             for b in self.servers:
                 if a != b and (a, b) not in before and self.blocked(a, b):
@@ -309,10 +312,23 @@ class Network:
     def repair(self, src: int, dst: int) -> None:
         self._reconfigure(lambda: self._cuts.discard((src, dst)))
 
+    def disconnect(self, node: int) -> None:
+        """Cut ``node`` off from every other server, in both directions, until ``reconnect`` (or ``heal``)."""
+        self._reconfigure(lambda: self._off.add(node))
+
+    def reconnect(self, node: int) -> None:
+        """Undo ``disconnect``: ``node`` is back in whatever the partition and cuts make of the network."""
+        self._reconfigure(lambda: self._off.discard(node))
+
+    def disconnected(self) -> list[int]:
+        """The disconnected servers, in order."""
+        return sorted(self._off)
+
     def heal(self) -> None:
-        """Undo every partition and cut."""
+        """Undo every partition, cut and disconnection."""
         self._group = {s: 0 for s in self.servers}
         self._cuts = set()
+        self._off = set()
         self._split = False
         self._refresh()
 
