@@ -14,9 +14,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from sim.scenario.model import ScenarioError
 from sim.scenario.values import Reader
-from sim.units import format_time
-from sim.world.faults import TARGET_WORDS, Fault, Target
+from sim.units import format_ms, format_time
+from sim.world.conditions import Condition, ConditionSyntaxError
+from sim.world.conditions import parse as parse_condition
+from sim.world.faults import TARGET_WORDS, Fault, Guard, Target
 from sim.world.network import Delay, Exponential, Fixed, Mixture, Uniform
 
 Fields = dict[str, Any]  # the keyword arguments of a Fault (without ``at``)
@@ -62,6 +65,25 @@ def read_bound_name(r: Reader, path: str, value: str) -> str:
     if not r.names[name]:
         raise r.fail(path, "a name bound to servers (its `as` is on an action with no target)", value)
     return name
+
+
+CONDITION_EXAMPLE = 'a condition such as "alive < 3"'
+
+
+def read_condition(r: Reader, path: str, value: Any) -> Condition:
+    """A condition (``sim.world.conditions``), its ``@name``s bound somewhere in the file."""
+    if not isinstance(value, str):
+        raise r.fail(path, f"{CONDITION_EXAMPLE} (a string)", value)
+    try:
+        condition = parse_condition(value)
+    except ConditionSyntaxError as e:
+        raise ScenarioError(f"{r.fail(path, CONDITION_EXAMPLE, value)}: {e}") from None
+    for name in sorted(condition.servers()):
+        read_bound_name(r, path, f"@{name}")
+    for name in sorted(condition.moments()):
+        if name not in r.names:
+            raise r.fail(path, f"a moment bound by an `as` (@{name} is bound nowhere)", value)
+    return condition
 
 
 def _target_text() -> str:
@@ -159,6 +181,98 @@ def delay_table(d: Delay) -> dict[str, Any]:
         "sigma": float(d.sigma),
         "min": format_time(d.minimum),
     }
+
+
+# ------------------------------------------------------------------------------------- reading one occurrence
+
+# The keys any event or step that carries out an action may have, whatever the action.
+OCCURRENCE_KEYS = ("do", "as", "pick", "probability", "when")
+# Targets that ``pick`` cannot narrow: they name at most one server, or a number of servers of their own.
+_UNPICKABLE = ("leader", "majority")
+
+
+@dataclass(frozen=True)
+class Occurrence:
+    """One occurrence of an action as read from an event or a step: the Fault's fields (without ``at``), the
+    undoing fault (offset, fields) if it has one, and what decides whether it happens."""
+
+    fields: Fields
+    undo: tuple[int, Fields] | None
+    probability: float
+    when: Condition | None
+
+    @property
+    def guarded(self) -> bool:
+        return self.probability < 1.0 or self.when is not None
+
+    def guard(self, every: tuple[int, int] | None, count: int) -> Guard:
+        then = () if self.undo is None else (Fault(self.undo[0], **self.undo[1]),)
+        return Guard(self.probability, self.when, every, count, then)
+
+
+def read_action(r: Reader, path: str, e: dict[str, Any], other_keys: tuple[str, ...]) -> Action:
+    """The action a table names with ``do``, its keys checked (``other_keys``: what the table may have besides
+    the action's own keys and ``OCCURRENCE_KEYS``)."""
+    if "do" not in e:
+        raise r.fail(f"{path}.do", f"an action: one of {', '.join(ACTIONS)} (missing)")
+    do = e["do"]
+    action = ACTIONS.get(do) if isinstance(do, str) else None
+    if action is None:
+        raise r.fail(f"{path}.do", f"one of {', '.join(ACTIONS)}", do)
+    r.check_keys(path, e, (*other_keys, *OCCURRENCE_KEYS, *action.keys))
+    for key in action.required:
+        if key not in e:
+            raise r.fail(f"{path}.{key}", f"a value: do = {do!r} needs {', '.join(action.required)}")
+    return action
+
+
+def read_occurrence(r: Reader, path: str, e: dict[str, Any], action: Action, gap: int, gap_name: str) -> Occurrence:
+    """One occurrence of ``action`` from ``e`` (its keys already checked); ``gap`` (if not 0) is the shortest time
+    to the next occurrence, which an undo must come before (``gap_name`` says where it is set)."""
+    fields = action.read(r, path, e)
+    if "pick" in e:
+        node = fields.get("node")
+        if "node" not in action.keys or isinstance(node, int) or node in _UNPICKABLE:
+            raise r.fail(
+                f"{path}.pick", "no pick here: it narrows a target that names several servers (a list, a word but "
+                '"leader" and "majority", or a name) to that many', e["pick"]
+            )  # fmt: skip
+        fields["pick"] = r.integer(f"{path}.pick", e["pick"], 1, 99)
+    if "as" in e:
+        fields["bind"] = read_name(r, f"{path}.as", e["as"])
+    undo = None
+    if action.undo is not None and action.undo[0] in e:
+        key, undo_fields = action.undo
+        after = r.time(f"{path}.{key}", e[key], positive=True)
+        if gap and after >= gap:
+            raise r.fail(f"{path}.{key}", f"a time shorter than {gap_name} ({format_ms(gap)})", e[key])
+        undo = (after, undo_fields(fields))
+    probability = r.probability(f"{path}.probability", e["probability"]) if "probability" in e else 1.0
+    when = read_condition(r, f"{path}.when", e["when"]) if "when" in e else None
+    return Occurrence(fields, undo, probability, when)
+
+
+def write_occurrence(f: Fault) -> dict[str, Any]:
+    """The keys of an event or step for a Fault (without ``at``), its guard's included."""
+    action = ACTIONS[f.do]
+    t: dict[str, Any] = {"do": f.do, **action.write(f)}
+    if f.pick is not None:
+        t["pick"] = f.pick
+    if f.bind is not None:
+        t["as"] = f.bind
+    g = f.guard
+    if g is not None:
+        if g.probability < 1.0:
+            t["probability"] = float(g.probability)
+        if g.when is not None:
+            t["when"] = g.when.text
+        if g.every is not None:
+            t["every"] = [format_time(g.every[0]), format_time(g.every[1])]
+            t["count"] = g.count
+        for then in g.then:
+            assert action.undo is not None
+            t[action.undo[0]] = format_time(then.at)
+    return t
 
 
 # ---------------------------------------------------------------------------------------------- the actions

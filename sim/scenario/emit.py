@@ -6,8 +6,8 @@ import json
 import math
 from typing import Any
 
-from sim.scenario.actions import ACTIONS, delay_table
-from sim.scenario.model import Expectation, Scenario
+from sim.scenario.actions import delay_table, write_occurrence
+from sim.scenario.model import Expectation, Scenario, Step
 from sim.units import format_time
 from sim.world.faults import Fault
 
@@ -31,10 +31,31 @@ def _toml_value(value: Any) -> str:
 
 
 def _fault_table(f: Fault) -> dict[str, Any]:
-    t = {"at": format_time(f.at), "do": f.do, **ACTIONS[f.do].write(f)}
-    if f.bind is not None:
-        t["as"] = f.bind
-    return t
+    return {"at": format_time(f.at), **write_occurrence(f)}
+
+
+def _step_tables(step: Step, header: str) -> list[str]:
+    """A step as its ``[[header]]`` table and, for a repetition, its steps' tables after it."""
+    t: dict[str, Any]
+    if step.action is not None:
+        t = write_occurrence(step.action)
+    elif step.wait is not None:
+        t = {"wait": format_time(step.wait)}
+    elif step.until is not None:
+        assert step.within is not None
+        t = {"until": step.until.text, "within": format_time(step.within)}
+    elif step.check is not None:
+        t = {"check": step.check.text}
+    elif step.repeat is not None:
+        t = {"repeat": step.repeat}
+    else:
+        t = {}
+    if step.bind is not None:
+        t["as"] = step.bind
+    out = ["", f"[[{header}]]"] + [f"{k} = {_toml_value(v)}" for k, v in t.items()]
+    for inner in step.steps:
+        out += _step_tables(inner, f"{header}.steps")
+    return out
 
 
 def _expectation_table(e: Expectation) -> dict[str, Any]:
@@ -58,13 +79,14 @@ def _expectation_table(e: Expectation) -> dict[str, Any]:
 
 def to_toml(s: Scenario) -> str:
     """The scenario as a TOML file that ``loads`` reads back to an equal Scenario. Every key is written out, with
-    times as ``"123ms"`` strings (``"123456us"`` when not whole milliseconds)."""
+    times as ``"123ms"`` strings (``"123456us"`` when not whole milliseconds); ``duration`` is left out when the
+    scenario ends with its steps."""
     c, raft, n, w = s.cluster, s.cluster.raft, s.network, s.workload
     out = [
         f"name = {_toml_value(s.name)}",
         f"description = {_toml_value(s.description)}",
         f"seed = {s.seed}",
-        f'duration = "{format_time(s.duration)}"',
+        *([] if s.ends_with_steps else [f'duration = "{format_time(s.duration)}"']),
         "",
         "[cluster]",
         f"nodes = {c.nodes}",
@@ -108,6 +130,8 @@ def to_toml(s: Scenario) -> str:
         out.append(f"ops = {_toml_value(dict(zip(w.ops, map(float, w.weights), strict=True)))}")
     for f in s.faults:
         out += ["", "[[events]]"] + [f"{k} = {_toml_value(v)}" for k, v in _fault_table(f).items()]
+    for step in s.steps:
+        out += _step_tables(step, "steps")
     for e in s.expectations:
         out += ["", "[[expect]]"] + [f"{k} = {_toml_value(v)}" for k, v in _expectation_table(e).items()]
     return "\n".join(out) + "\n"

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from sim.errors import UsageError
+from sim.world.conditions import Condition
 from sim.world.config import ClusterConfig, NetworkConfig, WorkloadConfig
 from sim.world.faults import Fault
 
@@ -39,6 +40,30 @@ class Expectation:
 
 
 @dataclass(frozen=True)
+class Step:
+    """One of a scenario's ``[[steps]]``, run one after another from time 0 (``sim.scenario.steps``). Exactly one
+    of the first five is set (none: a step that only binds its moment, with ``bind``):
+
+    - ``action``: a Fault carried out at once (its ``at`` is 0; its guard's ``then`` holds its undo, if any);
+    - ``wait``: a time to let pass (microseconds);
+    - ``until``: a condition to wait for, at most ``within`` microseconds, or the run fails;
+    - ``check``: a condition that must hold at that moment, or the run fails;
+    - ``repeat``: run ``steps`` that many times over (rounds).
+
+    ``bind`` (``as``, for the steps other than actions, whose Fault carries its own): the name of the moment the
+    step is done at (a wait's end, a group's last round's end)."""
+
+    action: Fault | None = None
+    wait: int | None = None
+    until: Condition | None = None
+    within: int | None = None
+    check: Condition | None = None
+    repeat: int | None = None
+    steps: tuple[Step, ...] = ()
+    bind: str | None = None
+
+
+@dataclass(frozen=True)
 class Scenario:
     name: str
     description: str
@@ -50,6 +75,10 @@ class Scenario:
     faults: tuple[Fault, ...]  # sorted by time; faults at one time fire in this order
     expectations: tuple[Expectation, ...]
     source: str = field(default="<string>", compare=False)
+    steps: tuple[Step, ...] = ()
+    # No duration in the file: the run ends as soon as the steps are done (``duration`` is then their longest
+    # possible run, the bound for every other time in the file).
+    ends_with_steps: bool = False
 
 
 EXPECTATION_KINDS = (

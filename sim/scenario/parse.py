@@ -26,7 +26,7 @@ from sim.check.properties import EXPECTABLE
 from sim.raft.kv import OPS
 from sim.raft.node import RaftConfig
 from sim.rng import SEED_RULE, is_seed
-from sim.scenario.actions import ACTIONS, read_name
+from sim.scenario.actions import ACTIONS, read_action, read_condition, read_name, read_occurrence
 from sim.scenario.model import (
     EXPECTATION_KINDS,
     EXPECTATION_MODIFIERS,
@@ -35,15 +35,19 @@ from sim.scenario.model import (
     Expectation,
     Scenario,
     ScenarioError,
+    Step,
 )
+from sim.scenario.steps import longest
 from sim.scenario.values import Reader
 from sim.units import format_ms, format_time
 from sim.world.config import ClusterConfig, NetworkConfig, WorkloadConfig
 from sim.world.faults import Fault
 from sim.world.network import Delay
 
-# The keys any event may have, whatever its action.
-EVENT_KEYS = ("at", "do", "every", "count", "as")
+# The keys any event may have, whatever its action (besides those of ``OCCURRENCE_KEYS``).
+EVENT_KEYS = ("at", "every", "count")
+# What a step is: each step has exactly one of these (or only an ``as``).
+STEP_FORMS = ("do", "wait", "until", "check", "repeat")
 
 
 class _Parser(Reader):
@@ -52,30 +56,51 @@ class _Parser(Reader):
     # -------------------------------------------------------------------------- sections
 
     def scenario(self, doc: dict[str, Any], default_name: str) -> Scenario:
-        top = ("name", "description", "seed", "duration", "cluster", "network", "workload", "events", "expect")
+        top = (
+            "name", "description", "seed", "duration", "cluster", "network", "workload", "events", "steps", "expect",
+        )  # fmt: skip
         self.check_keys("", doc, top)
         name = self.string("name", doc["name"]) if "name" in doc else default_name
         description = self.string("description", doc.get("description", ""))
         seed = doc.get("seed", 0)
         if not is_seed(seed):
             raise self.fail("seed", SEED_RULE, seed)
-        if "duration" not in doc:
-            raise self.fail("duration", 'a duration for the run, such as duration = "5s" (missing)')
-        duration = self.time("duration", doc["duration"], positive=True)
-        cluster = self.cluster(self.table("cluster", doc.get("cluster", {})))
-        network, link_faults = self.network(self.table("network", doc.get("network", {})))
-        workload = self.workload(self.table("workload", doc.get("workload", {})), duration)
         events = doc.get("events", [])
         if not isinstance(events, list):
             raise self.fail("events", "an array of tables ([[events]])", events)
+        raw_steps = doc.get("steps", [])
+        if not isinstance(raw_steps, list):
+            raise self.fail("steps", "an array of tables ([[steps]])", raw_steps)
+        if "duration" not in doc and not raw_steps:
+            raise self.fail("duration", 'a duration for the run, such as duration = "5s" (missing)')
+        duration = self.time("duration", doc["duration"], positive=True) if "duration" in doc else 0
+        cluster = self.cluster(self.table("cluster", doc.get("cluster", {})))
         self.collect_names(events)
+        self.collect_names(raw_steps)
+        steps = self.steps("steps", raw_steps) if raw_steps else ()
+        ends_with_steps = "duration" not in doc
+        if ends_with_steps:
+            duration = longest(steps)
+        network, link_faults = self.network(self.table("network", doc.get("network", {})))
+        workload = self.workload(self.table("workload", doc.get("workload", {})), duration)
         faults = tuple(link_faults + self.events(events, duration))
         expects = doc.get("expect", [])
         if not isinstance(expects, list):
             raise self.fail("expect", "an array of tables ([[expect]])", expects)
         expectations = tuple(self.expectation(f"expect[{i + 1}]", e, duration) for i, e in enumerate(expects))
         return Scenario(
-            name, description, seed, duration, cluster, network, workload, faults, expectations, self.source
+            name,
+            description,
+            seed,
+            duration,
+            cluster,
+            network,
+            workload,
+            faults,
+            expectations,
+            self.source,
+            steps=steps,
+            ends_with_steps=ends_with_steps,
         )
 
     def cluster(self, t: dict[str, Any]) -> ClusterConfig:
@@ -229,13 +254,18 @@ class _Parser(Reader):
     # ----------------------------------------------------------------------------- events
 
     def collect_names(self, tables: list[Any]) -> None:
-        """Note the names that ``as`` keys bind, before reading any event, so that ``"@name"`` can be checked
-        wherever it is used (whether each names servers: an ``as`` on an action with a target)."""
+        """Note the names that ``as`` keys bind (in events, steps and the steps of repeated steps), before reading
+        any, so that ``"@name"`` can be checked wherever it is used (whether each names servers: an ``as`` on an
+        action with a target)."""
         for t in tables:
-            if isinstance(t, dict) and isinstance(t.get("as"), str):
+            if not isinstance(t, dict):
+                continue
+            if isinstance(t.get("as"), str):
                 action = ACTIONS.get(t.get("do")) if isinstance(t.get("do"), str) else None
                 servers = action is not None and "node" in action.keys
                 self.names[t["as"]] = self.names.get(t["as"], False) or servers
+            if isinstance(t.get("steps"), list):
+                self.collect_names(t["steps"])
 
     def events(self, events: list[Any], duration: int) -> list[Fault]:
         faults: list[Fault] = []
@@ -245,16 +275,7 @@ class _Parser(Reader):
             event = self.table(path, raw)
             if "at" not in event:
                 raise self.fail(f"{path}.at", "the time of the event (missing)")
-            if "do" not in event:
-                raise self.fail(f"{path}.do", f"an action: one of {', '.join(ACTIONS)} (missing)")
-            do = event["do"]
-            action = ACTIONS.get(do) if isinstance(do, str) else None
-            if action is None:
-                raise self.fail(f"{path}.do", f"one of {', '.join(ACTIONS)}", do)
-            self.check_keys(path, event, (*EVENT_KEYS, *action.keys))
-            for key in action.required:
-                if key not in event:
-                    raise self.fail(f"{path}.{key}", f"a value: do = {do!r} needs {', '.join(action.required)}")
+            action = read_action(self, path, event, EVENT_KEYS)
             at = self.time(f"{path}.at", event["at"])
             if at < previous:
                 raise self.fail(
@@ -263,46 +284,107 @@ class _Parser(Reader):
                     event["at"],
                 )
             previous = at
-            every, count = 0, 1
+            every, count, gaps = 0, 1, None
             if "every" in event or "count" in event:
                 if "every" not in event or "count" not in event:
                     raise self.fail(path, "both 'every' and 'count' for a repeated event", None)
-                every = self.time(f"{path}.every", event["every"], positive=True)
+                if isinstance(event["every"], list):
+                    gaps = self.gaps(f"{path}.every", event["every"])
+                    every = gaps[0]
+                else:
+                    every = self.time(f"{path}.every", event["every"], positive=True)
                 count = self.integer(f"{path}.count", event["count"], 1, 100_000)
-            one = self.occurrence(path, event, every)
+            one = read_occurrence(self, path, event, action, every, "'every'" if gaps is None else "every gap")
+            undo_at = one.undo[0] if one.undo else 0
+            if gaps is not None:
+                # Random gaps: one fault that schedules its own repetitions as it runs; the worst case must fit.
+                worst = at + (count - 1) * gaps[1]
+                self.within(path, duration, worst, worst + undo_at, count, "at most ")
+                faults.append(Fault(at, **one.fields, guard=one.guard(gaps, count)))
+                continue
             for k in range(count):
-                shift = at + k * every
-                for offset, fault in one:
-                    t = shift + offset
-                    if t > duration:
-                        what = f"{path}.at" if (k, offset) == (0, 0) else path
-                        raise self.fail(
-                            what,
-                            f"events within the run (duration {format_ms(duration)}), but "
-                            f"{'repetition ' + str(k + 1) + ' of ' if count > 1 else ''}this event "
-                            f"{'fires' if offset == 0 else 'is undone'} at {format_ms(t)}",
-                            None,
-                            show=False,
-                        )
-                    faults.append(Fault(t, **fault))
+                t = at + k * every
+                self.within(path, duration, t, t + undo_at, count, "", k)
+                if one.guarded:
+                    faults.append(Fault(t, **one.fields, guard=one.guard(None, 1)))
+                    continue
+                faults.append(Fault(t, **one.fields))
+                if one.undo:
+                    faults.append(Fault(t + one.undo[0], **one.undo[1]))
         faults.sort(key=lambda f: f.at)  # stable: simultaneous faults keep the file's order
         return faults
 
-    def occurrence(self, path: str, e: dict[str, Any], every: int) -> list[tuple[int, dict[str, Any]]]:
-        """One occurrence of an event as faults: (offset from its time, Fault fields): the action, and the action
-        that undoes it if the event says when (``restart_after``, ...)."""
-        action = ACTIONS[e["do"]]
-        fields = action.read(self, path, e)
-        if "as" in e:
-            fields["bind"] = read_name(self, f"{path}.as", e["as"])
-        out = [(0, fields)]
-        if action.undo is not None and action.undo[0] in e:
-            key, undo = action.undo
-            after = self.time(f"{path}.{key}", e[key], positive=True)
-            if every and after >= every:
-                raise self.fail(f"{path}.{key}", f"a time shorter than 'every' ({format_ms(every)})", e[key])
-            out.append((after, undo(fields)))
-        return out
+    def within(self, path: str, duration: int, fires: int, undone: int, count: int, bound: str, k: int = 0) -> None:
+        """Repetition ``k`` of an event fires at ``fires`` and is undone at ``undone`` (or ``fires``): both must lie
+        within the run."""
+        for offset, t in ((0, fires), (1, undone)):
+            if t > duration:
+                what = f"{path}.at" if (k, offset, bound) == (0, 0, "") else path
+                repetition = f"repetition {count if bound else k + 1} of " if count > 1 else ""
+                raise self.fail(
+                    what,
+                    f"events within the run (duration {format_ms(duration)}), but {repetition}this event "
+                    f"{'fires' if offset == 0 else 'is undone'} at {bound}{format_ms(t)}",
+                    None,
+                    show=False,
+                )
+
+    def gaps(self, path: str, value: list[Any]) -> tuple[int, int]:
+        """``every = [min, max]``: gaps drawn uniformly from that range when the event runs."""
+        if len(value) != 2:
+            raise self.fail(path, 'a time, or a [min, max] range of gaps such as ["200ms", "500ms"]', value)
+        low = self.time(f"{path}[1]", value[0], positive=True)
+        high = self.time(f"{path}[2]", value[1], positive=True)
+        if high < low:
+            raise self.fail(path, "a [min, max] range with min <= max", value)
+        return low, high
+
+    # ------------------------------------------------------------------------------ steps
+
+    def steps(self, path: str, raw: list[Any]) -> tuple[Step, ...]:
+        if not raw:
+            raise self.fail(path, "a non-empty array of tables of steps", raw)
+        return tuple(self.step(f"{path}[{i + 1}]", t) for i, t in enumerate(raw))
+
+    def step(self, path: str, raw: Any) -> Step:
+        t = self.table(path, raw)
+        forms = [k for k in STEP_FORMS if k in t]
+        if len(forms) > 1:
+            raise self.fail(path, f"one of {', '.join(STEP_FORMS)} per step", ", ".join(forms), show=False)
+        if not forms:
+            for key in t:
+                if key != "as":
+                    raise self.unknown(path, key, (*STEP_FORMS, "as"))
+            if "as" not in t:
+                raise self.fail(path, f"a step: one of {', '.join(STEP_FORMS)}, or an `as` alone (a moment)", t)
+            return Step(bind=read_name(self, f"{path}.as", t["as"]))
+        form = forms[0]
+        if form == "do":
+            action = read_action(self, path, t, ())
+            one = read_occurrence(self, path, t, action, 0, "")
+            guard = one.guard(None, 1) if one.guarded or one.undo else None
+            return Step(action=Fault(0, **one.fields, guard=guard))
+        bind = read_name(self, f"{path}.as", t["as"]) if "as" in t else None
+        if form == "wait":
+            self.check_keys(path, t, ("wait", "as"))
+            return Step(wait=self.time(f"{path}.wait", t["wait"]), bind=bind)
+        if form == "until":
+            self.check_keys(path, t, ("until", "within", "as"))
+            if "within" not in t:
+                raise self.fail(f"{path}.within", "a deadline for the wait, such as within = \"5s\" (missing)")
+            until = read_condition(self, f"{path}.until", t["until"])
+            return Step(until=until, within=self.time(f"{path}.within", t["within"], positive=True), bind=bind)
+        if form == "check":
+            self.check_keys(path, t, ("check", "as"))
+            return Step(check=read_condition(self, f"{path}.check", t["check"]), bind=bind)
+        self.check_keys(path, t, ("repeat", "steps", "as"))
+        rounds = self.integer(f"{path}.repeat", t["repeat"], 1, 100_000)
+        if "steps" not in t:
+            raise self.fail(f"{path}.steps", "the steps to repeat ([[steps.steps]] tables) (missing)")
+        inner = t["steps"]
+        if not isinstance(inner, list):
+            raise self.fail(f"{path}.steps", "an array of tables ([[steps.steps]])", inner)
+        return Step(repeat=rounds, steps=self.steps(f"{path}.steps", inner), bind=bind)
 
     # ------------------------------------------------------------------------ expectations
 

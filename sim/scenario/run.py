@@ -9,6 +9,7 @@ from typing import IO, TYPE_CHECKING, Any
 from sim.check.safety import PROPERTIES, Violation
 from sim.scenario.model import Expectation, Scenario
 from sim.scenario.monitors import monitor_for, percentile
+from sim.scenario.steps import StepsRun, StopRun
 from sim.units import format_ms
 from sim.world.faults import schedule
 
@@ -24,6 +25,7 @@ class ScenarioResult:
     violation: Violation | None
     expectations: list[tuple[Expectation, bool, str]]  # (expectation, passed, why)
     interrupted: bool = False  # stopped by Ctrl-C: everything is judged at the time it stopped
+    steps: tuple[bool, str] | None = None  # the verdict on the scenario's [[steps]] (passed, why), if it has any
 
     @property
     def violation_expected(self) -> bool:
@@ -34,6 +36,8 @@ class ScenarioResult:
         if self.interrupted:
             return False
         if self.violation is not None and not self.violation_expected:
+            return False
+        if self.steps is not None and not self.steps[0]:
             return False
         return all(ok for _, ok, _ in self.expectations)
 
@@ -53,19 +57,28 @@ class ScenarioResult:
             verdict = f"{self.violation.property} at {format_ms(self.violation.time)}"
             verdict += " (expected)" if self.violation_expected else ""
         first_fail = next((f"; {e.kind}: {why}" for e, passed, why in self.expectations if not passed), "")
+        if self.steps is not None and not self.steps[0]:
+            first_fail = f"; steps: {self.steps[1]}"
         if self.interrupted:
             first_fail = f"; interrupted at {format_ms(sim.now)}{first_fail}"
         return (
-            f"{'PASS' if self.passed else 'FAIL'} {s.source} seed={self.seed} {format_ms(s.duration)}: "
+            f"{'PASS' if self.passed else 'FAIL'} {s.source} seed={self.seed} {format_ms(self.length)}: "
             f"{len(sim.elections)} leader(s), commit {sim.committed}, {sim.acked()} acked, "
             f"expectations {ok}/{len(self.expectations)}, {verdict}{first_fail}"
         )
 
+    @property
+    def length(self) -> int:
+        """How long the run was meant to last: its duration, or for a scenario that ends with its steps, how long
+        it lasted."""
+        return self.sim.now if self.scenario.ends_with_steps else self.scenario.duration
+
     def summary(self) -> str:
         """The human summary ``raftsim run`` prints for one scenario."""
         s, sim = self.scenario, self.sim
+        simulated = f"{format_ms(self.length)} simulated" + (", to the end of its steps" if s.ends_with_steps else "")
         out = [
-            f"{s.name} ({s.source}, seed {self.seed}, {format_ms(s.duration)} simulated, {s.cluster.nodes} nodes"
+            f"{s.name} ({s.source}, seed {self.seed}, {simulated}, {s.cluster.nodes} nodes"
             f"{', bug ' + s.cluster.bug if s.cluster.bug else ''})"
         ]
         if s.description:
@@ -95,6 +108,8 @@ class ScenarioResult:
             )
         else:
             out.append("  latency:     no client command completed")
+        if self.steps is not None:
+            out.append(f"  steps:       {'PASS' if self.steps[0] else 'FAIL'} {self.steps[1]}")
         for e, passed, why in self.expectations:
             out.append(f"  expect:      {'PASS' if passed else 'FAIL'} {expectation_text(e)}: {why}")
         if self.violation is None:
@@ -165,7 +180,11 @@ def run_scenario(
     sim = Simulation(s.cluster, s.network, s.workload, seed=run_seed, trace=trace or trace_out is not None)
     if trace_out is not None:
         sim.stream_trace(trace_out, s.name, s.source, s.duration)
-    schedule(sim, s.faults)
+    names = schedule(sim, s.faults)
+    steps = None
+    if s.steps:
+        steps = StepsRun(sim, s.steps, names, stop_when_done=s.ends_with_steps)
+        steps.start()
     monitors = [monitor_for(e, s) for e in s.expectations]
     watching = [m for m in monitors if m.active]
 
@@ -173,9 +192,11 @@ def run_scenario(
         for m in watching:
             if m.active:
                 m.event(sim)
+        if steps is not None:
+            steps.after_event(sim)  # last: it may end the run (StopRun)
 
-    hook = after_event if watching else None
-    interrupted = False
+    hook = after_event if watching or steps is not None else None
+    interrupted = stopped = False
     try:
         if progress is None:
             violation = sim.run(s.duration, hook)
@@ -192,14 +213,19 @@ def run_scenario(
         # write the files it was asked for.
         interrupted = True
         violation = sim.violation
-    if violation is None and not interrupted:
+    except StopRun:
+        stopped = True  # a step failed, or the steps are done and end the run: judged at this moment
+        violation = sim.violation
+    if violation is None and not interrupted and not stopped:
         # Let monitors see the final state (the clock has been moved to the end).
         for m in watching:
             if m.active:
                 m.event(sim)
+    if violation is None and not interrupted:
         # What the clients saw, judged as a whole (Section 8's promise: linearizable operations).
         violation = sim.judge_history()
     results = [(m.e, *m.finish(sim, violation)) for m in monitors]
     if trace_out is not None:
         sim.end_trace()
-    return ScenarioResult(s, run_seed, sim, violation, results, interrupted)
+    verdict = steps.finish() if steps is not None else None
+    return ScenarioResult(s, run_seed, sim, violation, results, interrupted, verdict)

@@ -29,7 +29,13 @@ seeded majority of live servers), ``"crashed"`` (every crashed server, as ``"all
 an earlier fault's target resolved to, bound by its ``bind`` (a scenario's ``as``; ``Names`` keeps them).
 Partition groups and the ends of a cut may be targets too: a group is the servers its items name (a server named
 by an earlier group stays there; a group that names none is left out), and a cut or repair between targets is one
-between every pair of their servers.
+between every pair of their servers. ``pick`` narrows a target to that many distinct servers, a seeded pick
+among those it names (``"random"`` with ``pick = 2``: two live servers).
+
+A fault with a ``Guard`` is one occurrence (or several, at random gaps) of a scenario event that may not happen:
+it happens only if its condition holds then and its probability (a draw from the ``faults`` stream, made only
+when it is below 1 and the condition holds) says so; the faults of its ``then`` (an undo, such as a crash's
+restart) follow it only if it happened.
 """
 
 from __future__ import annotations
@@ -38,6 +44,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from sim.world.conditions import Condition, ConditionError, State
 from sim.world.names import Names
 from sim.world.network import Delay
 
@@ -86,10 +93,33 @@ class Fault:
     value: float | None = None
     delay: Delay | None = None
     bind: str | None = None  # the name under which the servers ``node`` resolved to are kept (``as``)
+    pick: int | None = None  # ``node`` narrowed to this many distinct servers (a seeded pick)
+    guard: Guard | None = None  # whether (and how often) it happens, and what follows it
 
 
-def resolve(sim: Simulation, target: Target, names: Names | None = None) -> list[int]:
-    """The concrete servers a target names right now (possibly none; an unbound name names none)."""
+@dataclass(frozen=True)
+class Guard:
+    """What decides whether an occurrence happens, how many follow it, and the faults that go with each."""
+
+    probability: float = 1.0
+    when: Condition | None = None
+    every: tuple[int, int] | None = None  # occurrences ``count`` in all, at gaps drawn uniformly from this range
+    count: int = 1
+    then: tuple[Fault, ...] = ()  # after an occurrence that happened, each at ``at`` microseconds after it
+
+
+def resolve(sim: Simulation, target: Target, names: Names | None = None, pick: int | None = None) -> list[int]:
+    """The concrete servers a target names right now (possibly none; an unbound name names none), or with
+    ``pick``, that many of them (all if there are fewer), picked with the faults stream."""
+    if pick is not None:
+        if target == "random":
+            among = sim.alive()
+        elif target == "follower":
+            leader = sim.leader()
+            among = [n for n in sim.alive() if n != leader]
+        else:
+            among = resolve(sim, target, names)
+        return sorted(sim.fault_rng.sample(among, min(pick, len(among))))
     if target is None:
         return []
     if isinstance(target, int):
@@ -131,9 +161,9 @@ def apply(sim: Simulation, fault: Fault, names: Names | None = None) -> None:
     do = fault.do
     nodes: list[int] = []
     if fault.node is not None:
-        nodes = resolve(sim, fault.node, names)
-        if fault.bind is not None and names is not None:
-            names.bind(fault.bind, nodes, sim.now)
+        nodes = resolve(sim, fault.node, names, fault.pick)
+    if fault.bind is not None and names is not None:
+        names.bind(fault.bind, nodes, sim.now, State.of(sim))
     if do == "crash":
         for n in nodes:
             sim.crash(n)
@@ -194,10 +224,39 @@ def _groups(sim: Simulation, groups: tuple[tuple[int | str, ...], ...], names: N
     return out
 
 
+def occur(sim: Simulation, fault: Fault, names: Names | None = None, left: int | None = None) -> None:
+    """A fault's time has come: carry it out, or with a guard, decide whether this occurrence happens (and then
+    carry out its ``then`` in turn), and schedule the next occurrence (``left``: how many remain, this one
+    included)."""
+    guard = fault.guard
+    if guard is None:
+        apply(sim, fault, names)
+        return
+    if _happens(sim, guard, names):
+        apply(sim, fault, names)
+        for then in guard.then:
+            sim.at(sim.now + then.at, lambda f=then: apply(sim, f, names))
+    left = guard.count if left is None else left
+    if left > 1 and guard.every is not None:
+        low, high = guard.every
+        gap = low + int(sim.fault_rng.random() * (high - low + 1))
+        sim.at(sim.now + gap, lambda: occur(sim, fault, names, left - 1))
+
+
+def _happens(sim: Simulation, guard: Guard, names: Names | None) -> bool:
+    if guard.when is not None:
+        try:
+            if not guard.when.holds(State.of(sim), names):
+                return False
+        except ConditionError:
+            return False  # it reads a moment that has not happened: it does not hold yet
+    return guard.probability >= 1.0 or sim.fault_rng.random() < guard.probability
+
+
 def schedule(sim: Simulation, faults: Iterable[Fault], names: Names | None = None) -> Names:
     """Arrange for each fault to fire at its time (faults at the same time fire in the order given). Returns the
     names the faults bind as they fire (``names``, or new ones)."""
     names = Names() if names is None else names
     for fault in sorted(faults, key=lambda f: f.at):
-        sim.at(fault.at, lambda f=fault: apply(sim, f, names))
+        sim.at(fault.at, lambda f=fault: occur(sim, f, names))
     return names
