@@ -512,7 +512,7 @@ def test_condition_language() -> None:
     assert value("is_leader(@l)@l") == 1 and value("is_leader(@l)") == 0 and value("is_alive(@l)") == 0
     assert value("term") == leader[1] and value("term(@l)") == leader[1] and value("commit(@l)") == 0
     assert value("committed_on(1) + committed_on(1)@l") == 4 + 5 and value("log(@l) >= 1") == 1
-    assert value("1 + 2 - 4") == -1 and value("not 0 and (1 or 0)") == 1 and value("2 >= 3 or 2 != 3") == 1
+    assert value("1 + 2 * 3 - 4") == 3 and value("not 0 and (1 or 0)") == 1 and value("2 >= 3 or 2 != 3") == 1
     assert value("elections") == 1 and value("acked") == 0 and value("pending") == 0
     assert parse("connected_leaders == 0").holds(now, names)
     assert "leader = 0" in parse("leader != 0 and alive").explain(now, names)
@@ -744,3 +744,422 @@ def test_bad_steps() -> None:
     assert "events[1].at: expected events within the run (duration 1000ms)" in _bad(
         '[[steps]]\nwait = "1s"\n[[events]]\nat = "2s"\ndo = "heal"\n'
     )
+
+
+# --------------------------------------------------------------------------------- targeted client operations
+
+
+def test_submit_to_the_leader_commits_each_operation() -> None:
+    s = loads(
+        """
+        [cluster]
+        nodes = 3
+        [[steps]]
+        until = "leader"
+        within = "5s"
+        as = "before"
+        [[steps]]
+        do = "submit"
+        node = "leader"
+        ops = 5
+        [[steps]]
+        until = "acked == 5 and committed_on(commit@before + 5) == 3"
+        within = "2s"
+        [[expect]]
+        clients_complete = true
+        """
+    )
+    r = run_scenario(s, seed=1)
+    assert r.passed, r.summary()
+    assert sorted(r.sim.clients) == ["s1", "s2", "s3", "s4", "s5"]
+    assert [(op.client, op.f, op.key, op.status) for op in r.sim.history] == [
+        (f"s{i}", "put", f"k{i - 1}", "ok") for i in range(1, 6)
+    ]
+    submits = [d for _, action, d in r.sim.faults if action == "submit"]
+    assert len(submits) == 5 and {d["nodes"][0] for d in submits} == {r.sim.leader()}  # type: ignore[index]
+    assert loads(to_toml(s)) == s
+
+
+def test_one_attempt_to_a_disconnected_leader_or_a_follower() -> None:
+    s = loads(
+        """
+        [cluster]
+        nodes = 3
+        [workload]
+        timeout = "300ms"
+        [[steps]]
+        until = "leader"
+        within = "5s"
+        [[steps]]
+        do = "disconnect"
+        node = "leader"
+        as = "old"
+        [[steps]]
+        do = "submit"            # accepted by the old leader, which cannot commit it: unknown
+        node = "@old"
+        follow = false
+        op = "append"
+        key = "x"
+        [[steps]]
+        do = "submit"            # refused by a follower: it did not happen
+        node = "follower"
+        follow = false
+        [[steps]]
+        until = "leader != 0 and leader != @old"
+        within = "5s"
+        [[steps]]
+        do = "reconnect"
+        node = "@old"
+        [[steps]]
+        until = "not is_leader(@old) and pending == 0 and commit(@old) == commit"
+        within = "5s"
+        [[steps]]
+        check = "acked == 0 and log(@old) == commit"   # its uncommitted append is gone
+        """
+    )
+    r = run_scenario(s, seed=2)
+    assert r.passed, r.summary()
+    assert [(op.f, op.key, op.status) for op in r.sim.history] == [("append", "x", "info"), ("put", "k1", "fail")]
+    assert r.sim.linearizability is not None and r.sim.linearizability.verdict == "ok"
+
+
+def test_a_client_beside_a_server_shares_its_side_of_the_network() -> None:
+    s = loads(
+        """
+        [cluster]
+        nodes = 5
+        [workload]
+        timeout = "100ms"
+        [[steps]]
+        until = "leader"
+        within = "5s"
+        [[steps]]
+        do = "disconnect"
+        node = "follower"
+        as = "f"
+        [[steps]]
+        do = "submit"
+        node = "leader"
+        beside = "@f"            # it reaches @f only, which cannot reach the leader
+        [[steps]]
+        wait = "1s"
+        [[steps]]
+        check = "acked == 0 and pending == 1"
+        [[steps]]
+        do = "reconnect"
+        node = "@f"
+        [[steps]]
+        until = "acked == 1"
+        within = "2s"
+        """
+    )
+    r = run_scenario(s, seed=3)
+    assert r.passed, r.summary()
+    # Workload clients too: all beside server 1, which is disconnected for a second.
+    text = """
+    duration = "3s"
+    [cluster]
+    nodes = 3
+    [workload]
+    clients = 2
+    rate = 40
+    beside = 1
+    stop = "2.5s"
+    [[events]]
+    at = "1s"
+    do = "disconnect"
+    node = 1
+    reconnect_after = "1s"
+    """
+    r = run_scenario(loads(text), seed=1)
+    acks = [t for t, kind, *_ in r.sim.trace if kind == "ack"]
+    assert acks and not [t for t in acks if 1_050_000 < t < 2_000_000]
+    assert loads(to_toml(r.scenario)) == r.scenario
+
+
+def test_bad_submits() -> None:
+    base = 'duration = "3s"\n[[events]]\nat = "1s"\ndo = "submit"\nnode = "leader"\n'
+    assert "x.toml:6: events[1].op: expected one of get, put, append, cas, got \"delete\"" in _bad(
+        base + 'op = "delete"\n'
+    )
+    assert "events[1].ops: expected an integer from 1 to 100000, got 0" in _bad(base + "ops = 0\n")
+    assert "events[1].key: expected a non-empty key" in _bad(base + 'key = ""\n')
+    assert "events[1].follow: expected true or false, got \"no\"" in _bad(base + 'follow = "no"\n')
+    assert 'events[1].beside: expected one server: a node id, "@name" or one of "leader"' in _bad(
+        base + 'beside = "all"\n'
+    )
+    assert "workload.beside: expected a node id from 1 to 5 (cluster.nodes), got 9" in _bad(
+        'duration = "1s"\n[workload]\nbeside = 9\n'
+    )
+    assert "workload.beside[2]: expected a node id from 1 to 5" in _bad(
+        'duration = "1s"\n[workload]\nbeside = [1, 0]\n'
+    )
+
+
+# ---------------------------------------------------------------------------------------------- message counts
+
+def test_message_counts_in_an_interval_and_between_moments() -> None:
+    text = """
+    [cluster]
+    nodes = 3
+    [[steps]]
+    until = "leader"
+    within = "5s"
+    as = "elected"
+    [[steps]]
+    wait = "1s"
+    as = "idle"
+    [[steps]]
+    check = "messages(AppendEntries) - messages(AppendEntries)@elected >= 2 * 19"
+    [[expect]]
+    max_messages = 30
+    kind = "requests"
+    during = ["0s", "@elected"]
+    [[expect]]
+    min_messages = 1
+    kind = ["RequestVote"]
+    during = ["0s", "@elected"]
+    [[expect]]
+    max_messages = 50
+    kind = "requests"
+    during = ["@elected", "@idle"]
+    [[expect]]
+    max_messages = 0
+    kind = "client"
+    [[expect]]
+    min_messages = 10
+    during = ["100ms", "1s"]
+    """
+    s = loads(text)
+    r = run_scenario(s, seed=1)
+    assert r.passed, r.summary()
+    whys = [why for _, _, why in r.expectations]
+    assert whys[0].startswith("") and " messages (requests) sent between 0ms and @elected (" in whys[0]
+    assert "messages (all) sent between 100ms and 1000ms" in whys[4]
+    # The counts agree with the trace's send records.
+    elected = r.sim.elections[0][0]
+    sent = [m for t, kind, _, m in r.sim.trace if kind == "send" and t <= elected]
+    requests = sum(1 for m in sent if type(m).__name__ in ("RequestVote", "AppendEntries"))
+    assert whys[0].startswith(f"{requests} messages")
+    assert loads(to_toml(s)) == s
+    # Nothing counts messages unless something reads them; counting changes nothing else.
+    plain = run_scenario(loads(text.split("[[expect]]")[0].replace("messages(AppendEntries)", "term")), seed=1)
+    assert plain.sim.network.sent() == {}
+    assert plain.sim.elections == r.sim.elections and plain.sim.committed == r.sim.committed
+
+
+def test_message_counts_can_fail() -> None:
+    s = loads(
+        """
+        duration = "1s"
+        [[events]]
+        at = "1s"
+        do = "heal"
+        when = "alive == 0"     # never: its name is never bound
+        as = "never"
+        [[expect]]
+        max_messages = 5
+        [[expect]]
+        min_messages = 1
+        kind = "ClientRequest"
+        [[expect]]
+        max_messages = 1000
+        during = ["0s", "@never"]
+        """
+    )
+    r = run_scenario(s, seed=1)
+    (_, ok1, why1), (_, ok2, why2), (_, ok3, why3) = r.expectations
+    assert not ok1 and "need <= 5" in why1
+    assert not ok2 and why2.startswith("0 messages (ClientRequest) sent in the whole run")
+    assert not ok3 and why3 == "not judged: @never was never bound (its event or step did not happen)"
+
+
+def test_bad_message_counts() -> None:
+    base = 'duration = "3s"\n[[expect]]\nmax_messages = 3\n'
+    assert 'x.toml:4: expect[1].kind: expected a message kind: one of all, requests' in _bad(base + 'kind = "rpc"\n')
+    assert "expect[1].kind: expected each kind once" in _bad(base + 'kind = ["replies", "replies"]\n')
+    assert "expect[1].during: expected an interval [from, to] with from <= to" in _bad(
+        base + 'during = ["2s", "1s"]\n'
+    )
+    assert "expect[1].during[2]: expected a moment bound by an `as` somewhere in the file" in _bad(
+        base + 'during = ["1s", "@x"]\n'
+    )
+    assert "expect[1].during[2]: expected a time within the run (duration 3000ms)" in _bad(
+        base + 'during = ["1s", "4s"]\n'
+    )
+    assert "expect[1].max_messages: expected an integer >= 0" in _bad(
+        'duration = "3s"\n[[expect]]\nmax_messages = -1\n'
+    )
+    assert 'events[1].when: expected a condition such as "alive < 3", got "messages(rpc) > 1"' in _bad(
+        'duration = "3s"\n[[events]]\nat = "1s"\ndo = "heal"\nwhen = "messages(rpc) > 1"\n'
+    )
+
+
+# -------------------------------------------------------------------------------- per-kind delay and loss
+
+
+def _deliveries(r: ScenarioResult) -> dict[str, list[int]]:
+    """Each kind's delivered messages' delays (microseconds), from the trace."""
+    sent: dict[int, int] = {}
+    delays: dict[str, list[int]] = {}
+    for t, kind, _, data in r.sim.trace:
+        if kind == "send":
+            sent.setdefault(id(data), t)
+        elif kind == "deliver":
+            delays.setdefault(type(data).__name__, []).append(t - sent[id(data)])
+    return delays
+
+
+def test_replies_only_loss_and_a_mixture_of_delays() -> None:
+    s = loads(
+        """
+        duration = "10s"
+        [cluster]
+        nodes = 3
+        [workload]
+        clients = 1
+        rate = 20
+        [[network.kinds]]
+        kind = "replies"
+        drop = 0.1
+        [network.kinds.delay]
+        dist = "mixture"
+        share = 0.66
+        long = { dist = "uniform", min = "200ms", max = "2200ms" }
+        short = { dist = "uniform", min = "0ms", max = "26ms" }
+        [[network.kinds]]
+        kind = "RequestVote"
+        delay = { dist = "fixed", value = "1ms" }
+        """
+    )
+    r = run_scenario(s, seed=1)
+    delays = _deliveries(r)
+    replies = delays["AppendEntriesReply"]
+    long = [d for d in replies if d >= 200_000]
+    assert 0.55 < len(long) / len(replies) < 0.77 and max(replies) <= 2_200_000
+    assert all(d <= 26_000 for d in replies if d < 200_000)
+    assert all(5_000 <= d <= 15_000 for d in delays["AppendEntries"])  # requests keep the network's delay
+    assert set(delays["RequestVote"]) == {1_000}
+    drops = [data[0] for t, kind, _, data in r.sim.trace if kind == "drop" and data[1] == "random"]
+    assert drops and {type(m).__name__ for m in drops} <= {"AppendEntriesReply", "RequestVoteReply"}
+    assert loads(to_toml(s)) == s
+
+
+def test_per_kind_loss_as_an_event() -> None:
+    text = """
+    duration = "3s"
+    [cluster]
+    nodes = 3
+    [[events]]
+    at = "1s"
+    do = "drop"
+    kind = ["AppendEntries"]
+    value = 1.0
+    [[events]]
+    at = "1s"
+    do = "delay"
+    kind = "client"
+    delay = { dist = "fixed", value = "2ms" }
+    [[expect]]
+    min_elections = 3
+    """
+    r = run_scenario(loads(text), seed=2)
+    assert r.passed, r.summary()  # heartbeats lost: followers time out again and again
+    heartbeats = [t for t, kind, _, data in r.sim.trace if kind == "deliver" and type(data).__name__ == "AppendEntries"]
+    assert heartbeats and max(heartbeats) < 1_000_000
+    faults = [d for _, action, d in r.sim.faults]
+    assert faults[0] == {"value": 1.0, "kinds": ["AppendEntries"]}
+    assert faults[1]["kinds"] == ["ClientRequest", "ClientReply"]
+    assert loads(to_toml(r.scenario)) == r.scenario
+
+
+def test_bad_kinds() -> None:
+    assert "x.toml:8: events[1].kind: expected no kind with 'from' and 'to'" in _bad(
+        'duration = "1s"\n[[events]]\nat = 0\ndo = "delay"\ndelay = { dist = "fixed", value = 1 }\nfrom = 1\nto = 2\n'
+        'kind = "replies"\n'
+    )
+    assert "network.kinds[1].kind: expected the kinds of message these apply to (missing)" in _bad(
+        'duration = "1s"\n[[network.kinds]]\ndrop = 0.1\n'
+    )
+    assert "network.kinds[1]: expected a drop probability, a delay, or both" in _bad(
+        'duration = "1s"\n[[network.kinds]]\nkind = "replies"\n'
+    )
+    assert "network.kinds[1].duplicate: unknown key" in _bad(
+        'duration = "1s"\n[[network.kinds]]\nkind = "replies"\nduplicate = 0.1\n'
+    )
+    assert "events[1].kind: unknown key" in _bad(
+        'duration = "1s"\n[[events]]\nat = 0\ndo = "duplicate"\nvalue = 0.1\nkind = "replies"\n'
+    )
+
+
+# --------------------------------------------------------------------------------------- scoped expectations
+
+
+def test_scoped_expectations() -> None:
+    text = """
+    duration = "4s"
+    [cluster]
+    nodes = 5
+    [[events]]
+    at = "1s"
+    do = "disconnect"
+    node = "leader"
+    as = "old"
+    [[events]]
+    at = "1s"
+    do = "disconnect"
+    node = "connected"
+    pick = 2
+    [[events]]
+    at = "3s"
+    do = "reconnect"
+    node = "disconnected"
+    [[expect]]
+    no_leader = ["1.5s", "2.9s"]    # fails: the old leader, cut off, still believes it leads
+    [[expect]]
+    no_leader = ["1.5s", "2.9s"]
+    among = "connected"             # the two connected servers cannot elect one
+    [[expect]]
+    is_leader = "@old"
+    at = "2s"
+    [[expect]]
+    not_leader = "@old"             # at the end: it heard the new term
+    [[expect]]
+    committed_at_least = 2
+    on = 5
+    [[expect]]
+    committed_at_least = 1
+    on = 5
+    at = "900ms"
+    [[expect]]
+    committed_at_least = 3
+    at = "2s"
+    """
+    s = loads(text)
+    r = run_scenario(s, seed=4)
+    results = [(passed, why) for _, passed, why in r.expectations]
+    assert not results[0][0] and "was leader" in results[0][1]
+    assert results[1] == (True, "no connected server was leader during [1500ms, 2900ms]")
+    old = r.sim.faults[0][2]["nodes"][0]  # type: ignore[index]
+    assert results[2] == (True, f"@old (node {old}) was leader at 2000ms, term 1")
+    assert results[3][0] and results[3][1].startswith(f"@old (node {old}) was follower at the end")
+    assert results[4][0] and results[4][1].startswith("5 live server(s) had committed index 2 at the end, need >= 5")
+    assert results[5][0] and results[5][1].startswith("5 live server(s) had committed index 1 at 900ms")
+    assert not results[6][0] and results[6][1] == "commit index 1 at 2000ms, need >= 3"
+    assert loads(to_toml(s)) == s
+    summary = r.summary()
+    assert "no_leader [1500ms, 2900ms] among connected servers" in summary and "is_leader @old at 2000ms" in summary
+
+
+def test_bad_scoped_expectations() -> None:
+    base = 'duration = "3s"\n[[expect]]\n'
+    assert "x.toml:4: expect[1].among: expected \"all\" (every live server) or \"connected\", got \"live\"" in _bad(
+        base + 'no_leader = ["1s", "2s"]\namong = "live"\n'
+    )
+    assert "expect[1].on: expected an integer from 1 to 5, got 6" in _bad(base + "committed_at_least = 1\non = 6\n")
+    assert "expect[1].at: expected a time within the run (duration 3000ms), got \"4s\"" in _bad(
+        base + 'is_leader = 1\nat = "4s"\n'
+    )
+    assert 'expect[1].not_leader: expected a node id or "@name", got "leader"' in _bad(base + 'not_leader = "leader"\n')
+    assert "expect[1].is_leader: expected a name bound by an event's `as`" in _bad(base + 'is_leader = "@x"\n')
+    assert "expect[1].at: unknown key" in _bad(base + 'acked_at_least = 1\nat = "1s"\n')

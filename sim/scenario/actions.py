@@ -14,12 +14,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from sim.raft.kv import OPS
 from sim.scenario.model import ScenarioError
 from sim.scenario.values import Reader
 from sim.units import format_ms, format_time
-from sim.world.conditions import Condition, ConditionSyntaxError
+from sim.world.conditions import KIND_WORDS, Condition, ConditionSyntaxError
 from sim.world.conditions import parse as parse_condition
-from sim.world.faults import TARGET_WORDS, Fault, Guard, Target
+from sim.world.faults import TARGET_WORDS, Fault, Guard, Submit, Target
 from sim.world.network import Delay, Exponential, Fixed, Mixture, Uniform
 
 Fields = dict[str, Any]  # the keyword arguments of a Fault (without ``at``)
@@ -84,6 +85,27 @@ def read_condition(r: Reader, path: str, value: Any) -> Condition:
         if name not in r.names:
             raise r.fail(path, f"a moment bound by an `as` (@{name} is bound nowhere)", value)
     return condition
+
+
+def read_kinds(r: Reader, path: str, value: Any) -> tuple[str, ...]:
+    """Message kinds: a kind or group name (``"requests"``, ``"AppendEntries"``), or a list of them."""
+    words = ", ".join(KIND_WORDS)
+    items = value if isinstance(value, list) else [value]
+    if not items:
+        raise r.fail(path, f"a message kind or a list of them: {words}", value)
+    out: list[str] = []
+    for i, v in enumerate(items):
+        if v not in KIND_WORDS:
+            where = f"{path}[{i + 1}]" if isinstance(value, list) else path
+            raise r.fail(where, f"a message kind: one of {words}", v)
+        if v in out:
+            raise r.fail(path, "each kind once", value)
+        out.append(v)
+    return tuple(out)
+
+
+def write_kinds(kinds: tuple[str, ...]) -> Any:
+    return kinds[0] if len(kinds) == 1 else list(kinds)
 
 
 def _target_text() -> str:
@@ -325,12 +347,30 @@ def _write_probability(f: Fault) -> dict[str, Any]:
     return {"value": float(f.value or 0.0)}
 
 
+def _drop(r: Reader, path: str, e: dict[str, Any]) -> Fields:
+    fields = _probability(r, path, e)
+    if "kind" in e:
+        fields["kinds"] = read_kinds(r, f"{path}.kind", e["kind"])
+    return fields
+
+
+def _write_drop(f: Fault) -> dict[str, Any]:
+    t = _write_probability(f)
+    if f.kinds:
+        t["kind"] = write_kinds(f.kinds)
+    return t
+
+
 def _delay(r: Reader, path: str, e: dict[str, Any]) -> Fields:
     fields: Fields = {"do": "delay", "delay": r.delay(f"{path}.delay", e["delay"])}
     if ("from" in e) != ("to" in e):
         raise r.fail(path, "both 'from' and 'to' (one link) or neither (every link)", None)
     if "from" in e:
+        if "kind" in e:
+            raise r.fail(f"{path}.kind", "no kind with 'from' and 'to' (a link's delay is its messages')", e["kind"])
         fields["src"], fields["dst"] = r.link(path, e)
+    if "kind" in e:
+        fields["kinds"] = read_kinds(r, f"{path}.kind", e["kind"])
     return fields
 
 
@@ -339,6 +379,8 @@ def _write_delay(f: Fault) -> dict[str, Any]:
     t: dict[str, Any] = {"delay": delay_table(f.delay)}
     if f.src is not None and f.dst is not None:
         t["from"], t["to"] = f.src, f.dst
+    if f.kinds:
+        t["kind"] = write_kinds(f.kinds)
     return t
 
 
@@ -348,6 +390,42 @@ def _drift(r: Reader, path: str, e: dict[str, Any]) -> Fields:
 
 def _write_drift(f: Fault) -> dict[str, Any]:
     return {"node": write_target(f.node), "rate": float(f.value if f.value is not None else 1.0)}
+
+
+# Targets ``beside`` accepts: one server.
+_ONE_SERVER = ("leader", "follower", "random")
+
+
+def _submit(r: Reader, path: str, e: dict[str, Any]) -> Fields:
+    fields = _node(r, path, e)
+    op = e.get("op", "put")
+    if op not in OPS:
+        raise r.fail(f"{path}.op", f"one of {', '.join(OPS)}", op)
+    key = None
+    if "key" in e:
+        key = r.string(f"{path}.key", e["key"])
+        if not key:
+            raise r.fail(f"{path}.key", "a non-empty key", key)
+    beside: Target = None
+    if "beside" in e:
+        beside = read_target(r, f"{path}.beside", e["beside"])
+        if not (isinstance(beside, int) or beside in _ONE_SERVER or str(beside).startswith("@")):
+            words = ", ".join(f'"{w}"' for w in _ONE_SERVER)
+            raise r.fail(f"{path}.beside", f'one server: a node id, "@name" or one of {words}', e["beside"])
+    ops = r.integer(f"{path}.ops", e.get("ops", 1), 1, 100_000)
+    follow = r.boolean(f"{path}.follow", e.get("follow", True))
+    fields["submit"] = Submit(ops, op, key, follow, beside)
+    return fields
+
+
+def _write_submit(f: Fault) -> dict[str, Any]:
+    spec = f.submit or Submit()
+    t: dict[str, Any] = {"node": write_target(f.node), "ops": spec.ops, "op": spec.op, "follow": spec.follow}
+    if spec.key is not None:
+        t["key"] = spec.key
+    if spec.beside is not None:
+        t["beside"] = write_target(spec.beside)
+    return t
 
 
 def _heal_undo(fields: Fields) -> Fields:
@@ -408,14 +486,22 @@ _ACTIONS = (
     Action(
         "heal", "undo every partition, cut and disconnection", (), (), lambda r, path, e: {"do": "heal"}, lambda f: {}
     ),
-    Action("drop", "change the loss probability", ("value",), ("value",), _probability, _write_probability),
+    Action(
+        "drop",
+        "change the loss probability, of every message or (`kind`) of some kinds only",
+        ("value", "kind"),
+        ("value",),
+        _drop,
+        _write_drop,
+    ),
     Action(
         "duplicate", "change the duplication probability", ("value",), ("value",), _probability, _write_probability
     ),
     Action(
         "delay",
-        "change the delay distribution, for every link or one (`from`, `to`: both or neither)",
-        ("delay", "from", "to"),
+        "change the delay distribution, for every link, one (`from`, `to`: both or neither) or some kinds of message "
+        "(`kind`)",
+        ("delay", "from", "to", "kind"),
         ("delay",),
         _delay,
         _write_delay,
@@ -445,6 +531,18 @@ _ACTIONS = (
         ("node",),
         _node,
         _write_node,
+    ),
+    Action(
+        "submit",
+        "client operations sent now to each target, each from a client of its own: `ops` of them (1), of kind `op` "
+        '(`"put"`), on `key` (the workload\'s keys in turn); with `follow` (true) a client follows leader hints and '
+        "retries as workload clients do, without it makes one attempt (a refusal: the operation failed; no answer: "
+        "unknown); `beside` (a node id, `\"@name\"`, `\"leader\"`, `\"follower\"` or `\"random\"`): the clients sit "
+        "beside that server, on its side of every partition",
+        ("node", "ops", "op", "key", "follow", "beside"),
+        ("node",),
+        _submit,
+        _write_submit,
     ),
 )
 

@@ -6,7 +6,7 @@ import json
 import math
 from typing import Any
 
-from sim.scenario.actions import delay_table, write_occurrence
+from sim.scenario.actions import delay_table, write_kinds, write_occurrence
 from sim.scenario.model import Expectation, Scenario, Step
 from sim.units import format_time
 from sim.world.faults import Fault
@@ -71,7 +71,26 @@ def _expectation_table(e: Expectation) -> dict[str, Any]:
         return t
     if e.kind in ("no_leader", "no_commit"):
         assert e.start is not None and e.end is not None
-        return {e.kind: [format_time(e.start), format_time(e.end)]}
+        t = {e.kind: [format_time(e.start), format_time(e.end)]}
+        if e.among is not None:
+            t["among"] = e.among
+        return t
+    if e.kind in ("committed_at_least", "is_leader", "not_leader"):
+        t = {e.kind: e.value}
+        if e.servers is not None:
+            t["on"] = e.servers
+        if e.start is not None:
+            t["at"] = format_time(e.start)
+        return t
+    if e.kind in ("max_messages", "min_messages"):
+        t = {e.kind: e.value}
+        if e.kinds:
+            t["kind"] = write_kinds(e.kinds)
+        first = format_time(e.start) if e.start is not None else f"@{e.start_name}" if e.start_name else None
+        last = format_time(e.end) if e.end is not None else f"@{e.end_name}" if e.end_name else None
+        if first is not None or last is not None:
+            t["during"] = [first, last]
+        return t
     if e.kind == "latency_p99_below":
         return {e.kind: format_time(int(e.value))}  # type: ignore[call-overload]
     return {e.kind: e.value}
@@ -124,6 +143,8 @@ def to_toml(s: Scenario) -> str:
         out.append(f'stop = "{format_time(w.stop)}"')
     if w.give_up is not None:
         out.append(f'give_up = "{format_time(w.give_up)}"')
+    if w.beside:
+        out.append(f"beside = {_toml_value(list(w.beside))}")
     if w.weights is None:
         out.append(f"ops = {_toml_value(list(w.ops))}")
     else:

@@ -26,7 +26,15 @@ from sim.check.properties import EXPECTABLE
 from sim.raft.kv import OPS
 from sim.raft.node import RaftConfig
 from sim.rng import SEED_RULE, is_seed
-from sim.scenario.actions import ACTIONS, read_action, read_condition, read_name, read_occurrence
+from sim.scenario.actions import (
+    ACTIONS,
+    read_action,
+    read_bound_name,
+    read_condition,
+    read_kinds,
+    read_name,
+    read_occurrence,
+)
 from sim.scenario.model import (
     EXPECTATION_KINDS,
     EXPECTATION_MODIFIERS,
@@ -151,7 +159,7 @@ class _Parser(Reader):
         return ClusterConfig(nodes=nodes, raft=raft, disk_latency=disk, bug=bug, max_events_per_ms=budget)
 
     def network(self, t: dict[str, Any]) -> tuple[NetworkConfig, list[Fault]]:
-        self.check_keys("network", t, ("delay", "drop", "duplicate", "fifo", "links"))
+        self.check_keys("network", t, ("delay", "drop", "duplicate", "fifo", "links", "kinds"))
         delay: Delay = NetworkConfig.delay
         if "delay" in t:
             delay = self.delay("network.delay", t["delay"])
@@ -170,13 +178,30 @@ class _Parser(Reader):
             if "delay" not in link:
                 raise self.fail(f"{path}.delay", "a delay distribution for this link (missing)")
             faults.append(Fault(0, "delay", src=src, dst=dst, delay=self.delay(f"{path}.delay", link["delay"])))
+        rules = t.get("kinds", [])
+        if not isinstance(rules, list):
+            raise self.fail("network.kinds", "an array of tables ([[network.kinds]])", rules)
+        for i, rule in enumerate(rules):
+            # Loss and delay of some kinds of message: faults at time 0, as for links.
+            path = f"network.kinds[{i + 1}]"
+            rule = self.table(path, rule)
+            self.check_keys(path, rule, ("kind", "drop", "delay"))
+            if "kind" not in rule:
+                raise self.fail(f"{path}.kind", "the kinds of message these apply to (missing)")
+            kinds = read_kinds(self, f"{path}.kind", rule["kind"])
+            if "drop" not in rule and "delay" not in rule:
+                raise self.fail(path, "a drop probability, a delay, or both, for these kinds", None)
+            if "drop" in rule:
+                faults.append(Fault(0, "drop", value=self.probability(f"{path}.drop", rule["drop"]), kinds=kinds))
+            if "delay" in rule:
+                faults.append(Fault(0, "delay", delay=self.delay(f"{path}.delay", rule["delay"]), kinds=kinds))
         return NetworkConfig(delay=delay, drop=drop, duplicate=duplicate, fifo=fifo), faults
 
 
     def workload(self, t: dict[str, Any], duration: int) -> WorkloadConfig:
         keys = (
             "clients", "mode", "rate", "think", "timeout", "give_up", "redirect_backoff", "keys", "start", "stop",
-            "ops",
+            "ops", "beside",
         )  # fmt: skip
         self.check_keys("workload", t, keys)
         clients = self.integer("workload.clients", t.get("clients", 0), 0, 10_000)
@@ -224,7 +249,17 @@ class _Parser(Reader):
             mode=mode,
             think=think,
             give_up=give_up,
+            beside=self.beside(t["beside"]) if "beside" in t else (),
         )
+
+    def beside(self, value: Any) -> tuple[int, ...]:
+        """``workload.beside``: a node id (every client beside that server) or a list (client i beside the i-th,
+        round and round)."""
+        if isinstance(value, list):
+            if not value:
+                raise self.fail("workload.beside", "a node id or a non-empty list of node ids", value)
+            return tuple(self.node_id(f"workload.beside[{i + 1}]", v) for i, v in enumerate(value))
+        return (self.node_id("workload.beside", value),)
 
     def operations(self, value: Any) -> tuple[tuple[str, ...], tuple[float, ...] | None]:
         """``ops``: a list of operations drawn alike (``["get", "put"]``), or a table of relative weights
@@ -413,8 +448,19 @@ class _Parser(Reader):
             if "after" in e:
                 start = within_run(f"{path}.after", self.time(f"{path}.after", e["after"]), e["after"])
             return Expectation(kind, self.time(kpath, value, positive=True), start=start)
-        if kind in ("committed_at_least", "acked_at_least", "min_elections", "max_elections", "max_term"):
+        at = within_run(f"{path}.at", self.time(f"{path}.at", e["at"]), e["at"]) if "at" in e else None
+        if kind == "committed_at_least":
+            servers = self.integer(f"{path}.on", e["on"], 1, self.nodes) if "on" in e else None
+            return Expectation(kind, self.integer(kpath, value, 0), start=at, servers=servers)
+        if kind in ("acked_at_least", "min_elections", "max_elections", "max_term"):
             return Expectation(kind, self.integer(kpath, value, 0))
+        if kind in ("is_leader", "not_leader"):
+            if isinstance(value, str):
+                if not value.startswith("@"):
+                    raise self.fail(kpath, 'a node id or "@name"', value)
+                read_bound_name(self, kpath, value)
+                return Expectation(kind, value, start=at)
+            return Expectation(kind, self.node_id(kpath, value), start=at)
         if kind == "logs_converge_by":
             t = within_run(kpath, self.time(kpath, value), value)
             lag = self.time(f"{path}.lag", e["lag"]) if "lag" in e else None
@@ -426,12 +472,43 @@ class _Parser(Reader):
             end = within_run(f"{kpath}[2]", self.time(f"{kpath}[2]", value[1]), value[1])
             if end < start:
                 raise self.fail(kpath, "an interval [from, to] with from <= to", value)
-            return Expectation(kind, None, start=start, end=end)
+            among = None
+            if "among" in e:
+                if e["among"] not in ("all", "connected"):
+                    raise self.fail(f"{path}.among", '"all" (every live server) or "connected"', e["among"])
+                among = e["among"] if e["among"] != "all" else None
+            return Expectation(kind, None, start=start, end=end, among=among)
         if kind == "violation":
             names = (*EXPECTABLE, "any")
             if value not in names:
                 raise self.fail(kpath, f"a property name: one of {', '.join(names)}", value)
             return Expectation(kind, value)
+        if kind in ("max_messages", "min_messages"):
+            kinds = read_kinds(self, f"{path}.kind", e["kind"]) if "kind" in e else ()
+            start, end, start_name, end_name = None, None, None, None
+            if "during" in e:
+                during = e["during"]
+                dpath = f"{path}.during"
+                if not isinstance(during, list) or len(during) != 2:
+                    raise self.fail(dpath, 'an interval [from, to] of times or "@name"s, like ["1s", "@done"]', during)
+                ends: list[int | str] = []
+                for j, v in enumerate(during):
+                    epath = f"{dpath}[{j + 1}]"
+                    if isinstance(v, str) and v.startswith("@"):
+                        if v[1:] not in self.names:
+                            raise self.fail(epath, "a moment bound by an `as` somewhere in the file", v)
+                        ends.append(v[1:])
+                    else:
+                        ends.append(within_run(epath, self.time(epath, v), v))
+                first, last = ends
+                if isinstance(first, int) and isinstance(last, int) and last < first:
+                    raise self.fail(dpath, "an interval [from, to] with from <= to", during)
+                start, start_name = (first, None) if isinstance(first, int) else (None, first)
+                end, end_name = (last, None) if isinstance(last, int) else (None, last)
+            count = self.integer(kpath, value, 0)
+            return Expectation(
+                kind, count, start=start, end=end, kinds=kinds, start_name=start_name, end_name=end_name
+            )
         if kind in ("clients_complete", "state_machines_agree"):
             if value is not True:
                 raise self.fail(kpath, "true", value)

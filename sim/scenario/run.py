@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import IO, TYPE_CHECKING, Any
 
 from sim.check.safety import PROPERTIES, Violation
-from sim.scenario.model import Expectation, Scenario
+from sim.scenario.model import Expectation, Scenario, Step
 from sim.scenario.monitors import monitor_for, percentile
 from sim.scenario.steps import StepsRun, StopRun
 from sim.units import format_ms
@@ -150,12 +150,35 @@ def fault_text(t: int, action: str, d: dict[str, Any]) -> str:
 
 def expectation_text(e: Expectation) -> str:
     if e.kind in ("no_leader", "no_commit"):
-        return f"{e.kind} [{format_ms(e.start or 0)}, {format_ms(e.end or 0)}]"
+        among = f" among {e.among} servers" if e.among else ""
+        return f"{e.kind} [{format_ms(e.start or 0)}, {format_ms(e.end or 0)}]{among}"
+    if e.kind in ("committed_at_least", "is_leader", "not_leader"):
+        on = f" on {e.servers} servers" if e.servers is not None else ""
+        at = f" at {format_ms(e.start)}" if e.start is not None else ""
+        return f"{e.kind} {e.value}{on}{at}"
     if e.kind in ("leader_within", "logs_converge_by", "latency_p99_below"):
         return f"{e.kind} {format_ms(int(e.value))}"  # type: ignore[call-overload]
     if e.kind in ("clients_complete", "state_machines_agree"):
         return e.kind
     return f"{e.kind} {e.value}"
+
+
+def counts_messages(s: Scenario) -> bool:
+    """Whether the scenario reads message counts (an expectation on them, or a condition that reads them)."""
+    if any(e.kind in ("max_messages", "min_messages") for e in s.expectations):
+        return True
+    conditions = [f.guard.when for f in s.faults if f.guard is not None and f.guard.when is not None]
+
+    def collect(steps: tuple[Step, ...]) -> None:
+        for step in steps:
+            conditions.extend(c for c in (step.until, step.check) if c is not None)
+            guard = step.action.guard if step.action is not None else None
+            if guard is not None and guard.when is not None:
+                conditions.append(guard.when)
+            collect(step.steps)
+
+    collect(s.steps)
+    return any(c.counts_messages() for c in conditions)
 
 
 # How much simulated time a run advances between two calls of its ``progress`` callback.
@@ -180,12 +203,14 @@ def run_scenario(
     sim = Simulation(s.cluster, s.network, s.workload, seed=run_seed, trace=trace or trace_out is not None)
     if trace_out is not None:
         sim.stream_trace(trace_out, s.name, s.source, s.duration)
+    if counts_messages(s):
+        sim.network.count_sent()
     names = schedule(sim, s.faults)
     steps = None
     if s.steps:
         steps = StepsRun(sim, s.steps, names, stop_when_done=s.ends_with_steps)
         steps.start()
-    monitors = [monitor_for(e, s) for e in s.expectations]
+    monitors = [monitor_for(e, s, names) for e in s.expectations]
     watching = [m for m in monitors if m.active]
 
     def after_event(sim: Simulation) -> None:

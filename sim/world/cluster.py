@@ -35,7 +35,7 @@ from sim.raft.messages import Message, RequestVoteReply
 from sim.raft.node import FOLLOWER, LEADER, Node, Output
 from sim.rng import stream
 from sim.trace import CHUNK, FORMAT, Trace, format_records
-from sim.world.clients import Client, LatencySummary, OpRecord, operations
+from sim.world.clients import Client, LatencySummary, OneShot, OpRecord, key_names, one_command, operations
 from sim.world.config import ClusterConfig, NetworkConfig, WorkloadConfig
 from sim.world.network import Delay, Network, describe_delay
 from sim.world.storage import Storage
@@ -262,7 +262,7 @@ class Simulation:
 
     Fault injection: ``crash``, ``restart``, ``partition``, ``isolate``, ``cut``, ``repair``, ``heal``,
     ``disconnect``, ``reconnect``, ``set_drop``, ``set_duplicate``, ``set_delay``, ``set_drift``; ``at(time, fn)``
-    schedules any of them.
+    schedules any of them. ``submit`` sends one client operation to a chosen server.
     """
 
     def __init__(
@@ -313,6 +313,8 @@ class Simulation:
             client = Client(self.env, self.network, self.trace, self.checker, ids, name, rng, workload, self.history)
             self.clients[name] = client
             self.network.attach(name, client.on_reply)
+            if workload.beside:
+                self.network.place(name, workload.beside[i % len(workload.beside)])
         for server in self.servers.values():
             server.boot()
         for client in self.clients.values():
@@ -602,12 +604,39 @@ class Simulation:
         self._fault("reconnect", nodes=[node])
         self.network.reconnect(node)
 
+    def submit(
+        self, server: int, op: str, key: str | None = None, follow: bool = True, beside: int | None = None
+    ) -> str:
+        """A client of its own sends one operation to ``server`` now (``OneShot``: with ``follow`` it finds the
+        leader and retries as workload clients do, without it makes that one attempt), beside server ``beside``
+        if given; its key is ``key``, or the workload's keys in turn. Returns the client's name."""
+        number = len(self.clients) - self.workload.clients + 1
+        name = f"s{number}"
+        key = key if key is not None else key_names(self.workload.keys)[(number - 1) % self.workload.keys]
+        rng = stream(self.seed, f"clients/{name}")
+        client = OneShot(
+            self.env, self.network, self.trace, self.checker, list(self.servers), name, rng, self.workload,
+            self.history, command=one_command(name, op, key), target=server, follow=follow,
+        )  # fmt: skip
+        self._fault("submit", nodes=[server], client=name, op=op, key=key)
+        self.clients[name] = client
+        self.network.attach(name, client.on_reply)
+        if beside is not None:
+            self.network.place(name, beside)
+        client.start()
+        return name
+
     def connected(self) -> list[int]:
         """Live servers that are not disconnected (``disconnect``), in order."""
         off = self.network.disconnected()
         return [i for i, s in self.servers.items() if s.alive and i not in off]
 
-    def set_drop(self, p: float) -> None:
+    def set_drop(self, p: float, kinds: tuple[str, ...] = ()) -> None:
+        """The loss probability of every message, or with ``kinds`` (message kind names) of those kinds."""
+        if kinds:
+            self._fault("drop", value=p, kinds=list(kinds))
+            self.network.set_kind(kinds, drop=p)
+            return
         self._fault("drop", value=p)
         self.network.drop = p
 
@@ -615,8 +644,14 @@ class Simulation:
         self._fault("duplicate", value=p)
         self.network.duplicate = p
 
-    def set_delay(self, delay: Delay, src: int | None = None, dst: int | None = None) -> None:
-        if src is None or dst is None:
+    def set_delay(
+        self, delay: Delay, src: int | None = None, dst: int | None = None, kinds: tuple[str, ...] = ()
+    ) -> None:
+        """The delay of every message, of the link ``src`` -> ``dst``, or with ``kinds`` of those kinds."""
+        if kinds:
+            self._fault("delay", value=describe_delay(delay), kinds=list(kinds))
+            self.network.set_kind(kinds, delay=delay)
+        elif src is None or dst is None:
             self._fault("delay", value=describe_delay(delay))
             self.network.delay = delay
         else:

@@ -13,9 +13,11 @@ Grammar, from the loosest binding to the tightest::
     and        := not ("and" not)*
     not        := "not" not | comparison
     comparison := sum (("<" | "<=" | "==" | "!=" | ">=" | ">") sum)?
-    sum        := moment (("+" | "-") moment)*
+    sum        := product (("+" | "-") product)*
+    product    := moment ("*" moment)*
     moment     := atom ("@" NAME)?          # the atom's value at the moment NAME was bound (an ``as``)
     atom       := INTEGER | "@" NAME | QUANTITY | FUNCTION "(" argument ")" | "(" condition ")"
+                | "messages" ("(" KIND ")")?     # messages sent so far, of a kind or group (KIND_GROUPS)
 
 ``@name`` alone is the server a name is bound to (0 while it is bound to none, or not yet bound). ``QUANTITIES``
 and ``FUNCTIONS`` list the vocabulary with what each means; ``scenarios/README.md`` documents it.
@@ -29,6 +31,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from sim.world.names import Names
+from sim.world.network import KIND_GROUPS, MESSAGE_KINDS
 
 if TYPE_CHECKING:
     from sim.world.cluster import Simulation
@@ -49,8 +52,9 @@ class ConditionError(Exception):
 class State:
     """What conditions can read, captured at one moment (``State.of``): per server (by id) whether it is alive and
     disconnected, its role (None when crashed), term, commit index, last log index and the leader it follows; and
-    for the cluster the clients' acknowledged and pending operations, the leaders elected so far and the highest
-    commit index reached."""
+    for the cluster the clients' acknowledged and pending operations, the leaders elected so far, the highest
+    commit index reached and the messages sent so far per kind (counted only once the network is told to:
+    ``Network.count_sent``)."""
 
     __slots__ = (
         "_established",
@@ -62,6 +66,7 @@ class State:
         "elections",
         "last_index",
         "leader_id",
+        "messages",
         "pending",
         "role",
         "term",
@@ -91,6 +96,7 @@ class State:
         st.pending = sim.pending_commands()
         st.elections = len(sim.elections)
         st.committed = sim.committed
+        st.messages = sim.network.sent()
         return st
 
     def servers(self) -> Iterator[int]:
@@ -239,6 +245,27 @@ class Call(_Node):
 
 
 @dataclass(frozen=True)
+class Messages(_Node):
+    """``messages`` or ``messages(kind)``: how many messages of those kinds have been sent so far."""
+
+    kind: str  # a kind name or a group (KIND_GROUPS)
+
+    def value(self, state: State, names: Names | None) -> int:
+        return sum(state.messages.get(k, 0) for k in kinds_of(self.kind))
+
+    def __str__(self) -> str:
+        return "messages" if self.kind == "all" else f"messages({self.kind})"
+
+
+def kinds_of(kind: str) -> tuple[str, ...]:
+    """The message kind names a kind or a group names."""
+    return KIND_GROUPS.get(kind, (kind,))
+
+
+KIND_WORDS = (*KIND_GROUPS, *MESSAGE_KINDS)
+
+
+@dataclass(frozen=True)
 class Moment(_Node):
     """``x@name``: the value ``x`` had when ``name`` was bound (names keep the state of that moment)."""
 
@@ -292,6 +319,8 @@ class Binary(_Node):
             return a + b
         if op == "-":
             return a - b
+        if op == "*":
+            return a * b
         return int(COMPARISONS[op](a, b))
 
     def parts(self) -> Iterator[_Node]:
@@ -323,6 +352,10 @@ class Condition:
         """The names it reads as servers (``@name``)."""
         return {p.name for p in self.tree.parts() if isinstance(p, Server)}
 
+    def counts_messages(self) -> bool:
+        """Whether it reads message counts (which the network counts only when asked to)."""
+        return any(isinstance(p, Messages) for p in self.tree.parts())
+
     def moments(self) -> set[str]:
         """The names whose moment it reads (``x@name``)."""
         return {p.name for p in self.tree.parts() if isinstance(p, Moment)}
@@ -331,7 +364,7 @@ class Condition:
         """The value of each quantity, call, name and moment in it, now: why it holds or not."""
         shown: list[str] = []
         for p in self.tree.parts():
-            if isinstance(p, Quantity | Call | Server | Moment):
+            if isinstance(p, Quantity | Call | Server | Moment | Messages):
                 try:
                     text = f"{p} = {p.value(state, names)}"
                 except ConditionError as e:
@@ -347,7 +380,7 @@ class Condition:
 # ================================================================================================ parsing
 
 _TOKEN = re.compile(
-    r"\s*(?:(?P<int>\d+)|(?P<name>@?[A-Za-z_][A-Za-z0-9_]*)|(?P<op><=|>=|==|!=|[<>()+\-]))"
+    r"\s*(?:(?P<int>\d+)|(?P<name>@?[A-Za-z_][A-Za-z0-9_]*)|(?P<op><=|>=|==|!=|[<>()+\-*]))"
 )
 _KEYWORDS = ("and", "or", "not")
 
@@ -429,11 +462,17 @@ class _Parser:
         return node
 
     def sum(self) -> _Node:
-        node = self.moment()
+        node = self.product()
         while self.peek() in ("+", "-"):
             op = self.tokens[self.i][1]
             self.i += 1
-            node = Binary(op, node, self.moment())
+            node = Binary(op, node, self.product())
+        return node
+
+    def product(self) -> _Node:
+        node = self.moment()
+        while self.take("*"):
+            node = Binary("*", node, self.moment())
         return node
 
     def moment(self) -> _Node:
@@ -463,6 +502,17 @@ class _Parser:
         if kind == "name" and word.startswith("@"):
             self.i += 1
             return Server(word[1:])
+        if word == "messages":
+            self.i += 1
+            if not self.take("("):
+                return Messages("all")
+            kind = self.peek()
+            if kind not in KIND_WORDS:
+                raise self.fail(f"a message kind: one of {', '.join(KIND_WORDS)}")
+            self.i += 1
+            if not self.take(")"):
+                raise self.fail('")"')
+            return Messages(kind)
         if kind == "name" and word not in _KEYWORDS:
             self.i += 1
             if self.peek() == "(":

@@ -45,3 +45,6 @@ class WorkloadConfig:
     mode: str = "open"  # "open": Poisson arrivals at ``rate``; "closed": the next after the previous completes
     think: int = 0  # closed loop: mean (exponential) pause between one operation's completion and the next
     give_up: int | None = None  # stop waiting after this long: the outcome is unknown (info); None: never
+    # The servers the clients sit beside, client i beside beside[i % len] (sim.world.network.Network.place): its
+    # messages pass where that server's would. Empty: outside every partition.
+    beside: tuple[int, ...] = ()

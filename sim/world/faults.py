@@ -14,12 +14,13 @@ isolate    ``node``: target (each resolved node is cut off from all others)
 cut        ``src``, ``dst`` (targets): messages from src to dst are lost (one way)
 repair     ``src``, ``dst`` (targets): undo a cut
 heal       (none): undo every partition, cut and disconnection
-drop       ``value``: probability that a message is lost
+drop       ``value``: probability that a message is lost (of the message ``kinds`` only, if set)
 duplicate  ``value``: probability that a message is delivered twice
-delay      ``delay``: the delay distribution (for the link ``src`` -> ``dst`` if both set)
+delay      ``delay``: the delay distribution (for the link ``src`` -> ``dst`` if both set, or ``kinds`` only)
 drift      ``node``: target, ``value``: clock rate (1.1 = timers fire 10% early)
 disconnect ``node``: target (each resolved node is cut off from every other server until reconnected; composes)
 reconnect  ``node``: target (undo a disconnect)
+submit     ``node``: target, ``submit``: ``Submit`` (client operations sent to each resolved server)
 =========  ==========================================================================
 
 Targets: a node id, a tuple of ids, ``"leader"`` (the current leader, if any), ``"follower"`` (one live
@@ -44,7 +45,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from sim.world.conditions import Condition, ConditionError, State
+from sim.world.conditions import Condition, ConditionError, State, kinds_of
 from sim.world.names import Names
 from sim.world.network import Delay
 
@@ -68,6 +69,7 @@ ACTIONS = (
     "drift",
     "disconnect",
     "reconnect",
+    "submit",
 )
 TARGET_WORDS = (
     "leader",
@@ -95,6 +97,22 @@ class Fault:
     bind: str | None = None  # the name under which the servers ``node`` resolved to are kept (``as``)
     pick: int | None = None  # ``node`` narrowed to this many distinct servers (a seeded pick)
     guard: Guard | None = None  # whether (and how often) it happens, and what follows it
+    submit: Submit | None = None  # what ``submit`` sends
+    kinds: tuple[str, ...] = ()  # drop, delay: only messages of these kinds or groups (sim.world.network)
+
+
+@dataclass(frozen=True)
+class Submit:
+    """Client operations a ``submit`` sends to each server its target names, each from a client of its own
+    (``Simulation.submit``): ``ops`` of them, of kind ``op``, on ``key`` (None: the workload's keys in turn);
+    ``follow``: the clients find the leader and retry, else each makes one attempt; ``beside``: a target naming
+    the server the clients sit beside (its first server), None for outside the partitions."""
+
+    ops: int = 1
+    op: str = "put"
+    key: str | None = None
+    follow: bool = True
+    beside: Target = None
 
 
 @dataclass(frozen=True)
@@ -193,18 +211,32 @@ def apply(sim: Simulation, fault: Fault, names: Names | None = None) -> None:
     elif do == "reconnect":
         for n in nodes:
             sim.reconnect(n)
+    elif do == "submit":
+        spec = fault.submit or Submit()
+        beside = resolve(sim, spec.beside, names)[:1] if spec.beside is not None else []
+        for n in nodes:
+            for _ in range(spec.ops):
+                sim.submit(n, spec.op, spec.key, spec.follow, beside[0] if beside else None)
     elif do == "drop":
-        sim.set_drop(float(fault.value or 0.0))
+        sim.set_drop(float(fault.value or 0.0), _kinds(fault.kinds))
     elif do == "duplicate":
         sim.set_duplicate(float(fault.value or 0.0))
     elif do == "delay":
         assert fault.delay is not None
-        sim.set_delay(fault.delay, fault.src, fault.dst)
+        if fault.kinds:
+            sim.set_delay(fault.delay, kinds=_kinds(fault.kinds))
+        else:
+            sim.set_delay(fault.delay, fault.src, fault.dst)  # type: ignore[arg-type]
     elif do == "drift":
         for n in nodes:
             sim.set_drift(n, float(fault.value if fault.value is not None else 1.0))
     else:
         raise ValueError(f"unknown fault action {do!r}")
+
+
+def _kinds(kinds: tuple[str, ...]) -> tuple[str, ...]:
+    """Message kind names, groups spelt out."""
+    return tuple(k for kind in kinds for k in kinds_of(kind))
 
 
 def _groups(sim: Simulation, groups: tuple[tuple[int | str, ...], ...], names: Names | None) -> list[list[int]]:
