@@ -122,7 +122,7 @@ def _scenario_paths(names: list[str]) -> list[str]:
         if path.is_dir():
             found = scenario_files(path)
             if not found:
-                raise UsageError(f"{name}: expected a scenario file or a folder of them (.toml), got a folder with none")
+                raise UsageError(f"{name}: expected a scenario file or a folder of them (.toml), got a folder of none")
             paths.extend(str(path / f.relative_to(path)) for f in found)
         else:
             paths.append(str(path))
