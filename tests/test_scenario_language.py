@@ -7,6 +7,8 @@ import re
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from sim.scenario import ScenarioError, ScenarioResult, loads, run_scenario, to_toml
 from sim.scenario.actions import ACTIONS
@@ -1163,3 +1165,141 @@ def test_bad_scoped_expectations() -> None:
     assert 'expect[1].not_leader: expected a node id or "@name", got "leader"' in _bad(base + 'not_leader = "leader"\n')
     assert "expect[1].is_leader: expected a name bound by an event's `as`" in _bad(base + 'is_leader = "@x"\n')
     assert "expect[1].at: unknown key" in _bad(base + 'acked_at_least = 1\nat = "1s"\n')
+
+
+# ---------------------------------------------------------------------------------------- two bugs, fixed
+
+ONE_SERVER = """
+duration = "1s"
+[cluster]
+nodes = 1
+election_timeout = ["400ms", "400ms"]
+"""
+
+
+def test_drift_rescales_timers_already_armed() -> None:
+    """A 400 ms election timer armed at 0, with the clock turning four times as fast at 100 ms: 300 ms of local
+    time are left, which pass in 75 ms, so it fires at 175 ms (it used to fire at 400 ms)."""
+    s = loads(ONE_SERVER + '[[events]]\nat = "100ms"\ndo = "drift"\nnode = 1\nrate = 4.0\n')
+    r = run_scenario(s, seed=1)
+    assert r.sim.elections[0][0] == 175_000
+    # And back: slowed to half speed at 100 ms, the 300 ms left take 600 ms.
+    s = loads(ONE_SERVER + '[[events]]\nat = "100ms"\ndo = "drift"\nnode = 1\nrate = 0.5\n')
+    assert run_scenario(s, seed=1).sim.elections[0][0] == 700_000
+    # Without drift, the election is at 400 ms.
+    assert run_scenario(loads(ONE_SERVER), seed=1).sim.elections[0][0] == 400_000
+
+
+def test_leader_within_fails_when_the_leader_comes_after_its_window() -> None:
+    """One server elects itself at 400 ms, and nothing happens in between: the first event after the 200 ms window
+    is the election itself, which used to pass."""
+    r = run_scenario(loads(ONE_SERVER + '[[expect]]\nleader_within = "200ms"\n'), seed=1)
+    (_, passed, why), = r.expectations
+    assert not passed and why.startswith("no leader followed by a majority within 200ms after start at 0ms")
+    r = run_scenario(loads(ONE_SERVER + '[[expect]]\nleader_within = "400ms"\n'), seed=1)
+    assert r.expectations[0][1], r.expectations[0][2]  # at 400 ms exactly: within
+
+
+# ---------------------------------------------------------------------------------------- the round trip
+
+_EVENT_BODIES = [
+    'do = "crash"\nnode = "leader"\nas = "a"\nrestart_after = "30ms"',
+    'do = "crash"\nnode = "random"\npick = 2\nprobability = 0.5',
+    'do = "disconnect"\nnode = "connected"\npick = 1\nreconnect_after = "20ms"\nwhen = "alive >= 2"',
+    'do = "reconnect"\nnode = "@a"',
+    'do = "partition"\ngroups = [["@a", 1], ["follower"]]\nheal_after = "10ms"',
+    'do = "cut"\nfrom = "@a"\nto = "all"\nrepair_after = "5ms"',
+    'do = "repair"\nfrom = [1, 2]\nto = 3',
+    'do = "drop"\nvalue = 0.25\nkind = ["replies", "RequestVote"]',
+    'do = "delay"\nkind = "requests"\ndelay = { dist = "mixture", share = 0.3, long = { dist = "fixed", value = 9 }, '
+    'short = { dist = "exponential", mean = 2 } }',
+    'do = "submit"\nnode = "leader"\nops = 3\nop = "cas"\nkey = "k9"\nfollow = false\nbeside = "@a"',
+    'do = "drift"\nnode = "@a"\nrate = 2.5\nwhen = "term@a < term + 3 * 2"',
+    'do = "heal"\nas = "m"\nprobability = 0.0',
+]
+_STEP_BODIES = [
+    'wait = "7ms"',
+    'until = "leader != 0 or messages(client) > 1"\nwithin = "40ms"\nas = "u"',
+    'check = "commit >= commit@u or not is_alive(@a)"',
+    'as = "mark"',
+    *_EVENT_BODIES[:4],
+    _EVENT_BODIES[9],
+]
+
+
+@settings(max_examples=60, deadline=None, derandomize=True)
+@given(
+    events=st.lists(
+        st.tuples(st.integers(0, len(_EVENT_BODIES) - 1), st.sampled_from(["", "every", "gaps"])), max_size=6
+    ),
+    steps=st.lists(st.integers(0, len(_STEP_BODIES)), max_size=6),
+    duration=st.booleans(),
+)
+def test_every_new_key_survives_the_round_trip(events: list[tuple[int, str]], steps: list[int], duration: bool) -> None:
+    """Files made of the new keys: what ``loads`` reads, ``to_toml`` writes back to an equal scenario."""
+    parts = ['duration = "20s"' if duration or not steps else 'name = "steps only"']
+    # The names every body may use, bound first (an `as` anywhere in the file would do).
+    parts.append('[[events]]\nat = 0\ndo = "heal"\nas = "m"\n[[events]]\nat = 0\ndo = "heal"\nas = "u"')
+    parts.append('[[events]]\nat = 0\ndo = "crash"\nnode = 1\nas = "a"')
+    for i, (body, repeat) in enumerate(events):
+        parts.append(f'[[events]]\nat = "{i + 1}s"\n{_EVENT_BODIES[body]}')
+        if repeat == "every":
+            parts.append('every = "100ms"\ncount = 3')
+        elif repeat == "gaps":
+            parts.append('every = ["100ms", "200ms"]\ncount = 2')
+    for k in steps:
+        if k == len(_STEP_BODIES):
+            parts.append('[[steps]]\nrepeat = 2\n[[steps.steps]]\nwait = "1ms"\n[[steps.steps]]\ncheck = "alive"')
+        else:
+            parts.append(f"[[steps]]\n{_STEP_BODIES[k]}")
+    parts.append('[[expect]]\nmax_messages = 9\nkind = "replies"\nduring = ["@m", "@a"]')
+    parts.append('[[expect]]\nno_leader = ["0s", "1ms"]\namong = "connected"')
+    parts.append('[[expect]]\ncommitted_at_least = 1\non = 2\nat = "1ms"')
+    parts.append('[[network.kinds]]\nkind = "client"\ndrop = 0.5')
+    text = "\n".join(parts) + "\n"
+    try:
+        s = loads(text)
+    except ScenarioError as e:
+        assert "within the run" in str(e), str(e)  # steps too short for the events, without a duration
+        return
+    assert loads(to_toml(s)) == s
+
+
+def test_the_timeline_shades_disconnected_servers(tmp_path: Path) -> None:
+    from sim.viz.timeline import _build, plot_timeline
+
+    s = loads(RE_ELECTION)
+    r = run_scenario(s, seed=2)
+    timeline = _build(_trace_dicts(r))
+    shown = [(start, end, text) for start, end, text, _ in timeline.network]
+    l1 = r.sim.faults[0][2]["nodes"][0]  # type: ignore[index]
+    assert shown[0] == (1_000_000, 2_000_000, f"disconnected {l1}")
+    assert shown[1][0] == 3_000_000 and shown[1][1] == 4_000_000 and shown[1][2].count(",") == 1  # two at once
+    assert len(shown) == 2  # the moment between the two disconnections at 3 s is not drawn
+    assert plot_timeline(_trace_dicts(r), tmp_path / "t.png")["partitions"] == 2
+
+
+def _trace_dicts(r: ScenarioResult) -> list[dict[str, object]]:
+    from sim.trace import record_to_dict
+
+    return [record_to_dict(rec) for rec in r.sim.trace]
+
+
+def test_leader_within_counts_from_the_latest_a_guarded_event_may_fire() -> None:
+    s = loads(
+        """
+        duration = "5s"
+        [[events]]
+        at = "1s"
+        do = "crash"
+        node = "leader"
+        every = ["100ms", "300ms"]
+        count = 3
+        probability = 0.5
+        restart_after = "50ms"
+        [[expect]]
+        leader_within = "2s"
+        """
+    )
+    r = run_scenario(s, seed=1)
+    assert "after the last event at 1650ms" in r.expectations[0][2]  # 1s + 2 gaps of at most 300ms + the restart

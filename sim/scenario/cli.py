@@ -173,6 +173,8 @@ def run_command(args: argparse.Namespace) -> int:
         if several or args.quiet:
             print(result.line())
             if not result.passed and not args.quiet:
+                if result.steps is not None and not result.steps[0]:
+                    print(f"    FAIL steps: {result.steps[1]}")
                 for e, passed, why in result.expectations:
                     if not passed:
                         print(f"    FAIL {expectation_text(e)}: {why}")

@@ -9,7 +9,8 @@ from typing import TYPE_CHECKING
 from sim.check.safety import Violation
 from sim.scenario.model import Expectation, Scenario
 from sim.units import format_ms
-from sim.world.conditions import kinds_of
+from sim.world.conditions import State, kinds_of
+from sim.world.faults import Fault
 from sim.world.names import Names
 
 if TYPE_CHECKING:
@@ -34,6 +35,15 @@ class _Monitor:
         raise NotImplementedError
 
 
+def _latest(f: Fault) -> int:
+    """The latest time a fault may fire: with a guard, its last repetition (every gap the longest) and its undo."""
+    g = f.guard
+    if g is None:
+        return f.at
+    last = f.at + (g.count - 1) * (g.every[1] if g.every else 0)
+    return last + max((then.at for then in g.then), default=0)
+
+
 def _at_or_after(sim: Simulation, t: int) -> bool:
     """Whether the simulation's state is now the state at time ``t`` or later: every event up to ``t`` is done."""
     return sim.env.now > t or sim.env.peek() > t
@@ -52,7 +62,7 @@ class _LeaderWithin(_Monitor):
 
     def __init__(self, e: Expectation, s: Scenario) -> None:
         super().__init__(e, s)
-        last = s.faults[-1].at if s.faults else 0
+        last = max((_latest(f) for f in s.faults), default=0)
         self.ref = e.start if e.start is not None else last
         self.deadline = self.ref + int(e.value)  # type: ignore[call-overload]
         self.stable = s.cluster.raft.election_timeout_max
@@ -67,11 +77,18 @@ class _LeaderWithin(_Monitor):
         if cand is not None and now >= cand[2] + self.stable:
             self._pass(cand)
             return
+        if cand is None and now > self.deadline:
+            # The state before this event, without a leader, held through the deadline: whatever this event
+            # brings comes too late (even when no other event happened in between).
+            self._fail(sim)
+            return
         found = sim.established_leader()
         if found is None:
             self.candidate = None
         elif cand is None or (cand[0], cand[1]) != found:
             self.candidate = (found[0], found[1], max(now, self.ref))
+            if now > self.deadline:
+                self.candidate = None  # another leader took over after the window: too late as well
         if self.candidate is None and now > self.deadline:
             self._fail(sim)
 
@@ -308,11 +325,12 @@ class _Moment(_Monitor):
 
     def judge(self, sim: Simulation, when: str) -> tuple[bool, str]:
         e = self.e
+        state = State.of(sim)
         if e.kind == "committed_at_least":
             index = int(e.value)  # type: ignore[call-overload]
             if e.servers is None:
                 return sim.committed >= index, f"commit index {sim.committed} {when}, need >= {index}"
-            commits = {i: s.node.commit for i, s in sim.servers.items() if s.node is not None}
+            commits = state.commits()
             have = sorted(i for i, c in commits.items() if c >= index)
             shown = ", ".join(f"{i}:{c}" for i, c in commits.items())
             return (
@@ -327,13 +345,13 @@ class _Moment(_Monitor):
                 what = "not bound" if bound is None else f"bound to {len(bound)} servers"
                 return False, f"{node} is {what} {when}; it must name one server"
             node = bound[0]
-        server = sim.servers[int(node)]  # type: ignore[call-overload]
-        leads = server.node is not None and server.node.role == "leader"
-        state = "leader" if leads else ("crashed" if server.node is None else server.node.role)
-        name = f"{e.value} (node {node})" if isinstance(e.value, str) else f"node {node}"
+        n = int(node)  # type: ignore[call-overload]
+        leads = state.leads(n)
+        role = state.role[n] or "crashed"
+        name = f"{e.value} (node {n})" if isinstance(e.value, str) else f"node {n}"
         ok = leads if e.kind == "is_leader" else not leads
-        term = f", term {server.node.term}" if server.node is not None else ""
-        return ok, f"{name} was {state} {when}{term}"
+        term = f", term {state.term[n]}" if state.alive[n] else ""
+        return ok, f"{name} was {role} {when}{term}"
 
 
 class _AtEnd(_Monitor):

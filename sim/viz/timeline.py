@@ -57,7 +57,7 @@ COLORS = {
 }
 PRIORITY = {"follower": 0, "precandidate": 1, "candidate": 2, "leader": 3, DOWN: 4}
 NETWORK_ACTIONS = ("partition", "isolate", "cut", "repair", "heal")
-OTHER_FAULT_ACTIONS = ("drop", "duplicate", "delay", "drift", "disconnect", "reconnect")
+OTHER_FAULT_ACTIONS = ("drop", "duplicate", "delay", "drift")
 # The kinds a timeline needs; message traffic is skipped, which keeps reading a long trace fast.
 KINDS = frozenset({"header", "boot", "crash", "state", "vote", "commit", "fault", "violation", "end"})
 CUT_COLOR = "#9575cd"
@@ -192,6 +192,7 @@ def _build(events: Iterable[dict[str, Any]], run_end_us: int | None = None, last
     network: list[tuple[int, int, str, list[int]]] = []
     open_net: tuple[int, str, list[int]] | None = None
     groups: list[list[int]] | None = None
+    off: set[int] = set()  # disconnected servers (``disconnect``): cut off whatever the partition
     cut_since: dict[tuple[int, int], int] = {}  # the cuts in force, in the order they were made
     cuts: list[tuple[int, int, int, int]] = []
     header: dict[str, Any] | None = None
@@ -220,10 +221,14 @@ def _build(events: Iterable[dict[str, Any]], run_end_us: int | None = None, last
         if groups is not None:
             text, cut_off = _describe_groups(groups, sorted(nodes))
             state = (f"partition {text}", cut_off)
+        if off:
+            shown = "disconnected " + ",".join(map(str, sorted(off)))
+            state = (f"{state[0]}; {shown}", sorted(set(state[1]) | off)) if state else (shown, sorted(off))
         if open_net is not None:
             if state is not None and state == (open_net[1], open_net[2]):
                 return
-            network.append((open_net[0], t, open_net[1], open_net[2]))
+            if open_net[0] != t:  # a state that lasted no time (two changes at once) is not drawn
+                network.append((open_net[0], t, open_net[1], open_net[2]))
             open_net = None
         if state is not None:
             open_net = (t, state[0], state[1])
@@ -280,8 +285,13 @@ def _build(events: Iterable[dict[str, Any]], run_end_us: int | None = None, last
                 cut_since.setdefault((d["src"], d["dst"]), t)
             elif action == "repair":
                 uncut((d["src"], d["dst"]), t)
+            elif action in ("disconnect", "reconnect"):
+                for n in d.get("nodes", []):
+                    (off.add if action == "disconnect" else off.discard)(n)
+                partition_changed(t)
             elif action == "heal":
                 groups = None
+                off.clear()
                 partition_changed(t)
                 for link in list(cut_since):
                     uncut(link, t)

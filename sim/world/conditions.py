@@ -28,7 +28,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from sim.world.names import Names
 from sim.world.network import KIND_GROUPS, MESSAGE_KINDS
@@ -83,21 +83,20 @@ class State:
         off = set(sim.network.disconnected())
         st.alive, st.disconnected, st.role, st.term, st.commit, st.last_index, st.leader_id = {}, {}, {}, {}, {}, {}, {}
         for i, server in sim.servers.items():
-            node = server.node
-            st.alive[i] = node is not None
+            st.alive[i] = server.alive
             st.disconnected[i] = i in off
-            if node is not None:
-                st.role[i], st.term[i], st.commit[i] = node.role, node.term, node.commit
-                st.last_index[i], st.leader_id[i] = node.log.last_index, node.leader_id
-            else:
-                st.role[i], st.term[i], st.commit[i] = None, server.storage.term, 0
-                st.last_index[i], st.leader_id[i] = len(server.storage.entries), None
+            st.role[i], st.term[i], st.commit[i], st.leader_id[i] = _volatile(server)
+            st.last_index[i] = len(server.storage.entries)
         st.acked = sim.acked()
         st.pending = sim.pending_commands()
         st.elections = len(sim.elections)
         st.committed = sim.committed
         st.messages = sim.network.sent()
         return st
+
+    def commits(self) -> dict[int, int]:
+        """The live servers' commit indexes."""
+        return {n: self.commit[n] for n in self.servers() if self.alive[n]}
 
     def servers(self) -> Iterator[int]:
         return iter(self.alive)
@@ -126,6 +125,15 @@ class State:
                         self._established = n
                         break
         return self._established
+
+
+def _volatile(server: Any) -> tuple[str | None, int, int, int | None]:
+    """A server's role (None while crashed), term (its durable one while crashed), commit index (0 while crashed)
+    and the leader it follows: the one place conditions and scoped expectations read a server's volatile state."""
+    node = server.node
+    if node is None:
+        return None, server.storage.term, 0, None
+    return node.role, node.term, node.commit, node.leader_id
 
 
 # ================================================================================================ vocabulary
@@ -159,7 +167,7 @@ FUNCTIONS: dict[str, tuple[str, Callable[[State, int], int]]] = {
     "is_connected": ("1 if server n is alive and not disconnected", lambda s, n: int(s.connected(n))),
     "term": ("server n's term (its durable term while crashed)", lambda s, n: s.term.get(n, 0)),
     "commit": ("server n's commit index (0 while crashed)", lambda s, n: s.commit.get(n, 0)),
-    "log": ("server n's last log index (its durable log while crashed)", lambda s, n: s.last_index.get(n, 0)),
+    "log": ("server n's last durable log index", lambda s, n: s.last_index.get(n, 0)),
     "committed_on": (
         "how many live servers have committed index i",
         lambda s, i: sum(1 for n in s.servers() if s.alive[n] and s.commit[n] >= i),
@@ -403,7 +411,7 @@ def parse(text: str) -> Condition:
         tokens.append((kind, match.group(kind), match.start(kind) + 1))
         pos = match.end()
     if not tokens:
-        raise ConditionSyntaxError("a condition, got an empty string")
+        raise ConditionSyntaxError("it is empty")
     parser = _Parser(tokens, len(text) + 1)
     tree = parser.condition()
     if parser.i < len(tokens):

@@ -171,8 +171,10 @@ class Network:
         # With ``fifo``, when the last message sent on each directed link arrives: none may arrive before it.
         self._fifo = fifo
         self._last_arrival: dict[tuple[Address, Address], int] = {}
-        # Partition groups (server -> group number) and one-way cuts (src, dst).
-        self._group: dict[int, int] = {s: 0 for s in self.servers}
+        # Partition groups (server -> group number, ``_parts`` as the last partition made them, ``_group`` with
+        # each disconnected server in a group of its own, -id) and one-way cuts (src, dst).
+        self._parts: dict[int, int] = {s: 0 for s in self.servers}
+        self._group: dict[int, int] = dict(self._parts)
         self._cuts: set[tuple[int, int]] = set()
         self._off: set[int] = set()  # disconnected servers
         self._host: dict[Address, int] = {}  # a placed client -> the server it sits beside
@@ -222,9 +224,10 @@ class Network:
         """Whether a message can take ``send``'s fast path: no link blocked, no loss, no duplication, one uniform
         delay for every link, and no cut or restart yet whose in-flight losses ``_arrive`` would have to check."""
         d = self._delay
+        self._by_kind = self._sent is not None or bool(self._kind_drop) or bool(self._kind_delay)
         self._plain = d.__class__ is Uniform and not (
             self._split or self._drop or self._duplicate or self._link_delay or self._faulted or self._fifo
-        ) and not (self._sent is not None or self._kind_drop or self._kind_delay)
+        ) and not self._by_kind
         if d.__class__ is Uniform:
             self._low = d.low
             self._span = d.high - d.low + 1
@@ -257,23 +260,46 @@ class Network:
             # The same draws, in the same order, as the general path below makes in this case.
             _InFlight(self.env, self._low + int(self.rng.random() * self._span), m, None, self._arrive_callback)
             return
-        sent = self._sent
-        if sent is not None:
-            sent[m.__class__] = sent.get(m.__class__, 0) + 1
+        if self._by_kind:
+            self._send_by_kind(m, now)
+            return
         dst = m.dst
         if self._split and self.blocked(src, dst):
             record((now, "drop", src, (m, "partition")))
             return
         rng = self.rng
-        drop = self._kind_drop.get(m.__class__, self._drop) if self._kind_drop else self._drop
+        if self._drop and rng.random() < self._drop:
+            record((now, "drop", src, (m, "random")))
+            return
+        delay = self._link_delay.get((src, dst), self._delay) if self._link_delay else self._delay
+        # Until the first cut or restart, every link's counts are 0: no stamp needed (see _lost_in_flight).
+        stamp = (self._cut_count.get((src, dst), 0), self._epoch.get(dst, 0)) if self._faulted else None
+        d = delay.sample(rng)
+        _InFlight(self.env, self._in_order(src, dst, d) if self._fifo else d, m, stamp, self._arrive_callback)
+        if self._duplicate and rng.random() < self._duplicate:
+            record((now, "duplicate", src, m))
+            d = delay.sample(rng)
+            _InFlight(self.env, self._in_order(src, dst, d) if self._fifo else d, m, stamp, self._arrive_callback)
+
+    def _send_by_kind(self, m: Message, now: int) -> None:
+        """``send``'s general path when messages are counted or some kinds have a loss or delay of their own:
+        the same steps and draws, with the message's kind looked up (kept apart so the common path pays nothing
+        for it)."""
+        src, dst, cls = m.src, m.dst, m.__class__
+        record = self._record
+        sent = self._sent
+        if sent is not None:
+            sent[cls] = sent.get(cls, 0) + 1
+        if self._split and self.blocked(src, dst):
+            record((now, "drop", src, (m, "partition")))
+            return
+        rng = self.rng
+        drop = self._kind_drop.get(cls, self._drop)
         if drop and rng.random() < drop:
             record((now, "drop", src, (m, "random")))
             return
         # The delay of the message's link if it has one, else of its kind if that has one, else the network's.
-        delay = self._kind_delay.get(m.__class__, self._delay) if self._kind_delay else self._delay
-        if self._link_delay:
-            delay = self._link_delay.get((src, dst), delay)
-        # Until the first cut or restart, every link's counts are 0: no stamp needed (see _lost_in_flight).
+        delay = self._link_delay.get((src, dst)) or self._kind_delay.get(cls, self._delay)
         stamp = (self._cut_count.get((src, dst), 0), self._epoch.get(dst, 0)) if self._faulted else None
         d = delay.sample(rng)
         _InFlight(self.env, self._in_order(src, dst, d) if self._fifo else d, m, stamp, self._arrive_callback)
@@ -321,7 +347,7 @@ class Network:
                 return False
             a, b = self._host.get(src, src), self._host.get(dst, dst)
             return a != b and a in group and b in group and self.blocked(a, b)
-        return g1 != g2 or (src, dst) in self._cuts or src in self._off or dst in self._off
+        return g1 != g2 or (src, dst) in self._cuts
 
     def place(self, client: Address, server: int) -> None:
         """From now on ``client``'s messages to a server pass only where ``server``'s would, and so do the replies
@@ -339,7 +365,8 @@ class Network:
     def _reconfigure(self, change: Callable[[], None]) -> None:
         before = {(a, b) for a in self.servers for b in self.servers if a != b and self.blocked(a, b)}
         change()
-        self._split = bool(self._cuts) or bool(self._off) or len(set(self._group.values())) > 1
+        self._group = {**self._parts, **{n: -n for n in self._off}}  # the disconnected alone: no group is negative
+        self._split = bool(self._cuts) or len(set(self._group.values())) > 1
         for a in self.servers:
             for b in self.servers:
                 if a != b and (a, b) not in before and self.blocked(a, b):
@@ -353,10 +380,10 @@ class Network:
         groups = [tuple(g) for g in groups]
 
         def change() -> None:
-            self._group = {s: len(groups) for s in self.servers}
+            self._parts = {s: len(groups) for s in self.servers}
             for i, g in enumerate(groups):
                 for s in g:
-                    self._group[s] = i
+                    self._parts[s] = i
 
         self._reconfigure(change)
 
@@ -384,7 +411,8 @@ class Network:
 
     def heal(self) -> None:
         """Undo every partition, cut and disconnection."""
-        self._group = {s: 0 for s in self.servers}
+        self._parts = {s: 0 for s in self.servers}
+        self._group = dict(self._parts)
         self._cuts = set()
         self._off = set()
         self._split = False
