@@ -79,6 +79,27 @@ def test_a_wheel_installed_elsewhere_runs_the_bundled_default(tmp_path: Path) ->
     )
     assert r.returncode == 0, r.stderr
     assert "function raftsimModel" in page.read_text() and "function drawTimeline" in page.read_text()
+    # The ported test suites ship in subfolders, with their READMEs, are listed, and run by their library path.
+    library = target / "sim" / "library"
+    for folder in ("mit-6.5840", "etcd"):
+        assert (library / folder / "README.md").is_file()
+        shipped = sorted(f.name for f in (library / folder).glob("*.toml"))
+        assert shipped == sorted(f.name for f in (REPO / "scenarios" / folder).glob("*.toml")) != []
+    listed = subprocess.run(
+        [sys.executable, "-m", "sim", "run", "--list"], cwd=tmp_path, env=env, capture_output=True, text=True
+    )
+    assert listed.returncode == 0, listed.stderr
+    assert "mit-6.5840/3a-initial-election.toml" in listed.stdout and "etcd/campaign.toml" in listed.stdout
+    r = subprocess.run(
+        [sys.executable, "-m", "sim", "run", "etcd/single-node.toml", "--quiet"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.startswith("PASS") and str(library / "etcd" / "single-node.toml") in r.stdout
 
 
 @pytest.mark.parametrize(

@@ -18,7 +18,7 @@ from sim.errors import UsageError
 from sim.outputs import output_dir, output_file
 from sim.rng import check_seed
 from sim.scenario.emit import to_toml
-from sim.scenario.library import DEFAULT_SCENARIO, default_scenario
+from sim.scenario.library import DEFAULT_SCENARIO, default_scenario, in_library, library_dir, scenario_files
 from sim.scenario.model import Scenario
 from sim.scenario.parse import load
 from sim.scenario.run import ScenarioResult, expectation_text, run_scenario
@@ -39,7 +39,14 @@ def register(subparsers: Any) -> None:
             "invariant or expectation fails, 2 for bad input."
         ),
     )
-    p.add_argument("files", nargs="*", metavar="FILE", help="scenario files (.toml)")
+    p.add_argument(
+        "files",
+        nargs="*",
+        metavar="FILE",
+        help="scenario files (.toml) or folders (every .toml in them, subfolders included); a relative path that "
+        "is not here but in the bundled library (see --list) runs the library's",
+    )
+    p.add_argument("--list", action="store_true", help="list the bundled scenario library and exit")
     p.add_argument("--seed", help="use this seed instead of each file's own (0 to 2**63-1)")
     p.add_argument("--trace", metavar="OUT.jsonl", help="write the trace as JSON Lines (one file per scenario)")
     p.add_argument("--plot", metavar="OUT.png", help="draw a timeline of the run (one file per scenario)")
@@ -112,9 +119,41 @@ def _plan_outputs(args: argparse.Namespace, scenarios: list[Scenario]) -> list[_
     return plans
 
 
+def _scenario_paths(names: list[str]) -> list[str]:
+    """The files named on the command line: a folder stands for every scenario file in it; a relative path that
+    does not exist here but does in the bundled library is the library's."""
+    paths: list[str] = []
+    for name in names:
+        path = Path(name)
+        if not path.exists() and (bundled := in_library(name)) is not None:
+            path = bundled
+        if path.is_dir():
+            found = scenario_files(path)
+            if not found:
+                raise UsageError(f"{name}: expected a scenario file or a folder of them (.toml), got a folder of none")
+            paths.extend(str(path / f.relative_to(path)) for f in found)
+        else:
+            paths.append(str(path))
+    return paths
+
+
+def list_library() -> int:
+    """``raftsim run --list``: every bundled scenario file, its path in the library and its name."""
+    folder = library_dir()
+    files = scenario_files(folder)
+    print(f"scenario library: {folder} ({len(files)} files; `raftsim run PATH` runs one, or every file in a folder)")
+    rows = [(str(f.relative_to(folder)), load(f).name) for f in files]
+    width = max(len(r[0]) for r in rows)
+    for rel, name in rows:
+        print(f"  {rel.ljust(width)}  {name}")
+    return 0
+
+
 def run_command(args: argparse.Namespace) -> int:
     seed = None if args.seed is None else check_seed("--seed", args.seed)
-    files = list(args.files)
+    if args.list:
+        return list_library()
+    files = _scenario_paths(args.files)
     if not files:
         default = default_scenario()
         files = [str(default.relative_to(Path.cwd())) if default.is_relative_to(Path.cwd()) else str(default)]
