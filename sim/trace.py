@@ -19,10 +19,11 @@ import hashlib
 import json
 from collections import deque
 from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import asdict
 from pathlib import Path
 from typing import IO, Any
 
-from .raft.messages import AppendEntries, ClientRequest, Command, Entry
+from .raft.messages import AppendEntries, ClientRequest, Command, Entry, InstallSnapshot
 
 Record = tuple[int, str, Any, Any]
 
@@ -60,6 +61,20 @@ def message_to_dict(m: Any, entries: bool = True) -> dict[str, Any]:
         )
         if entries:
             d["entries"] = [entry_to_list(e) for e in m.entries]
+        return d
+    if type(m) is InstallSnapshot:
+        # The chunk's bytes are the state machine's content: the trace gives their number, ``n``.
+        d.update(
+            term=m.term,
+            src=m.src,
+            dst=m.dst,
+            last_index=m.last_index,
+            last_term=m.last_term,
+            offset=m.offset,
+            n=len(m.data),
+            done=m.done,
+            configuration=asdict(m.configuration),
+        )
         return d
     for name, value in m.asdict().items():
         d[name] = value.asdict() if type(value) is Command else value
