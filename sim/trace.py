@@ -247,11 +247,23 @@ def format_records(records: Iterable[Record]) -> str:
 
 
 def rebuild_logs(records: Iterable[dict[str, Any]]) -> dict[Any, list[Sequence[Any]]]:
-    """Each server's durable log as ``[term, client, seq]`` lists, replayed from a trace's ``append`` records."""
+    """Each server's durable log as ``[term, client, seq]`` lists, replayed from a trace's ``append`` and
+    ``snapshot`` records: the entries it holds, which start after its snapshot (``snapshot_points``)."""
     logs: dict[Any, list[Sequence[Any]]] = {}
+    points: dict[Any, int] = {}
     for d in records:
-        if d.get("ev") == "append":
+        kind = d.get("ev")
+        if kind == "append":
             log = logs.setdefault(d["node"], [])
-            del log[d["index"] - 1 :]
+            del log[max(0, d["index"] - 1 - points.get(d["node"], 0)) :]
             log.extend(d["entries"])
+        elif kind == "snapshot":
+            log = logs.setdefault(d["node"], [])
+            del log[: d["index"] - points.get(d["node"], 0)]  # the whole log when it ends before the snapshot
+            points[d["node"]] = d["index"]
     return logs
+
+
+def snapshot_points(records: Iterable[dict[str, Any]]) -> dict[Any, int]:
+    """Each server's last snapshot index in a trace (the servers without one are left out)."""
+    return {d["node"]: d["index"] for d in records if d.get("ev") == "snapshot"}

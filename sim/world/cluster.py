@@ -160,7 +160,7 @@ class Server:
                     self.state = soft
                     role, term, _, commit, _ = soft
                 # 1. Durability: messages that depend on the writes leave only once they are durable.
-                if out.hard_state is not None or out.log_from is not None:
+                if out.hard_state is not None or out.log_from is not None or out.snapshot is not None:
                     latency = sim.cluster.disk_latency
                     if latency:
                         early = out.unsynced_messages
