@@ -67,6 +67,18 @@ def test_a_wheel_installed_elsewhere_runs_the_bundled_default(tmp_path: Path) ->
     )
     assert r.returncode == 0, r.stderr
     assert r.stdout.startswith("PASS") and "leader-crash.toml" in r.stdout
+    # The HTML timeline's scripts and styles are package data too: the installed copy writes a whole page.
+    page = tmp_path / "run.html"
+    r = subprocess.run(
+        [sys.executable, "-m", "sim", "run", "--quiet", "--html", str(page)],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert r.returncode == 0, r.stderr
+    assert "function raftsimModel" in page.read_text() and "function drawTimeline" in page.read_text()
 
 
 @pytest.mark.parametrize(
@@ -142,7 +154,11 @@ def test_ctrl_c_during_run_prints_the_partial_summary(tmp_path: Path) -> None:
         text=True,
         preexec_fn=sigint_as_a_terminal_sends_it,
     )
-    time.sleep(2.0)  # let it get going (how long does not matter: the run takes minutes)
+    # Interrupt once the run loop is going: the trace holds events after its header. A fixed wait interrupted the
+    # start-up itself on a loaded machine.
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and (not trace.exists() or trace.read_bytes().count(b"\n") < 20):
+        time.sleep(0.05)
     p.send_signal(signal.SIGINT)
     out, err = p.communicate(timeout=60)
     assert p.returncode == 130, err

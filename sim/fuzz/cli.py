@@ -6,6 +6,7 @@ import argparse
 import os
 import shlex
 import sys
+import tempfile
 import time
 from contextlib import ExitStack
 from typing import Any
@@ -96,6 +97,7 @@ def register(subparsers: Any) -> None:
     r.add_argument("--trace", metavar="OUT.jsonl", help="write the trace as JSON Lines")
     r.add_argument("--history", metavar="OUT.edn", help="write the clients' history in Jepsen's EDN format")
     r.add_argument("--plot", metavar="OUT.png", help="draw a timeline of the run (.png or .svg)")
+    r.add_argument("--html", metavar="OUT.html", help="write the interactive timeline of the run (one HTML file)")
     r.add_argument(
         "--schedule",
         action="store_true",
@@ -289,18 +291,32 @@ def replay_command_main(args: argparse.Namespace) -> int:
         output_file("--plot", args.plot, (".png", ".svg"))
     if args.history:
         output_file("--history", args.history, (".edn",))
+    if args.html:
+        output_file("--html", args.html, (".html",))
     case = case_for_seed(seed, options)
     with ExitStack() as stack:
         trace_out = None
-        if args.trace:
+        trace_path = args.trace
+        if args.html and not trace_path:  # the page is made from a trace file: a temporary one will do
+            trace_path = os.path.join(stack.enter_context(tempfile.TemporaryDirectory(prefix="raftsim-")), "t.jsonl")
+        if trace_path:
             try:
-                trace_out = stack.enter_context(open(args.trace, "w", encoding="utf-8"))
+                trace_out = stack.enter_context(open(trace_path, "w", encoding="utf-8"))
             except OSError as e:
                 raise UsageError(
                     f"--trace: expected a file we may write, but {args.trace}: {e.strerror or e}"
                 ) from None
-        # Without --trace, only a plot needs the trace: this short run keeps it in memory.
+        # Without a trace file, only a plot needs the trace: this short run keeps it in memory.
         out, sim = run_case(case, trace=bool(args.plot), digest=True, trace_out=trace_out)
+        if args.html:
+            from sim.viz.html import write_html
+
+            title = f"fuzz seed {seed}: {out.property or 'passed'}"
+            write_html(trace_path, args.html, title=title, run_end_us=sim.now)
+        if args.plot and trace_path:  # streamed, so not in memory: the plot reads it back (before it is deleted)
+            from sim.viz.timeline import read_trace
+
+            plot_records = read_trace(trace_path)
     # With --schedule the output is a scenario file: the case, then everything else as comments.
     comment = "# " if args.schedule else ""
 
@@ -328,10 +344,12 @@ def replay_command_main(args: argparse.Namespace) -> int:
         write_edn(operations(sim.history), args.history)
         say(f"  history written to {args.history}")
     if args.plot:
-        from sim.viz.timeline import plot_timeline, read_trace
+        from sim.viz.timeline import plot_timeline
 
-        records = read_trace(args.trace) if args.trace else sim.trace
+        records = plot_records if trace_path else sim.trace
         title = f"fuzz seed {seed}: {out.property or 'passed'}"
         plot_timeline(records, args.plot, title=title, run_end_us=sim.now)
         say(f"  timeline drawn to {args.plot}")
+    if args.html:
+        say(f"  interactive timeline written to {args.html}")
     return 1 if out.failed else 0

@@ -83,6 +83,9 @@ class RaftConfig:
     # RequestVote commits the sender to nothing, and the candidate handles no reply, so counts no vote, before its
     # own write is durable: its environment feeds it one input at a time, after the previous Output's writes.
     early_vote_requests: bool = False
+    # Election timeouts are drawn in whole multiples of this many microseconds, rounded to the nearest as LogCabin
+    # draws whole milliseconds (Core::Random::randomRange: lround of a uniform draw); 1: any microsecond.
+    election_timeout_step: int = 1
     # Log compaction (sim.raft.snapshot): a snapshot once this many entries were applied since the last one (0:
     # never), sent to followers that need discarded entries in InstallSnapshot chunks of this many bytes.
     snapshot_every: int = 0
@@ -91,6 +94,8 @@ class RaftConfig:
     def __post_init__(self) -> None:
         if not 0 < self.election_timeout_min <= self.election_timeout_max:
             raise ValueError("need 0 < election_timeout_min <= election_timeout_max")
+        if self.election_timeout_step <= 0:
+            raise ValueError("election_timeout_step must be positive")
         if self.heartbeat_interval <= 0 or self.max_batch <= 0 or self.max_inflight <= 0:
             raise ValueError("heartbeat_interval, max_batch and max_inflight must be positive")
         if self.snapshot_every < 0 or self.snapshot_chunk <= 0:
@@ -119,6 +124,7 @@ class Node(SnapshotRules):
         self.rng = rng
         self._timeout_min = config.election_timeout_min
         self._timeout_span = config.election_timeout_max - config.election_timeout_min + 1
+        self._timeout_step = config.election_timeout_step
         # Persistent (Figure 2).
         self.term = state.term
         self.voted_for = state.voted_for
@@ -347,7 +353,10 @@ class Node(SnapshotRules):
             self.leader_id = m.src
             self.last_leader_contact = self.now
             # _reset_election_timer(), inline: this is the protocol's most frequent input.
-            self.out.timers.append((ELECTION, self._timeout_min + int(self.rng.random() * self._timeout_span)))
+            timeout = self._timeout_min + int(self.rng.random() * self._timeout_span)
+            if self._timeout_step != 1:
+                timeout = self._round_timeout(timeout)
+            self.out.timers.append((ELECTION, timeout))
         log = self.log
         prev = m.prev_index
         if prev > log.last_index:
@@ -542,7 +551,16 @@ class Node(SnapshotRules):
 
     def _reset_election_timer(self) -> None:
         # Uniform in [min, max]; random() rather than randint() because this runs on every AppendEntries.
-        self.out.timers.append((ELECTION, self._timeout_min + int(self.rng.random() * self._timeout_span)))
+        timeout = self._timeout_min + int(self.rng.random() * self._timeout_span)
+        if self._timeout_step != 1:
+            timeout = self._round_timeout(timeout)
+        self.out.timers.append((ELECTION, timeout))
+
+    def _round_timeout(self, timeout: int) -> int:
+        """To the nearest multiple of the step, halves up (C's lround), within [min, max]."""
+        step = self._timeout_step
+        rounded = (timeout + step // 2) // step * step
+        return min(max(rounded, self.config.election_timeout_min), self.config.election_timeout_max)
 
     def _send(self, m: Message) -> None:
         self.out.messages.append(m)

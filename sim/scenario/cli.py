@@ -44,6 +44,11 @@ def register(subparsers: Any) -> None:
     p.add_argument("--trace", metavar="OUT.jsonl", help="write the trace as JSON Lines (one file per scenario)")
     p.add_argument("--plot", metavar="OUT.png", help="draw a timeline of the run (one file per scenario)")
     p.add_argument(
+        "--html",
+        metavar="OUT.html",
+        help="write the interactive timeline: one self-contained HTML file to open in a browser (one per scenario)",
+    )
+    p.add_argument(
         "--history",
         metavar="OUT.edn",
         help="write the clients' history in Jepsen's EDN format, one operation map per line (one file per scenario)",
@@ -61,6 +66,7 @@ def register(subparsers: Any) -> None:
 TRACE_SUFFIXES = (".jsonl",)
 HISTORY_SUFFIXES = (".edn",)
 PLOT_SUFFIXES = (".png", ".svg")
+HTML_SUFFIXES = (".html",)
 
 
 @dataclass(frozen=True)
@@ -71,6 +77,7 @@ class _Outputs:
     plot: Path | None = None
     history: Path | None = None
     folder: Path | None = None  # --out: the scenario as run, trace, plot and summary together
+    html: Path | None = None
 
 
 def _derived(base: str, source: str, several: bool) -> str:
@@ -100,7 +107,8 @@ def _plan_outputs(args: argparse.Namespace, scenarios: list[Scenario]) -> list[_
             # Two files with the same name in different folders get their folders told apart by position.
             name = stem if stems.count(stem) == 1 else f"{stem}-{stems[: len(plans)].count(stem) + 1}"
             folder = output_dir("--out", str(out_dir / name), create=False) if several else out_dir
-        plans.append(_Outputs(trace, plot, history, folder))
+        html = output_file("--html", _derived(args.html, s.source, several), HTML_SUFFIXES) if args.html else None
+        plans.append(_Outputs(trace, plot, history, folder, html))
     return plans
 
 
@@ -122,7 +130,7 @@ def run_command(args: argparse.Namespace) -> int:
             plan.folder.mkdir(exist_ok=True)
         trace_path = plan.trace or (plan.folder / "trace.jsonl" if plan.folder else None)
         try:
-            with _trace_file(trace_path, bool(plan.plot)) as (trace_out, streamed):
+            with _trace_file(trace_path, bool(plan.plot or plan.html)) as (trace_out, streamed):
                 result = run_scenario(s, seed=seed, trace=False, trace_out=trace_out, progress=progress)
                 if trace_out is not None:
                     trace_out.flush()
@@ -134,6 +142,8 @@ def run_command(args: argparse.Namespace) -> int:
         if several or args.quiet:
             print(result.line())
             if not result.passed and not args.quiet:
+                if result.steps is not None and not result.steps[0]:
+                    print(f"    FAIL steps: {result.steps[1]}")
                 for e, passed, why in result.expectations:
                     if not passed:
                         print(f"    FAIL {expectation_text(e)}: {why}")
@@ -165,6 +175,10 @@ def _write_outputs(result: ScenarioResult, plan: _Outputs, trace: Path | None) -
         assert trace is not None
         _plot(result, trace, plan.plot)
         written.append(plan.plot)
+    if plan.html:
+        assert trace is not None
+        _html(result, trace, plan.html)
+        written.append(plan.html)
     if plan.history:
         write_edn(operations(result.sim.history), plan.history)
         written.append(plan.history)
@@ -192,8 +206,8 @@ def _write_outputs(result: ScenarioResult, plan: _Outputs, trace: Path | None) -
 @contextmanager
 def _trace_file(path: Path | None, for_plot: bool) -> Iterator[tuple[IO[str] | None, Path | None]]:
     """The open file a run streams its trace to, and its path: ``path`` (``--trace``), or with only ``--plot``
-    a temporary file (the plot reads the trace back; nothing keeps a long run's trace in memory); none if
-    neither was asked for."""
+    (or ``--html``) a temporary file (the plot reads the trace back; nothing keeps a long run's trace in memory);
+    none if neither was asked for."""
     with ExitStack() as stack:
         if path is None:
             if not for_plot:
@@ -213,6 +227,12 @@ def _plot(result: ScenarioResult, trace: Path, out: Path) -> None:
     # The run ends at its duration, or at the violation that stopped it.
     title = f"{result.scenario.name} (seed {result.seed})"
     plot_timeline(read_trace(trace), out, title=title, run_end_us=result.sim.now)
+
+
+def _html(result: ScenarioResult, trace: Path, out: Path) -> None:
+    from sim.viz.html import write_html
+
+    write_html(trace, out, title=f"{result.scenario.name} (seed {result.seed})", run_end_us=result.sim.now)
 
 
 class _Progress:

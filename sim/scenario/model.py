@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from sim.errors import UsageError
+from sim.world.conditions import Condition
 from sim.world.config import ClusterConfig, NetworkConfig, WorkloadConfig
 from sim.world.faults import Fault
 
@@ -30,6 +31,14 @@ class Expectation:
     - violation: ``value`` = a property name from ``sim.check.properties.EXPECTABLE`` or ``"any"``.
     - clients_complete, state_machines_agree: ``value`` True (judged at the end of the run).
     - latency_p99_below: ``value`` = a latency.
+    - committed_at_least with ``servers`` (``on``): at least that many live servers have committed index ``value``,
+      judged at ``start`` (``at``) or at the end of the run; without, the highest commit index reached (by
+      ``start`` if set).
+    - no_leader with ``among`` = "connected": only connected servers count.
+    - is_leader, not_leader: ``value`` = a node id or ``"@name"``; judged at ``start`` (``at``) or at the end.
+    - max_messages, min_messages: ``value`` = a count of messages sent, of ``kinds`` (kind names or groups of
+      ``sim.world.network``; empty: all), between ``start`` (or the moment ``start_name`` was bound; neither: 0)
+      and ``end`` (or ``end_name``'s moment; neither: the end of the run).
     """
 
     kind: str
@@ -37,6 +46,35 @@ class Expectation:
     start: int | None = None
     end: int | None = None
     lag: int | None = None
+    kinds: tuple[str, ...] = ()
+    start_name: str | None = None
+    end_name: str | None = None
+    servers: int | None = None
+    among: str | None = None
+
+
+@dataclass(frozen=True)
+class Step:
+    """One of a scenario's ``[[steps]]``, run one after another from time 0 (``sim.scenario.steps``). Exactly one
+    of the first five is set (none: a step that only binds its moment, with ``bind``):
+
+    - ``action``: a Fault carried out at once (its ``at`` is 0; its guard's ``then`` holds its undo, if any);
+    - ``wait``: a time to let pass (microseconds);
+    - ``until``: a condition to wait for, at most ``within`` microseconds, or the run fails;
+    - ``check``: a condition that must hold at that moment, or the run fails;
+    - ``repeat``: run ``steps`` that many times over (rounds).
+
+    ``bind`` (``as``, for the steps other than actions, whose Fault carries its own): the name of the moment the
+    step is done at (a wait's end, a group's last round's end)."""
+
+    action: Fault | None = None
+    wait: int | None = None
+    until: Condition | None = None
+    within: int | None = None
+    check: Condition | None = None
+    repeat: int | None = None
+    steps: tuple[Step, ...] = ()
+    bind: str | None = None
 
 
 @dataclass(frozen=True)
@@ -51,6 +89,10 @@ class Scenario:
     faults: tuple[Fault, ...]  # sorted by time; faults at one time fire in this order
     expectations: tuple[Expectation, ...]
     source: str = field(default="<string>", compare=False)
+    steps: tuple[Step, ...] = ()
+    # No duration in the file: the run ends as soon as the steps are done (``duration`` is then their longest
+    # possible run, the bound for every other time in the file).
+    ends_with_steps: bool = False
 
 
 EXPECTATION_KINDS = (
@@ -67,7 +109,20 @@ EXPECTATION_KINDS = (
     "max_elections",
     "max_term",
     "latency_p99_below",
+    "max_messages",
+    "min_messages",
+    "is_leader",
+    "not_leader",
     "snapshots_installed_at_least",
 )
-EXPECTATION_MODIFIERS: dict[str, tuple[str, ...]] = {"leader_within": ("after",), "logs_converge_by": ("lag",)}
-MODIFIER_NAMES = ("after", "lag")
+EXPECTATION_MODIFIERS: dict[str, tuple[str, ...]] = {
+    "leader_within": ("after",),
+    "logs_converge_by": ("lag",),
+    "max_messages": ("kind", "during"),
+    "min_messages": ("kind", "during"),
+    "no_leader": ("among",),
+    "committed_at_least": ("on", "at"),
+    "is_leader": ("at",),
+    "not_leader": ("at",),
+}
+MODIFIER_NAMES = ("after", "lag", "kind", "during", "among", "on", "at")

@@ -140,6 +140,10 @@ class Client:
         if cfg.clients > 0 and (cfg.rate > 0 or cfg.mode == "closed"):
             self.process = self.env.process(self._run())
 
+    # Whether the client follows a refusal's leader hint and retries elsewhere on a timeout (a workload client
+    # always does); a client that does not settles its operation after its first attempt (``OneShot``).
+    follow = True
+
     def _run(self) -> Any:
         env = self.env
         cfg = self.config
@@ -208,6 +212,11 @@ class Client:
             reply = self._reply
             if self.outstanding is None:
                 break
+            if not self.follow:
+                # One attempt only: a refusal means that server did not take it (it definitely did not happen); no
+                # answer in time leaves the outcome unknown.
+                self._settle("info" if reply is None else "fail", None)
+                return
             if reply is None:  # timed out: try another server
                 self.leader_guess = None
                 target = self._other(servers, target)
@@ -268,6 +277,37 @@ class Client:
             waiter._value = None
             assert self.process is not None
             self.process._resume(waiter)
+
+
+class OneShot(Client):
+    """A client of its own for one operation, sent first to a chosen server (a scenario's ``submit``): with
+    ``follow`` it then behaves as a workload client until the operation completes (leader hints, retries, giving
+    up); without, it settles the operation after that one attempt."""
+
+    def __init__(self, *args: Any, command: Command, target: int, follow: bool) -> None:
+        super().__init__(*args)
+        self.command = command
+        self.first_target = target
+        self.follow = follow
+
+    def start(self) -> None:
+        self.process = self.env.process(self._one())
+
+    def _one(self) -> Any:
+        self.leader_guess = self.first_target
+        self.seq = self.command.seq
+        yield from self._operation(self.command)
+
+
+def one_command(client: str, op: str, key: str) -> Command:
+    """The only command of a one-shot client: sequence number 1, a value of its own for a write."""
+    if op == "get":
+        return Command(client, 1, op, key)
+    if op == "append":
+        return Command(client, 1, op, key, f"{client}.1;")
+    if op == "cas":
+        return Command(client, 1, op, key, f"{client}.1", "")
+    return Command(client, 1, op, key, f"{client}.1")
 
 
 @cache

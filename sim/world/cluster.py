@@ -36,7 +36,7 @@ from sim.raft.node import FOLLOWER, LEADER, Node, Output, SoftState
 from sim.raft.snapshot import Snapshot
 from sim.rng import stream
 from sim.trace import CHUNK, FORMAT, Trace, format_records
-from sim.world.clients import Client, LatencySummary, OpRecord, operations
+from sim.world.clients import Client, LatencySummary, OneShot, OpRecord, key_names, one_command, operations
 from sim.world.config import ClusterConfig, NetworkConfig, WorkloadConfig
 from sim.world.network import Delay, Network, describe_delay
 from sim.world.storage import Storage
@@ -150,6 +150,9 @@ class Server:
         traced_role = role
         traced_term = term
         traced_commit = 0
+        disk = sim.cluster.disk
+        from_input = sim.cluster.timers_from_input
+        taken = env._now  # when the node was handed the input being carried out
         out: Output | None = node.start(self.local_now())
         while True:
             if out is not None:
@@ -161,7 +164,7 @@ class Server:
                     role, term, _, commit, _ = soft
                 # 1. Durability: messages that depend on the writes leave only once they are durable.
                 if out.hard_state is not None or out.log_from is not None or out.snapshot is not None:
-                    latency = sim.cluster.disk_latency
+                    latency = sim.cluster.disk_latency if disk is None else disk.latency(self.storage, out, nid)
                     if latency:
                         early = out.unsynced_messages
                         if early:
@@ -221,14 +224,18 @@ class Server:
                     if local_delay is None:
                         timer.cancel()
                     else:
-                        timer.arm(now + (local_delay if self.rate == 1.0 else math.ceil(local_delay / self.rate)))
+                        due = (taken if from_input else now) + (
+                            local_delay if self.rate == 1.0 else math.ceil(local_delay / self.rate)
+                        )
+                        timer.arm(due if due > now else now)  # a timer due during the write expires after it
             # The next input.
             if inbox:
                 item = inbox.popleft()
             else:
                 self.waiter = waiter = Event(env)
                 item = yield waiter  # ``deliver`` hands over the input as the event's value
-            now = env._now + self.offset if self.rate == 1.0 else self.local_now()
+            taken = env._now
+            now = taken + self.offset if self.rate == 1.0 else self.local_now()
             if item.__class__ is str:
                 if fired.get(item):
                     fired[item] = False
@@ -292,13 +299,20 @@ class Server:
         return self.anchor_local + int((self.env.now - self.anchor_real) * self.rate)
 
     def set_drift(self, rate: float) -> None:
-        """From now on this server's clock (and so its timers) runs ``rate`` times as fast as real time."""
+        """From now on this server's clock (and so its timers) runs ``rate`` times as fast as real time. Timers
+        already armed keep the local time they have left, which now passes at the new rate: a 400 ms timer
+        armed at 0 fires at 175 ms if the clock turns four times as fast at 100 ms."""
         if not rate > 0:
             raise ValueError(f"clock rate must be positive, got {rate}")
+        old = self.rate
         self.anchor_local = self.local_now()
-        self.anchor_real = self.env.now
+        now = self.anchor_real = self.env.now
         self.offset = self.anchor_local - self.anchor_real
         self.rate = rate
+        for timer in self.timers.values():
+            due = timer.deadline
+            if due is not None and due > now:
+                timer.arm(now + math.ceil((due - now) * old / rate))
 
     def _expired(self, timer: str) -> None:
         """A timer expired: its name goes to the process as an input, current until the timer is re-armed."""
@@ -310,7 +324,8 @@ class Simulation:
     """A cluster, its network, its clients and the checker, in one SimPy environment, all seeded from ``seed``.
 
     Fault injection: ``crash``, ``restart``, ``partition``, ``isolate``, ``cut``, ``repair``, ``heal``,
-    ``set_drop``, ``set_duplicate``, ``set_delay``, ``set_drift``; ``at(time, fn)`` schedules any of them.
+    ``disconnect``, ``reconnect``, ``set_drop``, ``set_duplicate``, ``set_delay``, ``set_drift``; ``at(time, fn)``
+    schedules any of them. ``submit`` sends one client operation to a chosen server.
     """
 
     def __init__(
@@ -363,6 +378,8 @@ class Simulation:
             client = Client(self.env, self.network, self.trace, self.checker, ids, name, rng, workload, self.history)
             self.clients[name] = client
             self.network.attach(name, client.on_reply)
+            if workload.beside:
+                self.network.place(name, workload.beside[i % len(workload.beside)])
         for server in self.servers.values():
             server.boot()
         for client in self.clients.values():
@@ -641,7 +658,48 @@ class Simulation:
         self._fault("heal")
         self.network.heal()
 
-    def set_drop(self, p: float) -> None:
+    def disconnect(self, node: int) -> None:
+        """Cut ``node`` off from every other server until ``reconnect``; composes with other disconnections."""
+        self._fault("disconnect", nodes=[node])
+        self.network.disconnect(node)
+
+    def reconnect(self, node: int) -> None:
+        self._fault("reconnect", nodes=[node])
+        self.network.reconnect(node)
+
+    def submit(
+        self, server: int, op: str, key: str | None = None, follow: bool = True, beside: int | None = None
+    ) -> str:
+        """A client of its own sends one operation to ``server`` now (``OneShot``: with ``follow`` it finds the
+        leader and retries as workload clients do, without it makes that one attempt), beside server ``beside``
+        if given; its key is ``key``, or the workload's keys in turn. Returns the client's name."""
+        number = len(self.clients) - self.workload.clients + 1
+        name = f"s{number}"
+        key = key if key is not None else key_names(self.workload.keys)[(number - 1) % self.workload.keys]
+        rng = stream(self.seed, f"clients/{name}")
+        client = OneShot(
+            self.env, self.network, self.trace, self.checker, list(self.servers), name, rng, self.workload,
+            self.history, command=one_command(name, op, key), target=server, follow=follow,
+        )  # fmt: skip
+        self._fault("submit", nodes=[server], client=name, op=op, key=key)
+        self.clients[name] = client
+        self.network.attach(name, client.on_reply)
+        if beside is not None:
+            self.network.place(name, beside)
+        client.start()
+        return name
+
+    def connected(self) -> list[int]:
+        """Live servers that are not disconnected (``disconnect``), in order."""
+        off = self.network.disconnected()
+        return [i for i, s in self.servers.items() if s.alive and i not in off]
+
+    def set_drop(self, p: float, kinds: tuple[str, ...] = ()) -> None:
+        """The loss probability of every message, or with ``kinds`` (message kind names) of those kinds."""
+        if kinds:
+            self._fault("drop", value=p, kinds=list(kinds))
+            self.network.set_kind(kinds, drop=p)
+            return
         self._fault("drop", value=p)
         self.network.drop = p
 
@@ -649,8 +707,14 @@ class Simulation:
         self._fault("duplicate", value=p)
         self.network.duplicate = p
 
-    def set_delay(self, delay: Delay, src: int | None = None, dst: int | None = None) -> None:
-        if src is None or dst is None:
+    def set_delay(
+        self, delay: Delay, src: int | None = None, dst: int | None = None, kinds: tuple[str, ...] = ()
+    ) -> None:
+        """The delay of every message, of the link ``src`` -> ``dst``, or with ``kinds`` of those kinds."""
+        if kinds:
+            self._fault("delay", value=describe_delay(delay), kinds=list(kinds))
+            self.network.set_kind(kinds, delay=delay)
+        elif src is None or dst is None:
             self._fault("delay", value=describe_delay(delay))
             self.network.delay = delay
         else:

@@ -1,13 +1,19 @@
 """The simulated network: per-message delay, loss, duplication, partitions and one-way cuts.
 
+Delay and loss may differ per link (a delay) and per kind of message (``set_kind``: requests only, replies only,
+one RPC), the link's delay first.
+
 Reordering is not a separate knob: it follows from independent per-message delays, unless ``fifo`` makes each
 directed link deliver in send order (as a TCP connection does). This module alone knows how partitions are
-represented (a group number per server plus a set of cut directed links); everyone else says ``partition``,
-``cut``, ``repair``, ``heal``.
+represented (a group number per server, a set of cut directed links and a set of disconnected servers); everyone
+else says ``partition``, ``cut``, ``repair``, ``disconnect``, ``reconnect``, ``heal``. The three layers compose: a
+partition replaces the groups only, a cut or repair touches one directed link, and disconnecting a server cuts it
+off from every other server until it is reconnected, whatever the groups and cuts do meanwhile.
 
 A message is checked twice: when it is sent (a blocked link drops it at once) and when it arrives (a link cut
 while the message was in flight drops it, as does a destination that crashed meanwhile). Clients are outside
-the partitions: their links are never cut, but they see the same delays, loss and duplication.
+the partitions (their links are never cut, but they see the same delays, loss and duplication) unless placed
+beside a server (``place``): then a client's messages pass where that server's would, and always to and from it.
 """
 
 from __future__ import annotations
@@ -21,8 +27,41 @@ from typing import Any
 from simpy import Environment
 from simpy.events import NORMAL, Event
 
-from sim.raft.messages import Address, Message
+from sim.raft.messages import (
+    Address,
+    AppendEntries,
+    AppendEntriesReply,
+    ClientReply,
+    ClientRequest,
+    InstallSnapshot,
+    InstallSnapshotReply,
+    Message,
+    RequestVote,
+    RequestVoteReply,
+)
 from sim.trace import Trace
+
+# Message kinds by name, and the names of groups of them: "requests" and "replies" are the Raft RPCs between servers
+# (a PreVote is a RequestVote), "client" the clients' traffic.
+MESSAGE_KINDS: dict[str, type] = {
+    cls.__name__: cls
+    for cls in (
+        RequestVote,
+        RequestVoteReply,
+        AppendEntries,
+        AppendEntriesReply,
+        InstallSnapshot,
+        InstallSnapshotReply,
+        ClientRequest,
+        ClientReply,
+    )
+}
+KIND_GROUPS: dict[str, tuple[str, ...]] = {
+    "all": tuple(MESSAGE_KINDS),
+    "requests": ("RequestVote", "AppendEntries", "InstallSnapshot"),
+    "replies": ("RequestVoteReply", "AppendEntriesReply", "InstallSnapshotReply"),
+    "client": ("ClientRequest", "ClientReply"),
+}
 
 # --------------------------------------------------------------------------------------- delay distributions
 
@@ -137,12 +176,19 @@ class Network:
         self._drop = drop
         self._duplicate = duplicate
         self._link_delay: dict[tuple[int, int], Delay] = {}
+        # A loss probability and a delay of their own for some kinds of message (``set_kind``).
+        self._kind_drop: dict[type, float] = {}
+        self._kind_delay: dict[type, Delay] = {}
         # With ``fifo``, when the last message sent on each directed link arrives: none may arrive before it.
         self._fifo = fifo
         self._last_arrival: dict[tuple[Address, Address], int] = {}
-        # Partition groups (server -> group number) and one-way cuts (src, dst).
-        self._group: dict[int, int] = {s: 0 for s in self.servers}
+        # Partition groups (server -> group number, ``_parts`` as the last partition made them, ``_group`` with
+        # each disconnected server in a group of its own, -id) and one-way cuts (src, dst).
+        self._parts: dict[int, int] = {s: 0 for s in self.servers}
+        self._group: dict[int, int] = dict(self._parts)
         self._cuts: set[tuple[int, int]] = set()
+        self._off: set[int] = set()  # disconnected servers
+        self._host: dict[Address, int] = {}  # a placed client -> the server it sits beside
         # How many times each link has been blocked, and each endpoint restarted: a message in flight is lost
         # when either count changed between its sending and its arrival.
         self._cut_count: dict[tuple[Address, Address], int] = {}
@@ -153,6 +199,7 @@ class Network:
         self._record = trace.records.append
         self._arrive_callback = self._arrive
         self.delivered = 0
+        self._sent: dict[type, int] | None = None  # messages sent per kind, once ``count_sent`` is called
         self._refresh()
 
     # The knobs are properties so that ``_refresh`` can precompute what ``send`` needs for the common case.
@@ -188,9 +235,10 @@ class Network:
         """Whether a message can take ``send``'s fast path: no link blocked, no loss, no duplication, one uniform
         delay for every link, and no cut or restart yet whose in-flight losses ``_arrive`` would have to check."""
         d = self._delay
+        self._by_kind = self._sent is not None or bool(self._kind_drop) or bool(self._kind_delay)
         self._plain = d.__class__ is Uniform and not (
             self._split or self._drop or self._duplicate or self._link_delay or self._faulted or self._fifo
-        )
+        ) and not self._by_kind
         if d.__class__ is Uniform:
             self._low = d.low
             self._span = d.high - d.low + 1
@@ -198,6 +246,17 @@ class Network:
     # ------------------------------------------------------------------------- sending and delivery
     # ``send`` and ``_arrive`` run for every message: they read the clock as ``env._now`` (SimPy 4, pinned),
     # because the public ``env.now`` is a property and costs a Python call each time.
+
+    def count_sent(self) -> None:
+        """From now on, count the messages sent, per kind (``sent``). Off by default: counting takes every message
+        off the fast path (with the same draws: nothing else about the run changes)."""
+        if self._sent is None:
+            self._sent = {}
+            self._refresh()
+
+    def sent(self) -> dict[str, int]:
+        """Messages sent so far per kind name (``MESSAGE_KINDS``), since ``count_sent`` (empty before)."""
+        return {cls.__name__: n for cls, n in (self._sent or {}).items()}
 
     def attach(self, address: Address, receive: Callable[[Message], None]) -> None:
         """From now on, messages that arrive for ``address`` go to ``receive`` (replacing any earlier one)."""
@@ -212,6 +271,9 @@ class Network:
             # The same draws, in the same order, as the general path below makes in this case.
             _InFlight(self.env, self._low + int(self.rng.random() * self._span), m, None, self._arrive_callback)
             return
+        if self._by_kind:
+            self._send_by_kind(m, now)
+            return
         dst = m.dst
         if self._split and self.blocked(src, dst):
             record((now, "drop", src, (m, "partition")))
@@ -222,6 +284,33 @@ class Network:
             return
         delay = self._link_delay.get((src, dst), self._delay) if self._link_delay else self._delay
         # Until the first cut or restart, every link's counts are 0: no stamp needed (see _lost_in_flight).
+        stamp = (self._cut_count.get((src, dst), 0), self._epoch.get(dst, 0)) if self._faulted else None
+        d = delay.sample(rng)
+        _InFlight(self.env, self._in_order(src, dst, d) if self._fifo else d, m, stamp, self._arrive_callback)
+        if self._duplicate and rng.random() < self._duplicate:
+            record((now, "duplicate", src, m))
+            d = delay.sample(rng)
+            _InFlight(self.env, self._in_order(src, dst, d) if self._fifo else d, m, stamp, self._arrive_callback)
+
+    def _send_by_kind(self, m: Message, now: int) -> None:
+        """``send``'s general path when messages are counted or some kinds have a loss or delay of their own:
+        the same steps and draws, with the message's kind looked up (kept apart so the common path pays nothing
+        for it)."""
+        src, dst, cls = m.src, m.dst, m.__class__
+        record = self._record
+        sent = self._sent
+        if sent is not None:
+            sent[cls] = sent.get(cls, 0) + 1
+        if self._split and self.blocked(src, dst):
+            record((now, "drop", src, (m, "partition")))
+            return
+        rng = self.rng
+        drop = self._kind_drop.get(cls, self._drop)
+        if drop and rng.random() < drop:
+            record((now, "drop", src, (m, "random")))
+            return
+        # The delay of the message's link if it has one, else of its kind if that has one, else the network's.
+        delay = self._link_delay.get((src, dst)) or self._kind_delay.get(cls, self._delay)
         stamp = (self._cut_count.get((src, dst), 0), self._epoch.get(dst, 0)) if self._faulted else None
         d = delay.sample(rng)
         _InFlight(self.env, self._in_order(src, dst, d) if self._fifo else d, m, stamp, self._arrive_callback)
@@ -264,8 +353,17 @@ class Network:
         g1 = group.get(src)  # type: ignore[arg-type]
         g2 = group.get(dst)  # type: ignore[arg-type]
         if g1 is None or g2 is None:
-            return False  # a client
+            # A client: outside the partitions, unless placed beside a server (never cut off from that one).
+            if not self._host:
+                return False
+            a, b = self._host.get(src, src), self._host.get(dst, dst)
+            return a != b and a in group and b in group and self.blocked(a, b)
         return g1 != g2 or (src, dst) in self._cuts
+
+    def place(self, client: Address, server: int) -> None:
+        """From now on ``client``'s messages to a server pass only where ``server``'s would, and so do the replies
+        (as if the client ran on that server's machine): a client on one side of a partition."""
+        self._host[client] = server
 
     def endpoint_restarted(self, node: Address) -> None:
         """Messages in flight to ``node`` are lost (its connections died with it)."""
@@ -278,6 +376,7 @@ class Network:
     def _reconfigure(self, change: Callable[[], None]) -> None:
         before = {(a, b) for a in self.servers for b in self.servers if a != b and self.blocked(a, b)}
         change()
+        self._group = {**self._parts, **{n: -n for n in self._off}}  # the disconnected alone: no group is negative
         self._split = bool(self._cuts) or len(set(self._group.values())) > 1
         for a in self.servers:
             for b in self.servers:
@@ -292,10 +391,10 @@ class Network:
         groups = [tuple(g) for g in groups]
 
         def change() -> None:
-            self._group = {s: len(groups) for s in self.servers}
+            self._parts = {s: len(groups) for s in self.servers}
             for i, g in enumerate(groups):
                 for s in g:
-                    self._group[s] = i
+                    self._parts[s] = i
 
         self._reconfigure(change)
 
@@ -309,11 +408,36 @@ class Network:
     def repair(self, src: int, dst: int) -> None:
         self._reconfigure(lambda: self._cuts.discard((src, dst)))
 
+    def disconnect(self, node: int) -> None:
+        """Cut ``node`` off from every other server, in both directions, until ``reconnect`` (or ``heal``)."""
+        self._reconfigure(lambda: self._off.add(node))
+
+    def reconnect(self, node: int) -> None:
+        """Undo ``disconnect``: ``node`` is back in whatever the partition and cuts make of the network."""
+        self._reconfigure(lambda: self._off.discard(node))
+
+    def disconnected(self) -> list[int]:
+        """The disconnected servers, in order."""
+        return sorted(self._off)
+
     def heal(self) -> None:
-        """Undo every partition and cut."""
-        self._group = {s: 0 for s in self.servers}
+        """Undo every partition, cut and disconnection."""
+        self._parts = {s: 0 for s in self.servers}
+        self._group = dict(self._parts)
         self._cuts = set()
+        self._off = set()
         self._split = False
+        self._refresh()
+
+    def set_kind(self, kinds: Iterable[str], drop: float | None = None, delay: Delay | None = None) -> None:
+        """Messages of these kinds (``MESSAGE_KINDS`` names) are lost with probability ``drop`` and delayed by
+        ``delay`` (each if given) instead of the network's; a link's own delay still comes first."""
+        for kind in kinds:
+            cls = MESSAGE_KINDS[kind]
+            if drop is not None:
+                self._kind_drop[cls] = drop
+            if delay is not None:
+                self._kind_delay[cls] = delay
         self._refresh()
 
     def set_link_delay(self, src: int, dst: int, delay: Delay | None) -> None:
