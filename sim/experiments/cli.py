@@ -28,7 +28,7 @@ from sim.experiments.figure16 import (
 )
 from sim.outputs import output_dir
 from sim.rng import check_seed
-from sim.units import positive_int
+from sim.units import non_negative_int, positive_int
 
 # Where a run writes unless told otherwise: a scratch folder of its own (ignored by git), never the committed
 # results in plots/, which only an explicit ``--out plots/`` rewrites.
@@ -131,6 +131,11 @@ def _print_human(r: dict[str, Any]) -> None:
         f"checker overhead           {r['checker_overhead']:>12.3f}x       target <= 1.25x "
         f"({d['run_cpu_s']:.2f} s vs {d['run_cpu_s_no_checker']:.2f} s; range {lo:.3f}-{hi:.3f})"
     )
+    if d["snapshot_every"]:
+        print(
+            f"snapshots                  every {d['snapshot_every']} entries applied: {d['snapshots_taken']:,} taken, "
+            f"{d['snapshots_installed']:,} installed from a leader in the {d['simulated_s']:g} s run"
+        )
     print(
         f"10x duration / 1x          {r['scaling_10x']:>12.2f}x       target <= 11x "
         f"({d['run_cpu_s_10x']:.2f} s for {d['entries_committed_10x']:,} entries; "
@@ -138,19 +143,26 @@ def _print_human(r: dict[str, Any]) -> None:
     )
 
 
-def _print_memory(rows: list[dict[str, Any]], rate: float) -> None:
+def _print_memory(rows: list[dict[str, Any]], rate: float, snapshot_every: int) -> None:
     minutes = len(rows)
+    snapshots = f", a snapshot every {snapshot_every} entries applied" if snapshot_every else ""
     print(
         f"memory: 5-node cluster, 20 clients offering {rate:g} commands/s for {minutes / 2:g} of {minutes} simulated "
-        "minutes, trace streamed (to /dev/null), checker on"
+        f"minutes, trace streamed (to /dev/null), checker on{snapshots}"
     )
-    print("minute  log entries  heap MB  heap peak MB  peak RSS MB  heap growth MB  bytes/new entry  trace records")
+    print(
+        "minute  log entries  heap MB  heap peak MB  peak RSS MB  heap growth MB  bytes/new entry  trace records"
+        + ("  entries held  history MB  heap less history MB" if snapshot_every else "")
+    )
     for r in rows:
         per_entry = f"{r['bytes_per_entry']:.0f}" if r["bytes_per_entry"] else "-"
-        print(
+        line = (
             f"{r['minute']:>6}  {r['entries']:>11,}  {r['heap_mb']:>7.1f}  {r['heap_peak_mb']:>12.1f}  "
             f"{r['rss_peak_mb']:>11.1f}  {r['growth_mb']:>+14.2f}  {per_entry:>15}  {r['trace_records']:>13,}"
         )
+        if snapshot_every:
+            line += f"  {r['held']:>12,}  {r['history_mb']:>10.1f}  {r['heap_mb'] - r['history_mb']:>20.1f}"
+        print(line)
 
 
 def bench_command(args: argparse.Namespace) -> int:
@@ -163,9 +175,9 @@ def bench_command(args: argparse.Namespace) -> int:
         durations = _durations(args.html_durations)
         result["html"] = measure_html(durations, find_browser())
     if "memory" in parts:
-        result["memory"] = measure_memory(minutes=args.minutes, rate=args.rate)
+        result["memory"] = measure_memory(minutes=args.minutes, rate=args.rate, snapshot_every=args.snapshot_every)
     if "speed" in parts:
-        result.update(measure(repeat=args.repeat))
+        result.update(measure(repeat=args.repeat, snapshot_every=args.snapshot_every))
     if "lin" in parts:
         from sim.experiments.lin_bench import measure as measure_lin
 
@@ -181,7 +193,7 @@ def bench_command(args: argparse.Namespace) -> int:
         print(json.dumps(result, sort_keys=True))
         return 0
     if "memory" in parts:
-        _print_memory(result["memory"], args.rate)
+        _print_memory(result["memory"], args.rate, args.snapshot_every)
     if "speed" in parts:
         _print_human(result)
     if "lin" in parts:
@@ -232,6 +244,13 @@ def register_bench(subparsers: Any) -> None:
         help="memory: heap and peak RSS after each simulated minute of a loaded run",
     )
     p.add_argument("--minutes", type=positive_int, default=6, help="simulated minutes with --memory (default 6)")
+    p.add_argument(
+        "--snapshot-every",
+        type=non_negative_int,
+        default=0,
+        metavar="N",
+        help="servers snapshot every N entries applied, with --speed and --memory (default 0: no snapshots)",
+    )
     p.add_argument(
         "--rate", type=positive_int, default=200, help="commands/s offered with --memory, first half (default 200)"
     )

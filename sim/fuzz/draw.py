@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
 from sim.fuzz.case import BASE_DELAY, EVENTS_PER_MS, MS, Case
@@ -52,7 +52,11 @@ FAMILIES = (
     "small_batch",  # max_batch 1 or 2
     "narrow_timeouts",  # election timeouts in a narrow range: split votes, competing candidates
     "long_delay",  # a share of messages on a long tail of 200-2200 ms (the MIT labs' "long reordering")
+    "compaction",  # snapshots every few entries, InstallSnapshot in small chunks (drawn last: see draw_compaction)
 )
+# Families drawn after every other choice of a case, so that the seeds of earlier versions keep their cases
+# whenever such a family is off.
+DRAWN_LAST = frozenset({"compaction"})
 
 
 @dataclass(frozen=True)
@@ -87,7 +91,7 @@ def draw_swarm(d: Draw, families: Iterable[str] | None = None, nodes: int | None
             return Swarm(list(MODES.values())[k - 1], load, nodes=3)
     # Crashes and partitions are where consensus bugs live: on more often than the rest.
     p = {"crash": 0.75, "partition": 0.6}
-    on = frozenset(f for f in allowed if d.chance(p.get(f, 0.4)))
+    on = frozenset(f for f in allowed if f not in DRAWN_LAST and d.chance(p.get(f, 0.4)))
     load = d.pick(("none", "light", "medium", "medium", "heavy", "heavy"))
     return Swarm(on, load)
 
@@ -128,6 +132,15 @@ def draw_workload(d: Draw, load: str, duration: int) -> WorkloadConfig:
     if d.chance(0.3):
         return WorkloadConfig(mode="closed", think=d.pick((0, 5, 20, 60)) * MS, **common)
     return WorkloadConfig(rate=rate, **common)
+
+
+def draw_compaction(d: Draw, raft: RaftConfig) -> RaftConfig:
+    """Log compaction for a case: a snapshot every few entries (so followers that lag a little, or restart, need
+    InstallSnapshot), sent in chunks from a few bytes (many round trips, a transfer that a crash or a new leader
+    interrupts) to the whole snapshot at once."""
+    every = d.pick((2, 3, 5, 10, 25, 100))
+    chunk = d.pick((16, 64, 256, 1024, 65536))
+    return replace(raft, snapshot_every=every, snapshot_chunk=chunk)
 
 
 def draw_case(
@@ -272,6 +285,8 @@ def draw_case(
             faults.append(Fault(t, "drift", node=d.pick(ids), value=d.pick((0.5, 0.8, 0.95, 1.0, 1.05, 1.3, 2.0))))
         t += d.integer(mean_gap // 4, mean_gap * 2) * MS
     kept = tuple(sorted((f for f in faults if f.at < duration), key=lambda f: f.at))  # stable: same-time order kept
+    if (families is None or "compaction" in families) and d.chance(0.4):
+        cluster = replace(cluster, raft=draw_compaction(d, raft))
     # The liveness bound: many election rounds and client retries, longer with a slow disk. The phase ends as soon
     # as the cluster has recovered, so the bound costs only the seeds that fail; it is generous because split votes
     # with narrow timeouts and a slow disk can go on for seconds (over 1,000 such clusters: p99 4.4 s, worst 6.6 s

@@ -10,6 +10,8 @@ from .messages import (
     ClientRequest,
     Command,
     Entry,
+    InstallSnapshot,
+    InstallSnapshotReply,
     Message,
     RequestVote,
     RequestVoteReply,
@@ -29,6 +31,7 @@ from .node import (
 )
 from .progress import PROBE, REPLICATE, SNAPSHOT, Progress
 from .quorum import LOST, PENDING, WON, Configuration
+from .snapshot import Snapshot
 
 __all__ = [
     "CANDIDATE",
@@ -51,6 +54,8 @@ __all__ = [
     "Command",
     "Configuration",
     "Entry",
+    "InstallSnapshot",
+    "InstallSnapshotReply",
     "KeyValueStore",
     "Message",
     "Node",
@@ -61,5 +66,6 @@ __all__ = [
     "RaftLog",
     "RequestVote",
     "RequestVoteReply",
+    "Snapshot",
     "SoftState",
 ]

@@ -30,6 +30,8 @@ from .messages import (
     ClientRequest,
     Command,
     Entry,
+    InstallSnapshot,
+    InstallSnapshotReply,
     Message,
     RequestVote,
     RequestVoteReply,
@@ -37,6 +39,7 @@ from .messages import (
 from .output import Output, PersistentState, SoftState
 from .progress import REPLICATE, SNAPSHOT, Progress
 from .quorum import WON, Configuration
+from .snapshot import SnapshotRules
 
 __all__ = [
     "CANDIDATE",
@@ -83,6 +86,10 @@ class RaftConfig:
     # Election timeouts are drawn in whole multiples of this many microseconds, rounded to the nearest as LogCabin
     # draws whole milliseconds (Core::Random::randomRange: lround of a uniform draw); 1: any microsecond.
     election_timeout_step: int = 1
+    # Log compaction (sim.raft.snapshot): a snapshot once this many entries were applied since the last one (0:
+    # never), sent to followers that need discarded entries in InstallSnapshot chunks of this many bytes.
+    snapshot_every: int = 0
+    snapshot_chunk: int = 1024
 
     def __post_init__(self) -> None:
         if not 0 < self.election_timeout_min <= self.election_timeout_max:
@@ -91,9 +98,11 @@ class RaftConfig:
             raise ValueError("election_timeout_step must be positive")
         if self.heartbeat_interval <= 0 or self.max_batch <= 0 or self.max_inflight <= 0:
             raise ValueError("heartbeat_interval, max_batch and max_inflight must be positive")
+        if self.snapshot_every < 0 or self.snapshot_chunk <= 0:
+            raise ValueError("need snapshot_every >= 0 and snapshot_chunk > 0")
 
 
-class Node:
+class Node(SnapshotRules):
     def __init__(
         self,
         node_id: int,
@@ -105,8 +114,10 @@ class Node:
         """Server ``node_id`` of a cluster whose voters are ``voters`` (itself included), restarting from
         ``state`` (what it had made durable) or booting empty."""
         state = state or PersistentState()
+        snapshot = state.snapshot
         self.id = node_id
-        self.configuration = Configuration(tuple(voters))
+        # A snapshot holds the configuration as of its last entry (Section 7); ``voters`` is the initial one.
+        self.configuration = snapshot.configuration if snapshot else Configuration(tuple(voters))
         # Every other server of the configuration, in its order: whom a candidate and a leader send to.
         self.peers = tuple(p for p in self.configuration.ids() if p != node_id)
         self.config = config
@@ -117,7 +128,7 @@ class Node:
         # Persistent (Figure 2).
         self.term = state.term
         self.voted_for = state.voted_for
-        self.log = RaftLog(state.entries)
+        self.log = RaftLog(state.entries, snapshot.index, snapshot.term) if snapshot else RaftLog(state.entries)
         # Volatile, all servers.
         self.role = FOLLOWER
         self.leader_id: int | None = None
@@ -141,6 +152,7 @@ class Node:
         # The soft state last reported in an Output (None: nothing yet, so the first Output reports it).
         self._reported: tuple[str, int, int | None, int, int] | None = None
         self.out = Output()
+        self._init_snapshots(snapshot)  # sim.raft.snapshot: a restart from a snapshot starts from its state
 
     # ------------------------------------------------------------------ inputs
 
@@ -178,13 +190,15 @@ class Node:
             elif kind is RequestVoteReply and m.prevote and m.granted:
                 pass  # a granted pre-vote carries the term the candidate proposed, not the voter's
             else:
-                self._become_follower(term, m.src if kind is AppendEntries else None)
+                self._become_follower(term, m.src if kind is AppendEntries or kind is InstallSnapshot else None)
         elif term < self.term:
             # Stale sender: answer requests so it learns the current term; drop stale replies.
             if kind is AppendEntries:
                 self._send(AppendEntriesReply(self.term, self.id, m.src, False, m.prev_index, 0))
             elif kind is RequestVote:
                 self._send(RequestVoteReply(self.term, self.id, m.src, False, m.prevote))
+            elif kind is InstallSnapshot:
+                self._send(InstallSnapshotReply(self.term, self.id, m.src, m.last_index, m.offset, 0))
             return self._take()
         if kind is AppendEntries:
             self._on_append_entries(m)
@@ -195,6 +209,11 @@ class Node:
             self._on_request_vote(m)
         elif kind is RequestVoteReply:
             self._on_vote_reply(m)
+        elif kind is InstallSnapshot:
+            self._on_install_snapshot(m)
+        elif kind is InstallSnapshotReply:
+            if self.role == LEADER:
+                self._on_install_reply(m)
         return self._take()
 
     # --------------------------------------------------------------- elections
@@ -344,19 +363,24 @@ class Node:
             self._send(AppendEntriesReply(self.term, self.id, m.src, False, prev, 0, log.last_index + 1, 0))
             return
         conflict_term = log.term_at(prev)  # prev <= last_index here
+        entries = m.entries
         if conflict_term != m.prev_term:
-            first = log.first_index_of_term(conflict_term)
-            self._send(AppendEntriesReply(self.term, self.id, m.src, False, prev, 0, first, conflict_term))
-            return
-        self._merge_entries(prev, m.entries)
-        match = prev + len(m.entries)
+            if conflict_term == -1:
+                # prev is inside this server's snapshot (a leader never sends a prev_term it does not know).
+                prev, entries = self._after_snapshot_point(prev, entries)
+            else:
+                first = log.first_index_of_term(conflict_term)
+                self._send(AppendEntriesReply(self.term, self.id, m.src, False, prev, 0, first, conflict_term))
+                return
+        self._merge_entries(prev, entries)
+        match = prev + len(entries)
         if m.commit > self.commit:
             # Bounded by the last entry this message vouches for: entries after it may be stale.
             new_commit = min(m.commit, match)
             if new_commit > self.commit:
                 self.commit = new_commit
                 self._apply_committed()
-        self.out.messages.append(AppendEntriesReply(self.term, self.id, m.src, True, prev, match))
+        self.out.messages.append(AppendEntriesReply(self.term, self.id, m.src, True, m.prev_index, match))
 
     def _merge_entries(self, prev: int, entries: tuple[Entry, ...]) -> None:
         """Append ``entries`` after ``prev``, deleting an existing entry only where it conflicts (Figure 2,
@@ -393,8 +417,8 @@ class Node:
         if pr.state is REPLICATE:
             if m.prev_index <= pr.match:
                 return
-        elif m.prev_index != pr.next - 1:
-            return
+        elif pr.state is SNAPSHOT or m.prev_index != pr.next - 1:
+            return  # SNAPSHOT: the InstallSnapshot under way decides where the follower's log resumes
         next_index = m.conflict_index
         if m.conflict_term:
             last_of_term = self.log.last_index_of_term(m.conflict_term)
@@ -413,10 +437,18 @@ class Node:
         log = self.log
         last = log.last_index
         if pr.state is not REPLICATE:
-            if pr.state is SNAPSHOT or (pr.probe_sent and not heartbeat):
-                return  # SNAPSHOT: nothing until the InstallSnapshot is done (sending it is issue 11's)
+            if pr.state is SNAPSHOT:
+                if heartbeat:
+                    self._resend_snapshot(peer)  # no AppendEntries until the InstallSnapshot is done
+                return
+            if pr.probe_sent and not heartbeat:
+                return
             prev = pr.next - 1
-            entries = log.slice(pr.next, min(last + 1, pr.next + self.config.max_batch))
+            try:
+                entries = log.slice(pr.next, min(last + 1, pr.next + self.config.max_batch))
+            except IndexError:  # compacted: the entries the follower needs are in the snapshot only
+                self._start_snapshot(peer, pr)
+                return
             self._send(AppendEntries(self.term, self.id, peer, prev, log.term_at(prev), entries, self.commit))
             pr.probe_sent = True
             return
@@ -438,7 +470,11 @@ class Node:
         while pr.next <= last and len(inflight) < self.config.max_inflight:
             prev = pr.next - 1
             stop = min(last + 1, pr.next + self.config.max_batch)
-            entries = log.slice(pr.next, stop)
+            try:
+                entries = log.slice(pr.next, stop)
+            except IndexError:  # compacted: the entries the follower needs are in the snapshot only
+                self._start_snapshot(peer, pr)
+                return
             messages.append(AppendEntries(self.term, self.id, peer, prev, log.term_at(prev), entries, self.commit))
             inflight.append((stop - 1, self.now))
             pr.next = stop  # optimistic: stream the rest without waiting for replies
@@ -448,6 +484,8 @@ class Node:
             # still in flight, and it carries the commit index only as far as that match (Figure 2's min rule on
             # the follower's side does the rest).
             prev = pr.match
+            if prev < log.snapshot_index:
+                prev = log.snapshot_index  # the match is compacted: probe at the snapshot's index instead
             messages.append(AppendEntries(self.term, self.id, peer, prev, log.term_at(prev), (), self.commit))
 
     def _quorum_match(self) -> int:
@@ -478,6 +516,9 @@ class Node:
                 waiting = self.pending.pop(index, None)
                 if waiting is not None:
                     self._send(ClientReply(self.id, command.client, command.seq, True, result, None, first_index))
+        every = self._snapshot_every
+        if every and self.last_applied - self._snapshot_point >= every:
+            self._take_snapshot()  # Section 7: compact the log once enough has been applied since
 
     # ------------------------------------------------------------------ clients
 
@@ -537,8 +578,10 @@ class Node:
             out.log_from = self._log_from
             out.log_entries = self.log.slice(self._log_from, self.log.last_index + 1)
             self._log_from = None
+        if self._new_snapshot is not None:
+            self._hand_over_snapshot(out)
         self.out = Output()
         return out
 
     def persistent_state(self) -> PersistentState:
-        return PersistentState(self.term, self.voted_for, tuple(self.log.entries()))
+        return PersistentState(self.term, self.voted_for, tuple(self.log.entries()), self.snapshot)

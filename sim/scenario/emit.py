@@ -118,6 +118,8 @@ def to_toml(s: Scenario) -> str:
         f"max_inflight = {raft.max_inflight}",
         f"early_vote_requests = {_toml_value(raft.early_vote_requests)}",
     ]
+    if raft.snapshot_every:
+        out += [f"snapshot_every = {raft.snapshot_every}", f"snapshot_chunk = {raft.snapshot_chunk}"]
     if c.bug:
         out.append(f"bug = {_toml_value(c.bug)}")
     if c.max_events_per_ms:

@@ -24,7 +24,8 @@ class Expectation:
     """One stated expectation. ``kind`` is one of ``EXPECTATION_KINDS``; times are microseconds.
 
     - leader_within: ``value`` = window; ``start`` = the reference time (None: the last event's time).
-    - committed_at_least, acked_at_least, max_elections, min_elections, max_term: ``value`` = a count.
+    - committed_at_least, acked_at_least, max_elections, min_elections, max_term, snapshots_installed_at_least:
+      ``value`` = a count.
     - logs_converge_by: ``value`` = the time; ``lag`` = how far behind the newest commit a server may be.
     - no_leader, no_commit: ``start``..``end`` = the interval, ``value`` None.
     - violation: ``value`` = a property name from ``sim.check.properties.EXPECTABLE`` or ``"any"``.
@@ -112,6 +113,7 @@ EXPECTATION_KINDS = (
     "min_messages",
     "is_leader",
     "not_leader",
+    "snapshots_installed_at_least",
 )
 EXPECTATION_MODIFIERS: dict[str, tuple[str, ...]] = {
     "leader_within": ("after",),

@@ -168,7 +168,8 @@ class _LogsConverge(_Monitor):
                 f"at {format_ms(self.t)} node(s) {', '.join(map(str, behind))} had not committed index {base} "
                 f"(committed somewhere by {format_ms(self.base_time)}); commit indexes {commits}{note}"
             )
-        terms = {s.term_at(base) for s in live.values()} if base else {0}
+        # A server whose snapshot covers the base holds the committed log there (SnapshotIntegrity says so).
+        terms = {s.term_at(base) for s in live.values() if s.snapshot_index <= base} if base else {0}
         if len(terms) > 1:
             return False, f"at {format_ms(self.t)} the live logs differ at index {base}{note}"
         return True, (
@@ -365,6 +366,9 @@ class _AtEnd(_Monitor):
         if kind == "acked_at_least":
             n = sim.acked()
             return n >= value, f"{n} client commands acknowledged, need >= {value}{note}"  # type: ignore[operator]
+        if kind == "snapshots_installed_at_least":
+            n = sim.snapshots_installed
+            return n >= value, f"{n} snapshot(s) installed from a leader, need >= {value}{note}"  # type: ignore[operator]
         if kind in ("min_elections", "max_elections"):
             n = len(sim.elections)
             ok = n >= value if kind == "min_elections" else n <= value  # type: ignore[operator]

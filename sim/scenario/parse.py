@@ -124,6 +124,8 @@ class _Parser(Reader):
             "max_batch",
             "max_inflight",
             "early_vote_requests",
+            "snapshot_every",
+            "snapshot_chunk",
             "bug",
             "max_events_per_ms",
         )
@@ -139,6 +141,14 @@ class _Parser(Reader):
             if high < low:
                 raise self.fail("cluster.election_timeout", "[min, max] with min <= max", value)
         heartbeat = self.time("cluster.heartbeat", t.get("heartbeat", 50), positive=True)
+        every = self.integer("cluster.snapshot_every", t.get("snapshot_every", 0), 0, 1_000_000_000)
+        if "snapshot_chunk" in t and not every:
+            raise self.fail(
+                "cluster.snapshot_chunk",
+                "no chunk size while snapshot_every is 0 (snapshots are off)",
+                t["snapshot_chunk"],
+            )
+        chunk = self.integer("cluster.snapshot_chunk", t.get("snapshot_chunk", 1024), 1, 1_000_000_000)
         raft = RaftConfig(
             election_timeout_min=low,
             election_timeout_max=high,
@@ -148,6 +158,8 @@ class _Parser(Reader):
             prevote=self.boolean("cluster.prevote", t.get("prevote", False)),
             check_quorum=self.boolean("cluster.check_quorum", t.get("check_quorum", False)),
             early_vote_requests=self.boolean("cluster.early_vote_requests", t.get("early_vote_requests", False)),
+            snapshot_every=every,
+            snapshot_chunk=chunk,
         )
         bug = None
         if "bug" in t:
@@ -452,7 +464,7 @@ class _Parser(Reader):
         if kind == "committed_at_least":
             servers = self.integer(f"{path}.on", e["on"], 1, self.nodes) if "on" in e else None
             return Expectation(kind, self.integer(kpath, value, 0), start=at, servers=servers)
-        if kind in ("acked_at_least", "min_elections", "max_elections", "max_term"):
+        if kind in ("acked_at_least", "min_elections", "max_elections", "max_term", "snapshots_installed_at_least"):
             return Expectation(kind, self.integer(kpath, value, 0))
         if kind in ("is_leader", "not_leader"):
             if isinstance(value, str):

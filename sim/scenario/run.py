@@ -6,7 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import IO, TYPE_CHECKING, Any
 
-from sim.check.safety import PROPERTIES, Violation
+from sim.check.safety import Violation
 from sim.scenario.model import Expectation, Scenario, Step
 from sim.scenario.monitors import monitor_for, percentile
 from sim.scenario.steps import StepsRun, StopRun
@@ -100,6 +100,12 @@ class ScenarioResult:
             f"  commits:     commit index {sim.committed}; {sim.acked()} of {issued} client commands acknowledged, "
             f"{sim.pending_commands()} pending"
         )
+        raft = s.cluster.raft
+        if raft.snapshot_every:
+            out.append(
+                f"  snapshots:   {sim.snapshots_taken} taken, {sim.snapshots_installed} installed from a leader "
+                f"(one per {raft.snapshot_every} entries applied, sent in {raft.snapshot_chunk}-byte chunks)"
+            )
         lat = sim.latencies()
         if lat:
             out.append(
@@ -113,7 +119,8 @@ class ScenarioResult:
         for e, passed, why in self.expectations:
             out.append(f"  expect:      {'PASS' if passed else 'FAIL'} {expectation_text(e)}: {why}")
         if self.violation is None:
-            out.append(f"  invariants:  hold ({len(PROPERTIES)} properties checked after each of {sim.events} events)")
+            checked = len(sim.checker.properties)
+            out.append(f"  invariants:  hold ({checked} properties checked after each of {sim.events} events)")
             if sim.linearizability is not None:
                 out.append(f"  history:     {sim.linearizability.summary()}")
         else:

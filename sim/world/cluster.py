@@ -34,6 +34,7 @@ from sim.check.properties import EXCEPTION, LINEARIZABILITY, LIVELOCK
 from sim.check.safety import Checker, Violation
 from sim.raft.messages import Message, RequestVoteReply
 from sim.raft.node import FOLLOWER, LEADER, Node, Output, SoftState
+from sim.raft.snapshot import Snapshot
 from sim.rng import stream
 from sim.trace import CHUNK, FORMAT, Trace, format_records
 from sim.world.clients import Client, LatencySummary, OneShot, OpRecord, key_names, one_command, operations
@@ -133,8 +134,11 @@ class Server:
         # in sim.raft.output).
         self.state = SoftState(FOLLOWER, state.term, None, 0, 0)
         now = self.env.now
-        self.sim.trace.add(now, "boot", self.id, {"term": state.term, "log": len(state.entries)})
-        self.sim.checker.restarted(self.id, state.term, state.entries)
+        booted: dict[str, Any] = {"term": state.term, "log": len(state.entries)}
+        if state.snapshot is not None:
+            booted["snapshot"] = state.snapshot.index  # the log holds the entries after it
+        self.sim.trace.add(now, "boot", self.id, booted)
+        self.sim.checker.restarted(self.id, state.term, state.entries, state.snapshot)
         self.process = _ServerProcess(self.env, self._run(self.incarnation, node), self.inbox)
         self.sim.network.attach(self.id, self.process.deliver)
 
@@ -191,7 +195,7 @@ class Server:
                     self.state = soft
                     role, term, _, commit, _ = soft
                 # 1. Durability: messages that depend on the writes leave only once they are durable.
-                if out.hard_state is not None or out.log_from is not None:
+                if out.hard_state is not None or out.log_from is not None or out.snapshot is not None:
                     latency = sim.cluster.disk_latency if disk is None else disk.latency(self.storage, out, nid)
                     if latency:
                         early = out.unsynced_messages
@@ -219,11 +223,15 @@ class Server:
                 applied = out.applied
                 log_from = out.log_from
                 if changed or commit != traced_commit or applied or log_from is not None:
-                    # Only inputs that changed something the checker watches are shown to it.
-                    self._observe(nid, term, role, commit, log_from, out.log_entries, applied)
+                    # Only inputs that changed something the checker watches are shown to it (a snapshot comes
+                    # with entries applied, or with a new commit index when installed).
+                    snapshot = out.snapshot
+                    self._observe(nid, term, role, commit, log_from, out.log_entries, applied, snapshot)
                     if log_from is not None:
                         # The durable log changed: enough for a reader to rebuild each log from the trace.
                         record((now, "append", nid, (log_from, out.log_entries)))
+                    if snapshot is not None:
+                        self._snapshot_recorded(now, snapshot, out.snapshot_installed)
                     if commit != traced_commit:
                         traced_commit = commit
                         record((now, "commit", nid, commit))
@@ -268,9 +276,26 @@ class Server:
             else:
                 out = node.step(item, now)
 
+    def _snapshot_recorded(self, now: int, snapshot: Snapshot, installed: bool) -> None:
+        self.sim.trace.add(
+            now,
+            "snapshot",
+            self.id,
+            {"index": snapshot.index, "term": snapshot.term, "size": snapshot.size, "installed": installed},
+        )
+        if installed:
+            self.sim.snapshots_installed += 1
+        else:
+            self.sim.snapshots_taken += 1
+
+    @property
+    def snapshot_index(self) -> int:
+        """The index of the server's durable snapshot (0 without one): its log up to there is compacted."""
+        return self.storage.snapshot_index
+
     def term_at(self, index: int) -> int:
         """Term of the entry at ``index`` in the log as the node's Outputs wrote it: the durable log, with the
-        write on its way to the disk applied over it; -1 if there is none."""
+        write on its way to the disk applied over it; -1 if there is none (or it is compacted away)."""
         w = self._being_written
         if w is not None and w.log_from is not None and index >= w.log_from:
             k = index - w.log_from
@@ -342,7 +367,7 @@ class Simulation:
         self.env = Environment()
         self.trace = Trace(enabled=trace)
         ids = list(range(1, cluster.nodes + 1))
-        self.checker = Checker(ids) if check else _NoChecker(ids)
+        self.checker = Checker(ids, snapshots=cluster.raft.snapshot_every > 0) if check else _NoChecker(ids)
         self.network = Network(
             self.env,
             stream(seed, "network"),
@@ -362,6 +387,8 @@ class Simulation:
         self.servers: dict[int, Server] = {i: Server(self, i, node_class) for i in ids}
         self.events = 0
         self.committed = 0  # highest commit index any server reached
+        self.snapshots_taken = 0  # by servers of their own state machines (durably)
+        self.snapshots_installed = 0  # from a leader (InstallSnapshot), durably
         self.elections: list[tuple[int, int, int]] = []  # (time, leader, term)
         self.faults: list[tuple[int, str, dict[str, Any]]] = []
         self.violation: Violation | None = None

@@ -37,6 +37,8 @@ from sim.raft.messages import (
     AppendEntriesReply,
     ClientReply,
     ClientRequest,
+    InstallSnapshot,
+    InstallSnapshotReply,
     Message,
     RequestVote,
     RequestVoteReply,
@@ -47,12 +49,21 @@ from sim.trace import Trace
 # (a PreVote is a RequestVote), "client" the clients' traffic.
 MESSAGE_KINDS: dict[str, type] = {
     cls.__name__: cls
-    for cls in (RequestVote, RequestVoteReply, AppendEntries, AppendEntriesReply, ClientRequest, ClientReply)
+    for cls in (
+        RequestVote,
+        RequestVoteReply,
+        AppendEntries,
+        AppendEntriesReply,
+        InstallSnapshot,
+        InstallSnapshotReply,
+        ClientRequest,
+        ClientReply,
+    )
 }
 KIND_GROUPS: dict[str, tuple[str, ...]] = {
     "all": tuple(MESSAGE_KINDS),
-    "requests": ("RequestVote", "AppendEntries"),
-    "replies": ("RequestVoteReply", "AppendEntriesReply"),
+    "requests": ("RequestVote", "AppendEntries", "InstallSnapshot"),
+    "replies": ("RequestVoteReply", "AppendEntriesReply", "InstallSnapshotReply"),
     "client": ("ClientRequest", "ClientReply"),
 }
 
