@@ -200,6 +200,8 @@ def run_scenario(
         # What the clients saw, judged as a whole (Section 8's promise: linearizable operations).
         violation = sim.judge_history()
     results = [(m.e, *m.finish(sim, violation)) for m in monitors]
+    violation = violation or sim.violation  # a node that failed while asked for its digest (state_machines_agree)
+    sim.close()
     if trace_out is not None:
         sim.end_trace()
     return ScenarioResult(s, run_seed, sim, violation, results, interrupted)
