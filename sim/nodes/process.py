@@ -22,6 +22,7 @@ deliveries, and the log the node wrote kept here so that applied entries are kno
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import ctypes
 import os
@@ -87,6 +88,52 @@ def _end(proc: subprocess.Popen[bytes], stderr: IO[bytes]) -> None:
             pass
 
 
+def _spawn(argv: tuple[str, ...]) -> tuple[subprocess.Popen[bytes], IO[bytes]]:
+    # Kept open for the process's life (closed by ``_end``): its standard error, read back only for a report.
+    stderr = tempfile.TemporaryFile(prefix="raftsim-node-")  # noqa: SIM115
+    try:
+        proc = subprocess.Popen(
+            argv,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=stderr,
+            bufsize=0,
+            close_fds=True,
+            start_new_session=True,
+            preexec_fn=_in_child,
+        )
+    except OSError as e:
+        stderr.close()
+        raise NodeFailure(f"cannot start {shlex.join(argv)}: {e.strerror or e}") from None
+    return proc, stderr
+
+
+# One process started ahead for each command, not yet booted: a restarted server takes it, so the interpreter's
+# start-up (tens of milliseconds for Node.js) overlaps with the simulation instead of stalling it. Keyed by the
+# process id too: a forked campaign worker must never use its parent's spare.
+_spares: dict[tuple[int, tuple[str, ...]], tuple[subprocess.Popen[bytes], IO[bytes]]] = {}
+
+
+def _take(argv: tuple[str, ...]) -> tuple[subprocess.Popen[bytes], IO[bytes]]:
+    key = (os.getpid(), argv)
+    spare = _spares.pop(key, None)
+    if spare is None or spare[0].poll() is not None:
+        if spare is not None:
+            _end(*spare)
+        spare = _spawn(argv)
+    with contextlib.suppress(NodeFailure):  # the next boot will say why
+        _spares[key] = _spawn(argv)
+    return spare
+
+
+@atexit.register
+def _end_spares() -> None:
+    for key, spare in list(_spares.items()):
+        if key[0] == os.getpid():
+            _end(*spare)
+    _spares.clear()
+
+
 class ProcessNode:
     """One server's node as an OS process (see the module's docstring). Build it with ``process_implementation``,
     which binds the command."""
@@ -115,22 +162,7 @@ class ProcessNode:
         self.capabilities: frozenset[str] = frozenset()
         self.last_input = "boot"
         self._buffer = b""
-        # Kept open for the process's life (closed by ``_end``): its standard error, read back only for a report.
-        self._stderr = tempfile.TemporaryFile(prefix="raftsim-node-")  # noqa: SIM115
-        try:
-            self.proc = subprocess.Popen(
-                argv,
-                stdin=subprocess.PIPE,
-                stdout=subprocess.PIPE,
-                stderr=self._stderr,
-                bufsize=0,
-                close_fds=True,
-                start_new_session=True,
-                preexec_fn=_in_child,
-            )
-        except OSError as e:
-            self._stderr.close()
-            raise NodeFailure(f"cannot start {shlex.join(argv)}: {e.strerror or e}") from None
+        self.proc, self._stderr = _take(argv)
         assert self.proc.stdin is not None and self.proc.stdout is not None
         self._in = self.proc.stdin.fileno()
         self._out = self.proc.stdout.fileno()
@@ -252,18 +284,6 @@ class ProcessNode:
         """The answer as an ``Output`` (``sim.raft.output``), checked field by field."""
         out = Output()
         try:
-            state = d.get("state")
-            if state is not None:
-                soft = wire.soft_state(state)
-                if soft != self.reported:
-                    self.reported = soft
-                    out.soft_state = wire.soft_state_value(soft)
-                applied = soft[4]
-                if applied > self.applied:
-                    log = self.log
-                    top = min(applied, len(log))
-                    out.applied = [(i, log[i - 1]) for i in range(self.applied + 1, top + 1)]
-                    self.applied = applied
             hs = d.get("hard_state")
             if hs is not None:
                 out.hard_state = wire.hard_state(hs)
@@ -279,6 +299,19 @@ class ProcessNode:
                 self.log.extend(written)
                 out.log_from = start
                 out.log_entries = written
+            # After the log write: what it applied may be what this very input appended.
+            state = d.get("state")
+            if state is not None:
+                soft = wire.soft_state(state)
+                if soft != self.reported:
+                    self.reported = soft
+                    out.soft_state = wire.soft_state_value(soft)
+                applied = soft[4]
+                if applied > self.applied:
+                    log = self.log
+                    top = min(applied, len(log))
+                    out.applied = [(i, log[i - 1]) for i in range(self.applied + 1, top + 1)]
+                    self.applied = applied
             send = d.get("send")
             if send is not None:
                 out.messages = wire.messages("send", send, self.id, self.peers)
