@@ -272,6 +272,8 @@ def report_failures(camp: Campaign, options: Options, out_dir: str, shrink_failu
             except KeyboardInterrupt:
                 shrink_failures, shrinking_interrupted = False, True
                 unshrunk = note = "as generated; not shrunk: shrinking was interrupted"
+            except ValueError as e:  # it did not fail again: a node that does not replay its inputs (or a hang)
+                note = f"as generated; not shrunk: {e} when run again (a node that is not deterministic?)"
             else:
                 final, final_out = res.case, res.outcome
                 note = (
