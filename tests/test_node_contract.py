@@ -199,7 +199,8 @@ def test_a_crashing_process_is_shrunk_to_a_scenario_that_fails_the_same_way(
     _need_node()
     # A process's input 150: a shrunk case must still give one process that many.
     command = _misbehaving("crash", 150)
-    argv = ["fuzz", "--seeds", "1", "--start-seed", "4", "--node-cmd", command, "--out", str(tmp_path), "--workers", "1"]
+    argv = ["fuzz", "--seeds", "1", "--start-seed", "4", "--node-cmd", command, "--out", str(tmp_path)]
+    argv += ["--workers", "1"]
     rc = main(argv)
     out = capsys.readouterr().out
     assert rc == 1 and "FAIL seed 4: NodeFailure" in out, out
