@@ -400,3 +400,12 @@ def test_node_failure_during_the_digest_query_stops_the_run(monkeypatch: pytest.
         assert sim.violation is not None and sim.violation.property == "NodeFailure"
     finally:
         sim.close()
+
+
+def test_figure16_with_another_implementation(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    argv = ["experiment", "figure16", "--trials", "4", "--lines", "150-200", "--workers", "1", "--no-plot"]
+    argv += ["--out", str(tmp_path), "--node", "examples.figure2:Figure2Node"]
+    assert main(argv) == 0
+    assert "150-200      4      0" in capsys.readouterr().out
+    assert main([*argv, "--broadcast", "disk-early"]) == 2
+    assert "disk-early needs the capability early_vote_requests" in capsys.readouterr().err

@@ -25,6 +25,8 @@ from sim.experiments.figure16 import (
     write_summary_csv,
     write_trials_csv,
 )
+from sim.nodes import flags as node_flags
+from sim.nodes.contract import EARLY_VOTE_REQUESTS, STATE
 from sim.outputs import output_dir
 from sim.rng import check_seed
 from sim.units import positive_int
@@ -56,12 +58,21 @@ def main(args: argparse.Namespace) -> int:
     workers = args.workers or os.cpu_count() or 1
     if workers < 1:
         raise UsageError(f"--workers: expected a positive number, got {workers}")
+    spec, command = node_flags.chosen(args)
+    if spec or command:
+        impl = node_flags.load(spec, command, "--node-cmd" if command else "--node")
+        if STATE not in impl.capabilities:
+            raise UsageError(f"--node: {impl.name} reports no state (a black box): figure16 needs its leader reports")
+        if args.broadcast == "disk-early" and EARLY_VOTE_REQUESTS not in impl.capabilities:
+            raise UsageError(f"--broadcast: disk-early needs the capability early_vote_requests; {impl.name} lacks it")
     out = output_dir("--out", args.out)
 
     total = sum(trials_for(line, args.trials) for line in lines)
     print(f"figure16: {total} trials over {len(lines)} lines on {workers} worker(s)...", file=sys.stderr)
     started = time.perf_counter()  # wall clock only to report how long the experiment took
-    results = run_experiment(lines, args.trials, workers, seed, args.cap, broadcast=args.broadcast)
+    results = run_experiment(
+        lines, args.trials, workers, seed, args.cap, broadcast=args.broadcast, node=spec, node_cmd=command
+    )
     elapsed = time.perf_counter() - started
     summaries = summarize(results)
     print(format_table(summaries, args.cap))
@@ -107,6 +118,7 @@ def register(subparsers: Any) -> None:
         "the variants write figure16_<variant>*",
     )
     p.add_argument("--no-plot", action="store_true", help="write the CSVs only")
+    node_flags.add_flags(p)
     p.set_defaults(func=main)
     register_bench(subparsers)
 
