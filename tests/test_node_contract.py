@@ -6,6 +6,7 @@ bugs of the examples found, and every bad flag and scenario key refused in one l
 
 from __future__ import annotations
 
+import json
 import os
 import random
 import shutil
@@ -19,6 +20,7 @@ from pathlib import Path
 import pytest
 
 from sim.cli import main
+from sim.experiments.node_bench import EXAMPLES
 from sim.fuzz import Options, case_for_seed, run_campaign
 from sim.fuzz.case import run_case
 from sim.nodes import process
@@ -409,3 +411,13 @@ def test_figure16_with_another_implementation(tmp_path: Path, capsys: pytest.Cap
     assert "150-200      4      0" in capsys.readouterr().out
     assert main([*argv, "--broadcast", "disk-early"]) == 2
     assert "disk-early needs the capability early_vote_requests" in capsys.readouterr().err
+
+
+def test_bench_nodes_measures_each_implementation(capsys: pytest.CaptureFixture[str]) -> None:
+    _need_node()
+    assert main(["bench", "--node-seeds", "1", "--node", "examples.figure2:NoLogCheck", "--json"]) == 0
+    r = json.loads(capsys.readouterr().out)["nodes"]
+    names = [row["implementation"] for row in r["rows"]]
+    assert names[:3] == [name for name, _, _ in EXAMPLES]
+    assert names[3] == "examples.figure2:NoLogCheck"
+    assert all(row["seeds_per_s"] > 0 for row in r["rows"]) and r["echo_js_us"] > 0 and r["echo_py_us"] > 0

@@ -165,8 +165,17 @@ def _print_memory(rows: list[dict[str, Any]], rate: float) -> None:
 
 def bench_command(args: argparse.Namespace) -> int:
     """Each flag picks a part of the benchmark; with none, the simulator's speed."""
-    parts = [name for name in ("speed", "lin", "bugs", "memory", "html") if getattr(args, name)] or ["speed"]
+    parts = [name for name in ("speed", "lin", "bugs", "memory", "html", "nodes") if getattr(args, name)]
+    spec, command = node_flags.chosen(args)
+    if spec or command:
+        parts.append("nodes")  # --node or --node-cmd: that implementation's campaign beside the examples'
+    parts = list(dict.fromkeys(parts)) or ["speed"]
     result: dict[str, Any] = {}
+    if "nodes" in parts:
+        from sim.experiments.node_bench import measure_nodes
+
+        extra = ((spec or command or "", spec, command),) if spec or command else ()
+        result["nodes"] = measure_nodes(seeds=args.node_seeds, extra=extra)
     if "html" in parts:
         from sim.experiments.html_bench import find_browser, measure_html
 
@@ -205,6 +214,10 @@ def bench_command(args: argparse.Namespace) -> int:
         from sim.experiments.html_bench import format_rows
 
         print(format_rows(result["html"]))
+    if "nodes" in parts:
+        from sim.experiments.node_bench import format_nodes
+
+        print(format_nodes(result["nodes"]))
     if "bugs" in parts:
         c = result["campaign"]
         print(
@@ -256,6 +269,16 @@ def register_bench(subparsers: Any) -> None:
         metavar="LIST",
         help="simulated seconds of the runs --html opens, comma-separated (default 60,600)",
     )
+    p.add_argument(
+        "--nodes",
+        action="store_true",
+        help="the default campaign's speed with each node implementation (built-in, examples/figure2.py, "
+        "examples/raft.js through the process adapter, and --node/--node-cmd if given), and the adapter's cost",
+    )
+    p.add_argument(
+        "--node-seeds", type=positive_int, default=30, help="seeds per implementation with --nodes (default 30)"
+    )
+    node_flags.add_flags(p)
     p.set_defaults(func=bench_command)
 
 
