@@ -62,6 +62,9 @@ IMPLEMENTATIONS = {
     "figure2.py": ("examples.figure2:Figure2Node", None),
     "raft.js": (None, JS),
 }
+# Your own, the same way: RAFTSIM_TEST_NODE=module:Class or RAFTSIM_TEST_NODE_CMD="COMMAND" pytest -k yours
+if os.environ.get("RAFTSIM_TEST_NODE") or os.environ.get("RAFTSIM_TEST_NODE_CMD"):
+    IMPLEMENTATIONS["yours"] = (os.environ.get("RAFTSIM_TEST_NODE") or None, os.environ.get("RAFTSIM_TEST_NODE_CMD"))
 
 
 @pytest.fixture(params=list(IMPLEMENTATIONS))
@@ -421,3 +424,10 @@ def test_bench_nodes_measures_each_implementation(capsys: pytest.CaptureFixture[
     assert names[:3] == [name for name, _, _ in EXAMPLES]
     assert names[3] == "examples.figure2:NoLogCheck"
     assert all(row["seeds_per_s"] > 0 for row in r["rows"]) and r["echo_js_us"] > 0 and r["echo_py_us"] > 0
+
+
+def test_the_skeleton_keeps_the_contract() -> None:
+    """examples/skeleton.py never leads: safe, and not live (the liveness phase says so)."""
+    case = case_for_seed(0, Options(node_cmd=f"{sys.executable} {ROOT / 'examples' / 'skeleton.py'}"))
+    out, _ = run_case(replace(case, liveness=1_000_000))
+    assert out.property == "Liveness", out
