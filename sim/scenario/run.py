@@ -41,7 +41,10 @@ class ScenarioResult:
         source = self.scenario.source
         if source == "<string>":
             return f"write the scenario with sim.scenario.to_toml(...) and run: raftsim run FILE --seed {self.seed}"
-        return f"raftsim run {_shell_quote(source)} --seed {self.seed}"
+        c = self.scenario.cluster  # the implementation it ran, which --node may have chosen rather than the file
+        node = f" --node {_shell_quote(c.implementation)}" if c.implementation else ""
+        node += f" --node-cmd {_shell_quote(c.implementation_cmd)}" if c.implementation_cmd else ""
+        return f"raftsim run {_shell_quote(source)} --seed {self.seed}{node}"
 
     def line(self) -> str:
         """One line: verdict, file, seed and the headline numbers."""
