@@ -26,6 +26,8 @@ from sim.experiments.figure16 import (
     write_summary_csv,
     write_trials_csv,
 )
+from sim.nodes import flags as node_flags
+from sim.nodes.contract import EARLY_VOTE_REQUESTS, STATE
 from sim.outputs import output_dir
 from sim.rng import check_seed
 from sim.units import non_negative_int, positive_int
@@ -57,12 +59,21 @@ def main(args: argparse.Namespace) -> int:
     workers = args.workers or os.cpu_count() or 1
     if workers < 1:
         raise UsageError(f"--workers: expected a positive number, got {workers}")
+    spec, command = node_flags.chosen(args)
+    if spec or command:
+        impl = node_flags.load(spec, command, "--node-cmd" if command else "--node")
+        if STATE not in impl.capabilities:
+            raise UsageError(f"--node: {impl.name} reports no state (a black box): figure16 needs its leader reports")
+        if args.broadcast == "disk-early" and EARLY_VOTE_REQUESTS not in impl.capabilities:
+            raise UsageError(f"--broadcast: disk-early needs the capability early_vote_requests; {impl.name} lacks it")
     out = output_dir("--out", args.out)
 
     total = sum(trials_for(line, args.trials) for line in lines)
     print(f"figure16: {total} trials over {len(lines)} lines on {workers} worker(s)...", file=sys.stderr)
     started = time.perf_counter()  # wall clock only to report how long the experiment took
-    results = run_experiment(lines, args.trials, workers, seed, args.cap, broadcast=args.broadcast)
+    results = run_experiment(
+        lines, args.trials, workers, seed, args.cap, broadcast=args.broadcast, node=spec, node_cmd=command
+    )
     elapsed = time.perf_counter() - started
     summaries = summarize(results)
     print(format_table(summaries, args.cap))
@@ -109,6 +120,7 @@ def register(subparsers: Any) -> None:
         "figure16_<variant>*",
     )
     p.add_argument("--no-plot", action="store_true", help="write the CSVs only")
+    node_flags.add_flags(p)
     p.set_defaults(func=main)
     register_bench(subparsers)
 
@@ -167,8 +179,17 @@ def _print_memory(rows: list[dict[str, Any]], rate: float, snapshot_every: int) 
 
 def bench_command(args: argparse.Namespace) -> int:
     """Each flag picks a part of the benchmark; with none, the simulator's speed."""
-    parts = [name for name in ("speed", "lin", "bugs", "memory", "html") if getattr(args, name)] or ["speed"]
+    parts = [name for name in ("speed", "lin", "bugs", "memory", "html", "nodes") if getattr(args, name)]
+    spec, command = node_flags.chosen(args)
+    if spec or command:
+        parts.append("nodes")  # --node or --node-cmd: that implementation's campaign beside the examples'
+    parts = list(dict.fromkeys(parts)) or ["speed"]
     result: dict[str, Any] = {}
+    if "nodes" in parts:
+        from sim.experiments.node_bench import measure_nodes
+
+        extra = ((spec or command or "", spec, command),) if spec or command else ()
+        result["nodes"] = measure_nodes(seeds=args.node_seeds, extra=extra)
     if "html" in parts:
         from sim.experiments.html_bench import find_browser, measure_html
 
@@ -207,6 +228,10 @@ def bench_command(args: argparse.Namespace) -> int:
         from sim.experiments.html_bench import format_rows
 
         print(format_rows(result["html"]))
+    if "nodes" in parts:
+        from sim.experiments.node_bench import format_nodes
+
+        print(format_nodes(result["nodes"]))
     if "bugs" in parts:
         c = result["campaign"]
         print(
@@ -265,6 +290,16 @@ def register_bench(subparsers: Any) -> None:
         metavar="LIST",
         help="simulated seconds of the runs --html opens, comma-separated (default 60,600)",
     )
+    p.add_argument(
+        "--nodes",
+        action="store_true",
+        help="the default campaign's speed with each node implementation (built-in, examples/figure2.py, "
+        "examples/raft.js through the process adapter, and --node/--node-cmd if given), and the adapter's cost",
+    )
+    p.add_argument(
+        "--node-seeds", type=positive_int, default=30, help="seeds per implementation with --nodes (default 30)"
+    )
+    node_flags.add_flags(p)
     p.set_defaults(func=bench_command)
 
 

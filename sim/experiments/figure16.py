@@ -199,9 +199,14 @@ def run_trial(
     base_seed: int = 0,
     cap_ms: float = DEFAULT_CAP_MS,
     broadcast: str = DEFAULT_TESTBED,
+    node: str | None = None,
+    node_cmd: str | None = None,
 ) -> Trial:
     """Run one trial of the line ``lo_ms-hi_ms`` (see the module docstring for the setup). ``broadcast`` names
-    the testbed model (a key of ``TESTBEDS``)."""
+    the testbed model (a key of ``TESTBEDS``). ``node`` or ``node_cmd`` runs another implementation
+    (examples/CONTRACT.md), which must report its soft state: its messages are its own, so the leader's last
+    heartbeat is not sent for it (every server's timers start at the restart instead, as if they had just heard
+    one), and the time to a new leader is taken when every other server reports following it."""
     from sim.raft.messages import AppendEntries, Entry
     from sim.raft.node import RaftConfig
     from sim.rng import stream
@@ -221,12 +226,15 @@ def run_trial(
         early_vote_requests=bed.early_vote_requests,
         election_timeout_step=bed.timeout_step,
     )
+    foreign = node is not None or node_cmd is not None
     cluster = ClusterConfig(
         nodes=5,
         raft=raft,
         disk_latency=bed.disk_latency,
         disk=FsyncDisk(bed.fsync) if bed.fsync else None,
         timers_from_input=bed.timers_from_input,
+        implementation=node,
+        implementation_cmd=node_cmd,
     )
     # No trace: the trial watches deliveries itself (the trace's records cost more than the rest of the run).
     sim = Simulation(cluster, NetworkConfig(delay=Uniform(*bed.delay), fifo=bed.fifo), seed=seed, trace=False)
@@ -239,7 +247,7 @@ def run_trial(
         sim.restart(i)
     # The leader's synchronized heartbeat broadcast at t = 0.
     for i, length in LOG_LENGTHS.items():
-        if i != LEADER:
+        if i != LEADER and not foreign:
             sim.network.send(AppendEntries(1, LEADER, i, length, 1, (), COMMITTED))
     hb = raft.heartbeat_interval
     crash_us = stream(seed, "figure16/crash").randrange(hb)
@@ -263,19 +271,38 @@ def run_trial(
 
         return receive
 
-    for i in others:
-        sim.network.attach(i, watch(i))
+    if not foreign:  # another implementation's messages are its own: it is watched through its reports
+        for i in others:
+            sim.network.attach(i, watch(i))
 
     def observe(_sim: Any) -> None:
         if done:
             raise _Done  # from the per-event hook, outside the event being processed
 
+    top_term = 1
+
+    def observe_reports(sim: Simulation) -> None:
+        nonlocal top_term
+        states = [sim.servers[i].state for i in sorted(others)]
+        top_term = max(top_term, *(s.term for s in states))
+        leader = states[0].leader_id
+        if leader is not None and all(
+            s.leader_id == leader and s.term == states[0].term > 1 and sim.servers[i].alive
+            for i, s in zip(sorted(others), states, strict=True)
+        ):
+            raise _Done(sim.now, leader, states[0].term)  # (time, leader, term)
+
     cap_us = int(cap_ms * 1000)
     try:
-        violation = sim.run(crash_us + cap_us, after_event=observe)
-    except _Done:
-        time, leader, term = done[0]
+        violation = sim.run(crash_us + cap_us, after_event=observe_reports if foreign else observe)
+    except _Done as stop:
+        sim.close()
+        if stop.args:
+            time, leader, term = stop.args
+        else:
+            time, leader, term = done[0]
         return Trial(name, index, seed, crash_us, time - crash_us, leader, term, sim.events)
+    sim.close()
     if violation is not None:
         raise RuntimeError(f"figure16 trial {name}/{index} (seed {seed}): {violation.report()}")
     top_term = max(s.state.term for s in sim.servers.values() if s.node is not None)
@@ -285,9 +312,9 @@ def run_trial(
 # ------------------------------------------------------------------------------------------- the runner
 
 
-def _run_chunk(task: tuple[int, int, int, int, int, float, str]) -> list[Trial]:
-    lo, hi, start, stop, base_seed, cap_ms, broadcast = task
-    return [run_trial(lo, hi, i, base_seed, cap_ms, broadcast) for i in range(start, stop)]
+def _run_chunk(task: tuple[int, int, int, int, int, float, str, str | None, str | None]) -> list[Trial]:
+    lo, hi, start, stop, base_seed, cap_ms, broadcast, node, node_cmd = task
+    return [run_trial(lo, hi, i, base_seed, cap_ms, broadcast, node, node_cmd) for i in range(start, stop)]
 
 
 def trials_for(line: tuple[int, int], trials: int) -> int:
@@ -303,13 +330,15 @@ def run_experiment(
     cap_ms: float = DEFAULT_CAP_MS,
     chunk: int = 25,
     broadcast: str = DEFAULT_TESTBED,
+    node: str | None = None,
+    node_cmd: str | None = None,
 ) -> list[Trial]:
     """All trials of ``lines``, in (line order, trial index) order whatever the number of workers."""
     tasks = []
     for lo, hi in lines:
         n = trials_for((lo, hi), trials)
         for start in range(0, n, chunk):
-            tasks.append((lo, hi, start, min(n, start + chunk), base_seed, cap_ms, broadcast))
+            tasks.append((lo, hi, start, min(n, start + chunk), base_seed, cap_ms, broadcast, node, node_cmd))
     # The slow lines first, so that no worker is left with a long chunk at the end.
     tasks.sort(key=lambda t: (t[0] != t[1], t[0]))
     results: list[Trial] = []

@@ -17,6 +17,7 @@ from sim.fuzz.case import MS, Outcome, run_case
 from sim.fuzz.draw import FAMILIES
 from sim.fuzz.export import option_flags, replay_command, to_scenario, write_failure
 from sim.fuzz.shrink import shrink
+from sim.nodes import flags as node_flags
 from sim.nodes.bugs import BUGS, describe
 from sim.outputs import output_dir, output_file
 from sim.rng import MAX_SEED, check_seed
@@ -40,7 +41,10 @@ def _options(args: argparse.Namespace) -> Options:
             raise UsageError(
                 f"--families: expected a comma-separated list of {', '.join(FAMILIES)}, got {args.families!r}"
             )
-    return Options(nodes=args.nodes, bug=args.bug, families=families, fifo=args.fifo)
+    spec, command = node_flags.chosen(args)
+    if args.bug is not None and (spec or command):
+        raise UsageError("--bug: a known bug is a variant of the built-in node; it cannot go with --node or --node-cmd")
+    return Options(nodes=args.nodes, bug=args.bug, families=families, fifo=args.fifo, node=spec, node_cmd=command)
 
 
 def _common(p: argparse.ArgumentParser) -> None:
@@ -52,6 +56,7 @@ def _common(p: argparse.ArgumentParser) -> None:
         help=f"only these fault families may be switched on (comma-separated; default all: {','.join(FAMILIES)})",
     )
     p.add_argument("--fifo", action="store_true", help="links deliver in send order, as TCP connections do")
+    node_flags.add_flags(p)
 
 
 def register(subparsers: Any) -> None:
@@ -267,6 +272,8 @@ def report_failures(camp: Campaign, options: Options, out_dir: str, shrink_failu
             except KeyboardInterrupt:
                 shrink_failures, shrinking_interrupted = False, True
                 unshrunk = note = "as generated; not shrunk: shrinking was interrupted"
+            except ValueError as e:  # it did not fail again: a node that does not replay its inputs (or a hang)
+                note = f"as generated; not shrunk: {e} when run again (a node that is not deterministic?)"
             else:
                 final, final_out = res.case, res.outcome
                 note = (

@@ -59,6 +59,10 @@ FAMILIES = (
 DRAWN_LAST = frozenset({"compaction"})
 
 
+# Families that switch on something an implementation must declare it supports (examples/CONTRACT.md).
+CAPABILITY_FAMILIES = frozenset({"prevote", "check_quorum"})
+
+
 @dataclass(frozen=True)
 class Swarm:
     families: frozenset[str]
@@ -151,11 +155,20 @@ def draw_case(
     families: Iterable[str] | None = None,
     max_duration_ms: int = 3_000,
     fifo: bool = False,
+    node: str | None = None,
+    node_cmd: str | None = None,
 ) -> Case:
     """Draw one case. All structure comes from ``d``; ``seed`` only seeds the simulation's own streams. With
-    ``nodes`` None the cluster size is drawn too (3, 5 or 7 servers)."""
+    ``nodes`` None the cluster size is drawn too (3, 5 or 7 servers). ``node`` or ``node_cmd`` names another
+    implementation (examples/CONTRACT.md): the families it did not declare the capability for are drawn as usual
+    (so every other choice stays the same) and then left off."""
     swarm = draw_swarm(d, families, nodes)
     on = swarm.families
+    if node is not None or node_cmd is not None:
+        from sim.nodes.implementations import implementation
+
+        can = implementation(node, node_cmd).capabilities
+        on = frozenset(f for f in on if f not in CAPABILITY_FAMILIES or f in can)
     if nodes is None:
         nodes = swarm.nodes or d.pick((3, 5, 5, 7))
     ids = list(range(1, nodes + 1))
@@ -176,7 +189,15 @@ def draw_case(
         check_quorum="check_quorum" in on,
     )
     disk = d.pick((1, 2, 5, 10, 20)) * MS if "disk" in on else 0
-    cluster = ClusterConfig(nodes=nodes, raft=raft, disk_latency=disk, bug=bug, max_events_per_ms=EVENTS_PER_MS)
+    cluster = ClusterConfig(
+        nodes=nodes,
+        raft=raft,
+        disk_latency=disk,
+        bug=bug,
+        max_events_per_ms=EVENTS_PER_MS,
+        implementation=node,
+        implementation_cmd=node_cmd,
+    )
     network = NetworkConfig(delay=BASE_DELAY, fifo=fifo)
     duration = d.integer(max(2, max_duration_ms // 250), max_duration_ms // 100) * 100 * MS
     workload = draw_workload(d, swarm.load, duration)

@@ -103,6 +103,10 @@ class RaftConfig:
 
 
 class Node(SnapshotRules):
+    # What this implementation declares under the node contract (examples/CONTRACT.md, "Capabilities"): it reports
+    # its soft state, answers the digest query, and honours these RaftConfig switches.
+    capabilities = ("state", "digest", "prevote", "check_quorum", "early_vote_requests")
+
     def __init__(
         self,
         node_id: int,
@@ -582,6 +586,11 @@ class Node(SnapshotRules):
             self._hand_over_snapshot(out)
         self.out = Output()
         return out
+
+    def query(self, what: str) -> str | None:
+        """The contract's ``query`` input: ``"digest"``, a digest of the state machine (data and sessions), equal
+        for two servers exactly when their state machines are. Changes nothing."""
+        return self.kv.digest() if what == "digest" else None
 
     def persistent_state(self) -> PersistentState:
         return PersistentState(self.term, self.voted_for, tuple(self.log.entries()), self.snapshot)

@@ -15,6 +15,7 @@ from typing import IO, TYPE_CHECKING, Any
 
 from sim.check.history import write_edn
 from sim.errors import UsageError
+from sim.nodes import flags as node_flags
 from sim.outputs import output_dir, output_file
 from sim.rng import check_seed
 from sim.scenario.emit import to_toml
@@ -67,6 +68,7 @@ def register(subparsers: Any) -> None:
         "history.edn, timeline.png and summary.txt (a folder per scenario when several)",
     )
     p.add_argument("--quiet", action="store_true", help="print one line per scenario")
+    node_flags.add_flags(p)
     p.set_defaults(func=run_command)
 
 
@@ -159,7 +161,15 @@ def run_command(args: argparse.Namespace) -> int:
         files = [str(default.relative_to(Path.cwd())) if default.is_relative_to(Path.cwd()) else str(default)]
     # Every file and output path is validated before anything runs, so a typo in the fifth file (or a plot file
     # name nothing can write) does not waste four runs.
+    spec, command = node_flags.chosen(args)
     scenarios = [load(f) for f in files]
+    if spec or command:
+        # Every scenario runs the implementation named on the command line, refused if it cannot do what one asks.
+        flag = f"--node {spec}" if spec else f"--node-cmd {command!r}"
+        chosen = node_flags.overrides(spec, command)
+        scenarios = [replace(s, cluster=replace(s.cluster, **chosen)) for s in scenarios]
+        for s in scenarios:
+            node_flags.refuse_unsupported(s.cluster, f"{s.source} (with {flag})", tuple(e.kind for e in s.expectations))
     plans = _plan_outputs(args, scenarios)
     several = len(scenarios) > 1
     failed = 0

@@ -122,6 +122,10 @@ def to_toml(s: Scenario) -> str:
         out += [f"snapshot_every = {raft.snapshot_every}", f"snapshot_chunk = {raft.snapshot_chunk}"]
     if c.bug:
         out.append(f"bug = {_toml_value(c.bug)}")
+    if c.implementation:
+        out.append(f"implementation = {_toml_value(c.implementation)}")
+    if c.implementation_cmd:
+        out.append(f"implementation_cmd = {_toml_value(c.implementation_cmd)}")
     if c.max_events_per_ms:
         out.append(f"max_events_per_ms = {c.max_events_per_ms}")
     out += [

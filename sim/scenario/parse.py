@@ -96,6 +96,11 @@ class _Parser(Reader):
         if not isinstance(expects, list):
             raise self.fail("expect", "an array of tables ([[expect]])", expects)
         expectations = tuple(self.expectation(f"expect[{i + 1}]", e, duration) for i, e in enumerate(expects))
+        if cluster.implementation or cluster.implementation_cmd:
+            from sim.nodes.flags import refuse_unsupported
+
+            # Loads the class, or boots the command once: what it declared decides what it can be asked for.
+            refuse_unsupported(cluster, self.source, tuple(e.kind for e in expectations))
         return Scenario(
             name,
             description,
@@ -128,6 +133,8 @@ class _Parser(Reader):
             "snapshot_chunk",
             "bug",
             "max_events_per_ms",
+            "implementation",
+            "implementation_cmd",
         )
         self.check_keys("cluster", t, keys)
         self.nodes = nodes = self.integer("cluster.nodes", t.get("nodes", 5), 1, MAX_NODES)
@@ -168,7 +175,28 @@ class _Parser(Reader):
                 raise self.fail("cluster.bug", f"one of {', '.join(BUGS)}", bug)
         disk = self.time("cluster.disk_latency", t.get("disk_latency", 0))
         budget = self.integer("cluster.max_events_per_ms", t.get("max_events_per_ms", 0), 0, 1_000_000_000)
-        return ClusterConfig(nodes=nodes, raft=raft, disk_latency=disk, bug=bug, max_events_per_ms=budget)
+        impl = cmd = None
+        if "implementation" in t:
+            impl = self.string("cluster.implementation", t["implementation"])
+            if impl.count(":") != 1 or impl.startswith(":") or impl.endswith(":"):
+                raise self.fail("cluster.implementation", 'a Python node class as "module:Class"', impl)
+        if "implementation_cmd" in t:
+            cmd = self.string("cluster.implementation_cmd", t["implementation_cmd"])
+            if not cmd.strip():
+                raise self.fail("cluster.implementation_cmd", "a command line such as \"node examples/raft.js\"", cmd)
+            if impl is not None:
+                raise self.fail("cluster.implementation_cmd", "either implementation or implementation_cmd", "both")
+        if bug is not None and (impl or cmd):
+            raise self.fail("cluster.bug", "no bug with another implementation (bugs are built-in node variants)")
+        return ClusterConfig(
+            nodes=nodes,
+            raft=raft,
+            disk_latency=disk,
+            bug=bug,
+            max_events_per_ms=budget,
+            implementation=impl,
+            implementation_cmd=cmd,
+        )
 
     def network(self, t: dict[str, Any]) -> tuple[NetworkConfig, list[Fault]]:
         self.check_keys("network", t, ("delay", "drop", "duplicate", "fifo", "links", "kinds"))

@@ -45,7 +45,10 @@ class ScenarioResult:
         source = self.scenario.source
         if source == "<string>":
             return f"write the scenario with sim.scenario.to_toml(...) and run: raftsim run FILE --seed {self.seed}"
-        return f"raftsim run {_shell_quote(source)} --seed {self.seed}"
+        c = self.scenario.cluster  # the implementation it ran, which --node may have chosen rather than the file
+        node = f" --node {_shell_quote(c.implementation)}" if c.implementation else ""
+        node += f" --node-cmd {_shell_quote(c.implementation_cmd)}" if c.implementation_cmd else ""
+        return f"raftsim run {_shell_quote(source)} --seed {self.seed}{node}"
 
     def line(self) -> str:
         """One line: verdict, file, seed and the headline numbers."""
@@ -257,6 +260,8 @@ def run_scenario(
         # What the clients saw, judged as a whole (Section 8's promise: linearizable operations).
         violation = sim.judge_history()
     results = [(m.e, *m.finish(sim, violation)) for m in monitors]
+    violation = violation or sim.violation  # a node that failed while asked for its digest (state_machines_agree)
+    sim.close()
     if trace_out is not None:
         sim.end_trace()
     verdict = steps.finish() if steps is not None else None

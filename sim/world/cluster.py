@@ -30,8 +30,10 @@ from simpy.events import NORMAL
 from sim import __version__
 from sim.check.linearizability import DEFAULT_BUDGET, LinResult, check
 from sim.check.models import KV
-from sim.check.properties import EXCEPTION, LINEARIZABILITY, LIVELOCK
+from sim.check.properties import EXCEPTION, LINEARIZABILITY, LIVELOCK, NODE_FAILURE
 from sim.check.safety import Checker, Violation
+from sim.nodes.contract import DIGEST, STATE, NodeFailure
+from sim.nodes.implementations import implementation
 from sim.raft.messages import Message, RequestVoteReply
 from sim.raft.node import FOLLOWER, LEADER, Node, Output, SoftState
 from sim.raft.snapshot import Snapshot
@@ -148,7 +150,7 @@ class Server:
         self.sim.trace.add(self.env.now, "crash", self.id, {"lost_writes": int(self.writing)})
         self.alive = False
         self.incarnation += 1
-        self.node = None
+        self.close()
         self.inbox = deque()
         self.process = None  # it waits for an input, or for the disk, which finds it crashed
         self.writing = False
@@ -160,6 +162,14 @@ class Server:
         self.sim.network.endpoint_restarted(self.id)
         self.sim.network.attach(self.id, self._drop)
         self.sim.checker.crashed(self.id)
+
+    def close(self) -> None:
+        """Let go of the node: an implementation that holds a resource (a process: sim.nodes.process) frees it."""
+        node = self.node
+        self.node = None
+        close = getattr(node, "close", None)
+        if close is not None:
+            close()
 
     # ------------------------------------------------------------------------------------------ the process
 
@@ -379,11 +389,20 @@ class Simulation:
             network.fifo,
         )
         self.fault_rng = stream(seed, "faults")
-        node_class: type[Node] = Node
+        node_class: Any = Node
         if cluster.bug:
             from sim.nodes.bugs import node_class_for
 
             node_class = node_class_for(cluster.bug)
+        # What the servers run, and what it declared under the node contract (sim.nodes.contract).
+        self.implementation = implementation(cluster.implementation, cluster.implementation_cmd)
+        if cluster.implementation or cluster.implementation_cmd:
+            node_class = self.implementation.factory
+        # A white box reports its soft state (role, term, leader, commit); a black box is judged by its clients and
+        # its disk only, so what needs its commit reports is not checked (CONTRACT.md, "White box and black box").
+        self.white_box = STATE in self.implementation.capabilities
+        if not self.white_box:
+            self.checker.acked = _ignore  # type: ignore[method-assign]
         self.servers: dict[int, Server] = {i: Server(self, i, node_class) for i in ids}
         self.events = 0
         self.committed = 0  # highest commit index any server reached
@@ -526,6 +545,8 @@ class Simulation:
                 node = (frame.f_locals.get("nid"),)
             where = f"{Path(frame.f_code.co_filename).name}:{tb.tb_lineno} in {frame.f_code.co_name}"
             tb = tb.tb_next
+        if isinstance(e, NodeFailure):  # a node that broke the contract: what it did is the finding, not where
+            return self._stop(Violation(NODE_FAILURE, str(e), node))
         detail = f"{type(e).__name__}: {e} (raised at {where})"
         return self._stop(Violation(EXCEPTION, detail, node))
 
@@ -649,16 +670,42 @@ class Simulation:
         return None
 
     def state_machines_agree(self) -> bool:
-        """Every live server has applied the same entries to its state machine: they report the same last
-        applied index, and the checker's StateMachineSafety holds every entry applied at an index to the one
-        committed there, so their (deterministic) state machines are the same. Judged from what the servers
-        report, so it needs nothing of a node but its Outputs."""
+        """Every live server's state machine is the same: they report the same last applied index and, where the
+        implementation answers the contract's digest query, the same digest of their data and sessions (which
+        catches state machines that differ at the same applied index: a node that applies an entry wrongly, or
+        twice). Judged only through the contract: Outputs and queries."""
         applied = [s.state.last_applied for s in self.servers.values() if s.alive]
-        return all(a == applied[0] for a in applied[1:])
+        if not all(a == applied[0] for a in applied[1:]):
+            return False
+        digests = self.digests()
+        return all(d == digests[0] for d in digests[1:])
+
+    def digests(self) -> list[str]:
+        """Each live server's state machine digest (the contract's query "digest"), if the implementation answers
+        it; else none."""
+        if DIGEST not in self.implementation.capabilities:
+            return []
+        try:
+            return [str(s.node.query("digest")) for s in self.servers.values() if s.alive and s.node is not None]
+        except NodeFailure as e:  # asked between inputs, it broke the contract: the run stops, as during one
+            self._stop(Violation(NODE_FAILURE, str(e), ()))
+            return ["", "(failed)"]
 
     def state_text(self) -> str:
-        """Each live server's applied index, for reports."""
-        return ", ".join(f"{i}: applied {s.state.last_applied}" for i, s in self.servers.items() if s.alive)
+        """Each live server's applied index (and state machine digest, when there is one), for reports."""
+        digests = iter(self.digests() or [])
+        return ", ".join(
+            f"{i}: applied {s.state.last_applied}" + (f" digest {d[:12]}" if (d := next(digests, "")) else "")
+            for i, s in self.servers.items()
+            if s.alive
+        )
+
+    def close(self) -> None:
+        """End every server's node (a process-backed implementation's processes). Idempotent; a finished run
+        should be closed, though nothing is left behind if it is not (sim.nodes.process ends its processes when
+        they are collected, and at exit)."""
+        for server in self.servers.values():
+            server.close()
 
     def alive(self) -> list[int]:
         return [i for i, s in self.servers.items() if s.alive]
@@ -803,6 +850,10 @@ class _Chain:
         if i + 1 < len(self.keyed):
             self._queue(i + 1)
         self.keyed[i][3]()
+
+
+def _ignore(*args: Any) -> None:
+    pass
 
 
 class _NoChecker(Checker):

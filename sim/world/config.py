@@ -21,6 +21,10 @@ class ClusterConfig:
     # writes became durable. The two differ only with disk latency.
     timers_from_input: bool = False
     bug: str | None = None  # a known-bug variant from sim.nodes.bugs, None for the correct protocol
+    # Another node implementation (examples/CONTRACT.md): a Python class "module:Class" run in process, or a
+    # command run as one OS process per server boot. None for both: the built-in sim.raft.Node.
+    implementation: str | None = None
+    implementation_cmd: str | None = None
     # A run that needs more SimPy events than this per simulated ms (checked per 100 ms) is a message storm, a
     # livelock in which messages multiply: it stops with the property Livelock. 0: no budget.
     max_events_per_ms: int = 0
