@@ -47,9 +47,9 @@ def test_missing_file_and_directory(tmp_path: Path, capsys: pytest.CaptureFixtur
     assert run_cli(["run", str(missing)]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and str(missing) in err and "no such file" in err
-    assert run_cli(["run", str(tmp_path)]) == 2
+    assert run_cli(["run", str(tmp_path)]) == 2  # a folder runs every scenario file in it: here there is none
     err = capsys.readouterr().err
-    assert err.count("\n") == 1 and "directory" in err
+    assert err.count("\n") == 1 and "a folder of none" in err
 
 
 def test_non_utf8_file(tmp_path: Path) -> None:
