@@ -110,6 +110,7 @@ class Client:
         self.env = env
         self.network = network
         self.trace = trace
+        self._record = trace.records.append  # what trace.add does, one call fewer (see sim.trace.Trace)
         self.checker = checker
         self.servers = servers
         self.name = name
@@ -125,6 +126,7 @@ class Client:
         self.seen: dict[str, str] = {}
         self.latencies = Latencies()
         self._keys = key_names(config.keys)
+        self._cum_weights = list(accumulate(config.weights)) if config.weights else None
         # The client's process (sim.world.events): it sleeps (yields microseconds) between operations and before
         # a retry, and waits (yields None) for a reply or the attempt's timeout, whichever comes first.
         self.process: PlainProcess | None = None
@@ -170,7 +172,8 @@ class Client:
         cfg = self.config
         rng = self.rng
         self.seq += 1
-        op = rng.choices(cfg.ops, cfg.weights)[0] if cfg.weights else rng.choice(cfg.ops)
+        # The weights' running sums made once: ``choices`` draws the same with them as with the weights.
+        op = rng.choices(cfg.ops, cum_weights=self._cum_weights)[0] if self._cum_weights else rng.choice(cfg.ops)
         key = self._keys[rng.randrange(cfg.keys)]
         if op == "get":
             return Command(self.name, self.seq, op, key)
@@ -191,7 +194,7 @@ class Client:
             self.name, command.seq, command.op, command.key, command.value, command.expected, sent_at
         )
         self.history.append(op)
-        self.trace.add(sent_at, "invoke", self.name, {"seq": command.seq, "f": command.op, "key": command.key})
+        self._record((sent_at, "invoke", self.name, {"seq": command.seq, "f": command.op, "key": command.key}))
         give_up_at = None if cfg.give_up is None else sent_at + cfg.give_up
         attempt = 0
         target = self.leader_guess if self.leader_guess is not None else self.rng.choice(servers)
@@ -200,7 +203,7 @@ class Client:
                 self._settle("info", None)
                 return
             attempt += 1
-            self.trace.add(env._now, "request", self.name, {"seq": command.seq, "to": target, "attempt": attempt})
+            self._record((env._now, "request", self.name, {"seq": command.seq, "to": target, "attempt": attempt}))
             self._reply = None
             self.target = target
             self.network.send(ClientRequest(self.name, target, command))
@@ -236,7 +239,7 @@ class Client:
             op.status = status
             op.result = result
             op.complete = now
-            self.trace.add(now, "complete", self.name, {"seq": op.seq, "type": status, "value": result})
+            self._record((now, "complete", self.name, {"seq": op.seq, "type": status, "value": result}))
             if status == "ok" and result is not None:
                 self.seen[op.key] = result  # what a get read, or what put, append or cas wrote
         self.outstanding = None
@@ -257,7 +260,7 @@ class Client:
             self.leader_guess = m.src
             now = self.env._now
             latency = now - self.sent_at
-            self.trace.add(now, "ack", self.name, {"seq": m.seq, "index": m.index, "latency_us": latency})
+            self._record((now, "ack", self.name, {"seq": m.seq, "index": m.index, "latency_us": latency}))
             if m.index:  # index 0: a read answered without a log entry (thesis 6.4), nothing committed to check
                 self.checker.acked(self.name, m.seq, m.index)
             # A cas whose comparison failed was applied (once) but changed nothing: definitely did not happen.

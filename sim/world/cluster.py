@@ -1,13 +1,14 @@
-"""The simulated cluster: SimPy processes that drive pure Raft nodes through a simulated network and disk.
+"""The simulated cluster: processes that drive pure Raft nodes through a simulated network and disk.
 
-A ``Server`` is one machine: a SimPy process that takes inputs (messages, timer expiries) from its inbox one at a
-time, feeds them to its ``sim.raft.Node`` and carries out the node's ``Output`` in etcd's order: make the writes
-durable (waiting ``disk_latency`` if set), then send the messages, then arm the timers. A crash bumps the
-server's incarnation, which makes every timer, inbox item and half-finished write of the old incarnation stale;
-a restart builds a new Node from what had become durable.
+A ``Server`` is one machine: a process (``sim.world.events.PlainProcess``) that takes inputs (messages, timer
+expiries) from its inbox one at a time, feeds them to its ``sim.raft.Node`` and carries out the node's ``Output`` in
+etcd's order: make the writes durable (waiting ``disk_latency`` if set), then send the messages, then arm the
+timers. A crash bumps the server's incarnation, which makes every timer, inbox item and half-finished write of the
+old incarnation stale; a restart builds a new Node from what had become durable.
 
 Time is integer microseconds of simulated time. ``Simulation.run`` steps the SimPy environment one event at a
-time and lets the checker stop the run after the first event that breaks an invariant.
+time (SimPy's events and the plain calls of ``sim.world.events``) and lets the checker stop the run after the
+first event that breaks an invariant.
 """
 
 from __future__ import annotations
