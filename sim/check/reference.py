@@ -13,8 +13,9 @@ Use::
     sim.run(until_us, after_event=ref.check)
     ref.violation  # a sim.check.safety.Violation or None; same property names as the incremental checker
 
-It reads the nodes' in-memory state, while the incremental checker observes a node once its writes are durable:
-the two agree when ``ClusterConfig.disk_latency`` is 0 (the default), so cross-check runs use that.
+It reads the nodes' in-memory state (a crashed server's durable log), while the incremental checker observes a node
+once its writes are durable: the two agree when ``ClusterConfig.disk_latency`` is 0 (the default), so cross-check
+runs use that.
 
 ``Simulation.run`` does not call ``after_event`` for the event at which the incremental checker stops the run, so
 after such a stop call ``ref.check(sim)`` once more to look at that last event (a second call for the same event
@@ -24,11 +25,13 @@ number does nothing).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from itertools import combinations
 from typing import TYPE_CHECKING, Any
 
 from sim.check.safety import Violation
 from sim.raft.messages import Entry
 from sim.raft.node import LEADER, Node
+from sim.raft.quorum import Configuration
 from sim.trace import record_to_dict
 
 if TYPE_CHECKING:
@@ -89,7 +92,7 @@ class ReferenceChecker:
                 )
         new_records = sim.trace.records[self._trace_cursor :]
         self._trace_cursor = len(sim.trace.records)
-        found = self._find(now, new_records)
+        found = self._find(now, new_records) or self._overlap(sim, now)
         self.previous = now
         if found is not None:
             prop, detail, nodes = found
@@ -188,5 +191,43 @@ class ReferenceChecker:
                     return "AckedDurable", f"client {client} seq {data['seq']} is not committed at its index", (client,)
         return None
 
+    def _overlap(self, sim: Simulation, now: dict[int, _Snapshot]) -> tuple[str, str, tuple[int | str, ...]] | None:
+        """ConfigurationOverlap (see ``sim.check.safety``), from scratch: every server's log (a crashed one's
+        durable log), its configuration in force, which of those can still decide, and every majority of each."""
+        logs = {
+            i: now[i].log if i in now else tuple(server.storage.entries) for i, server in sim.servers.items()
+        }
+        committed = self.committed
+        # The latest committed configuration held by a majority of its own voters.
+        superseding = 0
+        for k in range(len(committed), 0, -1):
+            config = committed[k - 1].config
+            if config is None:
+                continue
+            prefix = tuple(committed[:k])
+            holders = [v for v in config.voters if v in logs and logs[v][:k] == prefix]
+            if len(holders) > len(config.voters) // 2:
+                superseding = k
+                break
+        deciding: dict[int, tuple[int, Configuration]] = {}
+        for i, log in logs.items():
+            index, config = 0, Configuration(sim.servers[i].bootstrap)
+            for k, entry in enumerate(log):
+                if entry.config is not None:
+                    index, config = k + 1, entry.config
+            upto = min(index, len(committed))
+            if config.voters and index >= superseding and log[:upto] == tuple(committed[:upto]):
+                deciding[i] = (index, config)
+        for (i, (_, a)), (j, (_, b)) in combinations(sorted(deciding.items()), 2):
+            if a != b and any(not qa & qb for qa in _majorities(a) for qb in _majorities(b)):
+                return "ConfigurationOverlap", f"nodes {i} and {j} use {list(a.voters)} and {list(b.voters)}", (i, j)
+        return None
+
     def _committed_at(self, index: int) -> Entry | None:
         return self.committed[index - 1] if 1 <= index <= len(self.committed) else None
+
+
+def _majorities(config: Configuration) -> list[set[int]]:
+    """Every majority of a configuration's voters (the smallest ones: any larger one contains one of them)."""
+    voters = config.voters
+    return [set(q) for q in combinations(voters, len(voters) // 2 + 1)]

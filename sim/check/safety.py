@@ -20,6 +20,21 @@ Properties (names as reported):
 - TermMonotonic: a server's currentTerm never decreases, also across a crash and restart.
 - CommitMonotonic: a live server's commit index never decreases.
 - AckedDurable: a command acknowledged to a client is the committed entry at the index it was acknowledged with.
+- ConfigurationOverlap: any two configurations in force at once share a quorum (every majority of one meets every
+  majority of the other). Each server's configuration in force counts (the latest in its log, thesis 4.1; a
+  crashed server's too: it comes back with it) unless it can decide nothing any more: it is empty (a server still
+  joining); its log has left the committed log (it disagrees with the committed entry at or before the
+  configuration's index: such a server can lead again only by breaking LeaderCompleteness); or it is older than a
+  committed configuration that a majority of its own voters hold (then every majority of the older one holds a
+  committed entry the server lacks, and will not elect it). In a correct run with one change at a time, what is left
+  is the latest committed configuration and at most one successor, one server away from it: every configuration
+  entry of a log but its last is committed, each configuration commits on a majority of itself, and a sibling left
+  by a leader of an older term leaves the committed log as soon as the new leader commits an entry of its term,
+  which it does before changing anything. A violation is a state from which two leaders, or two different commits,
+  are a schedule away: the 2015 single-server bug and a second change started too early both reach one. Checked
+  only when a server's configuration in force changes, the only way a new pair can arise (a server leaving the
+  committed log, or a committed configuration becoming held by a majority, only takes configurations out): O(servers)
+  per change.
 
 ``ReferenceChecker`` in ``sim.check.reference`` recomputes the same properties from scratch; the tests use it to
 cross-check this one.
@@ -31,8 +46,10 @@ from bisect import bisect_left
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
+from sim.raft.membership import share_quorum
 from sim.raft.messages import Entry
 from sim.raft.node import LEADER
+from sim.raft.quorum import Configuration
 
 PROPERTIES = (
     "ElectionSafety",
@@ -43,6 +60,7 @@ PROPERTIES = (
     "TermMonotonic",
     "CommitMonotonic",
     "AckedDurable",
+    "ConfigurationOverlap",
 )
 
 
@@ -73,13 +91,18 @@ class _ServerView:
     chain: list[int] = field(default_factory=lambda: [0])
     # Command identity (client number, seq) per index, None for a no-op; index 0 is the sentinel.
     ids: list[tuple[int, int] | None] = field(default_factory=lambda: [None])
+    # The configuration the server started with, and the configuration entries its log holds, as (index, config).
+    bootstrap: Configuration = Configuration(())
+    configs: list[tuple[int, Configuration]] = field(default_factory=list)
 
 
 class Checker:
     """Incremental checker. After the first violation every further call is ignored; read ``violation``."""
 
     def __init__(self, nodes: Iterable[int]) -> None:
-        self.servers: dict[int, _ServerView] = {n: _ServerView() for n in nodes}
+        """The checker of a cluster whose initial servers, and first configuration, are ``nodes``."""
+        nodes = tuple(nodes)
+        self.servers: dict[int, _ServerView] = {n: _ServerView(bootstrap=Configuration(nodes)) for n in nodes}
         self.violation: Violation | None = None
         self._leaders: dict[int, int] = {}  # term -> leader
         # The first log prefix seen ending in each (index, term): by index, for the first term seen there (lists:
@@ -100,6 +123,10 @@ class Checker:
         # to the last index committed in a term below T: a bisection of this list.
         self._committed_term: list[int] = [0]
         self._client_numbers: dict[str, int] = {}
+        # The configuration entries of the committed log, (index, config) in order, and the position among them of
+        # the latest known to be held by a majority of its own voters (-1: none; the one servers started with then).
+        self._committed_configs: list[tuple[int, Configuration]] = []
+        self._held_config = -1
 
     # ----------------------------------------------------------------------------------------- inputs
 
@@ -121,6 +148,8 @@ class Checker:
         if term < v.max_term:
             return self._fail("TermMonotonic", f"node {node} went from term {v.max_term} to {term}", node)
         was_leader = v.role == LEADER and v.term == term
+        configs = v.configs
+        in_force = configs[-1] if configs else None
         if log_from is not None:
             last = len(v.chain) - 1
             if log_from <= last:
@@ -135,6 +164,8 @@ class Checker:
                 kept_committed = v.chain[log_from : v.commit + 1]
                 del v.chain[log_from:]
                 del v.ids[log_from:]
+                while configs and configs[-1][0] >= log_from:
+                    configs.pop()
             elif log_from != last + 1:
                 return self._fail("LogMatching", f"node {node} left a hole before index {log_from}", node)
             else:
@@ -177,6 +208,12 @@ class Checker:
                     f"node {node} applied index {index}, which is not the committed entry",
                     node,
                 )
+        if (configs[-1] if configs else None) is not in_force:
+            self._check_overlap(node, v)
+
+    def joined(self, node: int) -> None:
+        """A server that boots empty to join the cluster (it has no configuration until its log gives it one)."""
+        self.servers.setdefault(node, _ServerView())
 
     def crashed(self, node: int) -> None:
         v = self.servers[node]
@@ -199,7 +236,9 @@ class Checker:
         v.term = term
         v.chain = [0]
         v.ids = [None]
-        self._extend_chain(node, v, entries)
+        v.configs = []
+        if self._extend_chain(node, v, entries):
+            self._check_overlap(node, v)
 
     def acked(self, client: str, seq: int, index: int) -> None:
         """A client was told that its command ``seq`` committed at ``index``."""
@@ -234,6 +273,8 @@ class Checker:
         h = chain[-1]
         for entry in entries:
             index = len(chain)
+            if entry.config is not None:
+                v.configs.append((index, entry.config))
             if index < len(firsts) and firsts[index] is entry and h is chains[index - 1]:
                 # The very entry object first seen here, after the very same prefix: the same hash, not
                 # recomputed (the common case: followers append the objects the leader sent).
@@ -242,9 +283,9 @@ class Checker:
                 v.ids.append(ids[index])
                 continue
             term = entry.term
-            c = entry.command  # its identity: (client number, seq), None for a no-op
+            c = entry.command  # its identity: (client number, seq), None for a no-op or a configuration
             if c is None:
-                n = seq = -1
+                n, seq = (-1, -1) if entry.config is None else (-2, hash(entry.config.voters))
             else:
                 n = numbers.get(c.client) or self._client_number(c.client)  # numbers start at 1
                 seq = c.seq
@@ -317,6 +358,8 @@ class Checker:
             committed.extend(chain[known : commit + 1])
             self._committed_ids.extend(v.ids[known : commit + 1])
             self._committed_term.extend([max(v.term, self._committed_term[-1])] * (commit + 1 - known))
+            if v.configs and v.configs[-1][0] >= known:
+                self._committed_configs.extend(c for c in v.configs if known <= c[0] <= commit)
         v.commit = commit
         if grew:
             # Every leader of a later term must already hold what was just committed.
@@ -325,6 +368,54 @@ class Checker:
                     if not self._holds_committed(other, w.chain, w.term):
                         return False
         return True
+
+    def _superseding(self) -> int:
+        """The index of the latest committed configuration that a majority of its voters hold (0: none, the
+        configuration servers started with). Holding a committed entry is for good, so this only ever grows; the
+        configurations tried are the few committed since the last one found held."""
+        configs = self._committed_configs
+        committed = self._committed
+        for pos in range(len(configs) - 1, self._held_config, -1):
+            index, config = configs[pos]
+            holders = 0
+            for voter in config.voters:
+                w = self.servers.get(voter)
+                if w is not None and len(w.chain) > index and w.chain[index] == committed[index]:
+                    holders += 1
+            if holders > len(config.voters) // 2:
+                self._held_config = pos
+                break
+        return configs[self._held_config][0] if self._held_config >= 0 else 0
+
+    def _in_force(self, v: _ServerView, superseding: int) -> tuple[int, Configuration] | None:
+        """The server's configuration in force with its index, unless it can decide nothing any more (see
+        ConfigurationOverlap in the module docstring): None then."""
+        index, config = v.configs[-1] if v.configs else (0, v.bootstrap)
+        if not config.voters or index < superseding:
+            return None
+        k = min(index, len(self._committed) - 1)
+        if k and v.chain[k] != self._committed[k]:
+            return None  # its log has left the committed log at or before the configuration
+        return index, config
+
+    def _check_overlap(self, node: int, v: _ServerView) -> None:
+        superseding = self._superseding()
+        mine = self._in_force(v, superseding)
+        if mine is None:
+            return
+        for other, w in self.servers.items():
+            if w is v:
+                continue
+            theirs = self._in_force(w, superseding)
+            if theirs is not None and theirs[1] != mine[1] and not share_quorum(mine[1], theirs[1]):
+                self._fail(
+                    "ConfigurationOverlap",
+                    f"node {node} uses configuration {list(mine[1].voters)} (index {mine[0]}) while node {other} uses "
+                    f"{list(theirs[1].voters)} (index {theirs[0]}): they have majorities that do not meet",
+                    node,
+                    other,
+                )
+                return
 
     def _fail(self, prop: str, detail: str, *nodes: int | str) -> None:
         self.violation = Violation(prop, detail, tuple(nodes))

@@ -9,6 +9,9 @@ durable), timers to arm, and the entries it applied. The caller must handle an O
 - ``tick(timer, now)``: a timer the node armed has expired;
 - ``Node(..., state=PersistentState)`` followed by ``start(now)``: a restart from what was made durable.
 
+Membership changes (thesis Chapter 4) are in ``membership``: the node holds the configuration in force, takes an
+operator's ``MembershipChange`` as a leader, and reports its configuration in its Outputs.
+
 Randomness (election timeouts) comes only from the ``random.Random`` the caller passes in.
 """
 
@@ -19,13 +22,29 @@ from dataclasses import dataclass
 
 from .kv import KeyValueStore
 from .log import RaftLog
+from .membership import (
+    ADD,
+    BUSY,
+    INVALID,
+    MAX_ROUNDS,
+    NOT_LEADER,
+    OK,
+    TIMEOUT,
+    CatchUp,
+    Change,
+    ConfigurationLog,
+    changed,
+)
 from .messages import (
     AppendEntries,
     AppendEntriesReply,
     ClientReply,
     ClientRequest,
     Command,
+    ConfigEntry,
     Entry,
+    MembershipChange,
+    MembershipReply,
     Message,
     RequestVote,
     RequestVoteReply,
@@ -91,12 +110,11 @@ class Node:
         state: PersistentState | None = None,
     ) -> None:
         """Server ``node_id`` of a cluster whose voters are ``voters`` (itself included), restarting from
-        ``state`` (what it had made durable) or booting empty."""
+        ``state`` (what it had made durable) or booting empty. ``voters`` is the configuration the server starts
+        with: configuration entries in its log replace it (``()`` for a server that boots empty to join a cluster:
+        it learns its configuration from the leader)."""
         state = state or PersistentState()
         self.id = node_id
-        self.configuration = Configuration(tuple(voters))
-        # Every other server of the configuration, in its order: whom a candidate and a leader send to.
-        self.peers = tuple(p for p in self.configuration.ids() if p != node_id)
         self.config = config
         self.rng = rng
         self._timeout_min = config.election_timeout_min
@@ -105,6 +123,13 @@ class Node:
         self.term = state.term
         self.voted_for = state.voted_for
         self.log = RaftLog(state.entries)
+        # The configurations the log holds; the latest is in force (thesis 4.1).
+        self.membership = ConfigurationLog(Configuration(tuple(voters)))
+        self.membership.scan(1, state.entries)
+        self.configuration = self.membership.current
+        # Every other server of the configuration, in its order: whom a candidate and a leader send to (a leader
+        # also to a server it is catching up, and to one whose removal is not yet committed).
+        self.peers = tuple(p for p in self.configuration.ids() if p != node_id)
         # Volatile, all servers.
         self.role = FOLLOWER
         self.leader_id: int | None = None
@@ -120,10 +145,13 @@ class Node:
         self.progress: dict[int, Progress] = {}
         self.last_ack: dict[int, int] = {}
         self.pending: dict[int, Command] = {}  # log index -> client command waiting for its reply
+        self.change: Change | None = None  # the membership change being carried out, until its entry is appended
+        self.awaiting: list[tuple[int, str, int]] = []  # (config entry index, admin, seq) waiting for the commit
         self._hard_dirty = False
         self._log_from: int | None = None
         # The soft state last reported in an Output (None: nothing yet, so the first Output reports it).
         self._reported: tuple[str, int, int | None, int, int] | None = None
+        self._config_changed = True  # the configuration in force is to be reported (always in the first Output)
         self.out = Output()
 
     # ------------------------------------------------------------------ inputs
@@ -138,7 +166,10 @@ class Node:
         self.now = now
         if timer == ELECTION:
             if self.role != LEADER:
-                if self.config.prevote:
+                if self.id not in self.configuration.voters:
+                    # Not a voter of its own configuration (a server still joining, or removed): it never campaigns.
+                    self._reset_election_timer()
+                elif self.config.prevote:
                     self._pre_campaign()
                 else:
                     self._campaign()
@@ -152,9 +183,12 @@ class Node:
         if kind is ClientRequest:
             self._on_client_request(m)
             return self._take()
+        if kind is MembershipChange:
+            self._on_membership_change(m)
+            return self._take()
         term = m.term
         if term > self.term:
-            if kind is RequestVote and (m.prevote or self._in_leader_lease()):
+            if kind is RequestVote and (m.prevote or self._in_leader_lease() or self._disrupts(m)):
                 # A pre-vote changes nobody's term; a real vote inside the lease is ignored so a server that
                 # was partitioned away cannot depose a working leader (thesis 4.2.3).
                 if not m.prevote:
@@ -255,6 +289,12 @@ class Node:
     def _in_leader_lease(self) -> bool:
         return self.config.check_quorum and self._heard_from_leader_recently()
 
+    def _disrupts(self, m: RequestVote) -> bool:
+        """A RequestVote from a server outside this one's configuration (removed, most likely: it will never hear
+        from the leader again and times out over and over) within the minimum election timeout of hearing from a
+        leader: ignored, term and all (thesis 4.2.3)."""
+        return m.src not in self.configuration.voters and self._heard_from_leader_recently()
+
     # ------------------------------------------------------------- role changes
 
     def _become_follower(self, term: int, leader: int | None) -> None:
@@ -267,7 +307,11 @@ class Node:
             self.out.timers.append((HEARTBEAT, None))
             self.progress = {}
             self.pending = {}
+            self.change = None
+            self.awaiting = []
         self.role = FOLLOWER
+        if was_leader:
+            self._refresh_peers()
         self.leader_id = leader
         self.votes = set()
         self.rejections = set()
@@ -284,9 +328,9 @@ class Node:
         self.leader_id = self.id
         self.votes = set()
         self.rejections = set()
-        next_index = self.log.last_index + 1
-        self.progress = {p: Progress(next_index) for p in self.peers}
-        self.last_ack = {p: self.now for p in self.peers}
+        self.progress = {}
+        self.last_ack = {}
+        self._refresh_peers()
         self.pending = {}
         self.out.timers.append((ELECTION, None))
         self.out.timers.append((HEARTBEAT, self.config.heartbeat_interval))
@@ -304,6 +348,8 @@ class Node:
                 self._become_follower(self.term, None)
                 return
         self.out.timers.append((HEARTBEAT, self.config.heartbeat_interval))
+        if self.change is not None:
+            self._advance_change()  # a catch-up may have run out of time
         self._broadcast_append(heartbeat=True)
 
     # -------------------------------------------------------------- replication
@@ -346,6 +392,7 @@ class Node:
             if entries:
                 self._mark_log(prev + 1)
                 log.extend(entries)
+                self._note_configurations(prev + 1, entries)
             return
         index = prev
         for k, entry in enumerate(entries):
@@ -353,19 +400,26 @@ class Node:
             if index <= log.last_index:
                 if log.term_at(index) == entry.term:
                     continue
-                log.truncate_from(index)
+                self._truncate(index)
             self._mark_log(index)
-            log.extend(entries[k:] if k else entries)
+            new = entries[k:] if k else entries
+            log.extend(new)
+            self._note_configurations(index, new)
             return
 
     def _on_append_reply(self, m: AppendEntriesReply) -> None:
-        pr = self.progress[m.src]
+        pr = self.progress.get(m.src)
+        if pr is None:
+            return  # from a server this leader no longer replicates to (removed)
         self.last_ack[m.src] = self.now
         if m.success:
             advanced = m.match_index > pr.match
             pr.acknowledge(m.match_index)
             if advanced:
                 self._maybe_commit()
+                change = self.change
+                if change is not None and change.catch_up is not None and m.src == change.server:
+                    self._advance_change()
             if pr.next <= self.log.last_index:
                 self._send_append(m.src)
             return
@@ -443,10 +497,13 @@ class Node:
         if candidate > self.commit and self.log.term_at(candidate) == self.term:
             self.commit = candidate
             self._apply_committed()
+            if self.change is not None and self.role == LEADER:
+                self._advance_change()  # it may have been waiting for this commit
 
     def _apply_committed(self) -> None:
         log = self.log
         leader = self.role == LEADER
+        configured = False
         while self.last_applied < self.commit:
             index = self.last_applied + 1
             self.last_applied = index
@@ -454,12 +511,15 @@ class Node:
             command = entry.command
             self.out.applied.append((index, entry))
             if command is None:
+                configured = configured or entry.config is not None
                 continue
             result, first_index = self.kv.apply(command, index)
             if leader:
                 waiting = self.pending.pop(index, None)
                 if waiting is not None:
                     self._send(ClientReply(self.id, command.client, command.seq, True, result, None, first_index))
+        if configured and leader:
+            self._configuration_committed()
 
     # ------------------------------------------------------------------ clients
 
@@ -479,12 +539,141 @@ class Node:
         self._broadcast_append()
         self._maybe_commit()
 
+    # -------------------------------------------------------------- membership
+
+    def _note_configurations(self, first_index: int, entries: tuple[Entry, ...]) -> None:
+        """Entries were appended from ``first_index`` on: a configuration among them is in force at once (thesis
+        4.1). One attribute read per entry appended: configuration entries are rare."""
+        for entry in entries:
+            if entry.config is not None:
+                self.membership.scan(first_index, entries)
+                self._configuration_changed()
+                return
+
+    def _configuration_changed(self) -> None:
+        self.configuration = self.membership.current
+        self._config_changed = True
+        self._refresh_peers()
+
+    def _refresh_peers(self) -> None:
+        """Whom to send to: the configuration's servers; for a leader also a server it is catching up and, while
+        the configuration in force is not committed, the servers of the one before (so that a server being
+        removed learns of it, and does not campaign once it has)."""
+        ids = self.configuration.ids()
+        if self.role == LEADER:
+            extra: tuple[int, ...] = ()
+            change = self.change
+            if change is not None and change.catch_up is not None:
+                extra = (change.server,)
+            previous = self.membership.previous()
+            if previous is not None and self.membership.index > self.commit:
+                extra += previous.ids()
+            if extra:
+                ids = ids + tuple(dict.fromkeys(p for p in extra if p not in ids))
+        self.peers = tuple(p for p in ids if p != self.id)
+        if self.role == LEADER:
+            progress = self.progress
+            for p in self.peers:
+                if p not in progress:
+                    progress[p] = Progress(self.log.last_index + 1)
+                    self.last_ack[p] = self.now
+            for p in [p for p in progress if p not in self.peers]:
+                del progress[p]
+                del self.last_ack[p]
+
+    def _on_membership_change(self, m: MembershipChange) -> None:
+        """An operator's AddServer or RemoveServer (thesis Figure 4.1), answered once the configuration that makes
+        it so is committed."""
+        if self.role != LEADER:
+            self._send(MembershipReply(self.id, m.src, m.seq, NOT_LEADER, self.leader_id))
+            return
+        change = self.change
+        if change is not None:
+            if (change.admin, change.seq) != (m.src, m.seq):  # else a retry of the change under way
+                self._send(MembershipReply(self.id, m.src, m.seq, BUSY, self.id))
+            return
+        if any((admin, seq) == (m.src, m.seq) for _, admin, seq in self.awaiting):
+            return  # a retry of a change whose entry is on its way to commit
+        target = changed(self.configuration, m.op, m.server)
+        if not target.voters:
+            self._send(MembershipReply(self.id, m.src, m.seq, INVALID, self.id))
+            return
+        if target == self.configuration:
+            # Already so in the configuration in force: done once that configuration is committed.
+            self.awaiting.append((self.membership.index, m.src, m.seq))
+            self._reply_committed_changes()
+            return
+        self.change = Change(m.op, m.server, m.src, m.seq)
+        if m.op == ADD and m.server != self.id:
+            # Thesis 4.2.1: catch the new server up, as a member that does not vote, before it joins.
+            limit = MAX_ROUNDS * self.config.election_timeout_max
+            self.change.catch_up = CatchUp(self.now, self.log.last_index, self.config.election_timeout_min, limit)
+            self._refresh_peers()
+            self._send_append(m.server)
+        self._advance_change()
+
+    def _advance_change(self) -> None:
+        """Carry the membership change under way as far as it can go now: the new server's catch-up, then its
+        configuration entry once one may be appended."""
+        change = self.change
+        assert change is not None
+        catch_up = change.catch_up
+        if catch_up is not None:
+            caught_up = catch_up.step(self.progress[change.server].match, self.log.last_index, self.now)
+            if caught_up is None:
+                return
+            change.catch_up = None
+            if not caught_up:
+                self.change = None
+                self._refresh_peers()
+                self._send(MembershipReply(self.id, change.admin, change.seq, TIMEOUT, self.id))
+                return
+        if not self._may_change_configuration():
+            return
+        self.change = None
+        target = changed(self.configuration, change.op, change.server)
+        index = self._append(ConfigEntry(self.term, target))
+        self.awaiting.append((index, change.admin, change.seq))
+        self._broadcast_append()
+        self._maybe_commit()
+
+    def _may_change_configuration(self) -> bool:
+        """Whether a leader may append a configuration entry now: its configuration in force is committed (one
+        change at a time, thesis 4.1) and so is an entry of its own term (the 2015 fix: see ``membership``)."""
+        return self.membership.index <= self.commit and self.log.term_at(self.commit) == self.term
+
+    def _configuration_committed(self) -> None:
+        """A configuration entry committed: answer who waited for it, stop replicating to servers it removed, and
+        step down if it removed this leader (thesis 4.2.2)."""
+        self._reply_committed_changes()
+        self._refresh_peers()
+        if self.id not in self.configuration.voters and self.membership.index <= self.commit:
+            self._become_follower(self.term, None)
+
+    def _reply_committed_changes(self) -> None:
+        if not self.awaiting:
+            return
+        done = [w for w in self.awaiting if w[0] <= self.commit]
+        if done:
+            self.awaiting = [w for w in self.awaiting if w[0] > self.commit]
+            for _, admin, seq in done:
+                self._send(MembershipReply(self.id, admin, seq, OK, self.id))
+
     # ------------------------------------------------------------------ helpers
 
     def _append(self, entry: Entry) -> int:
         index = self.log.append(entry)
         self._mark_log(index)
+        if entry.config is not None:
+            self._note_configurations(index, (entry,))
         return index
+
+    def _truncate(self, index: int) -> None:
+        """Delete the log from ``index`` on (a follower's conflicting suffix), and the configurations it held."""
+        self.log.truncate_from(index)
+        self._mark_log(index)
+        if self.membership.truncated(index):
+            self._configuration_changed()
 
     def _mark_log(self, index: int) -> None:
         if self._log_from is None or index < self._log_from:
@@ -503,6 +692,9 @@ class Node:
         if soft != self._reported:
             self._reported = soft
             out.soft_state = SoftState._make(soft)
+        if self._config_changed:
+            self._config_changed = False
+            out.configuration = (self.membership.index, self.configuration)
         if self._hard_dirty:
             out.hard_state = (self.term, self.voted_for)
             self._hard_dirty = False

@@ -33,8 +33,10 @@ from sim.check.properties import EXCEPTION, LINEARIZABILITY, LIVELOCK
 from sim.check.safety import Checker, Violation
 from sim.raft.messages import Message, RequestVoteReply
 from sim.raft.node import FOLLOWER, LEADER, Node, Output, SoftState
+from sim.raft.quorum import Configuration
 from sim.rng import stream
 from sim.trace import CHUNK, FORMAT, Trace, format_records
+from sim.world.admin import Admin
 from sim.world.clients import Client, LatencySummary, OpRecord, operations
 from sim.world.config import ClusterConfig, NetworkConfig, WorkloadConfig
 from sim.world.network import Delay, Network, describe_delay
@@ -48,11 +50,14 @@ STORM_SLACK = 20_000  # events allowed beyond the budget (a run's start, a burst
 class Server:
     """One simulated machine: its Raft node, inbox, timers, disk and (possibly drifting) clock."""
 
-    def __init__(self, sim: Simulation, node_id: int, node_class: type[Node]) -> None:
+    def __init__(self, sim: Simulation, node_id: int, node_class: type[Node], bootstrap: tuple[int, ...]) -> None:
+        """Server ``node_id``, whose node starts with the configuration ``bootstrap`` (the cluster's initial servers;
+        none for a server that boots empty to join)."""
         self.sim = sim
         self.env = sim.env
         self.id = node_id
         self.node_class = node_class
+        self.bootstrap = bootstrap
         self.storage = Storage()
         self.rng = stream(sim.seed, f"timers/{node_id}")
         self.alive = False
@@ -67,6 +72,8 @@ class Server:
         # term, what it has committed and applied. The world reads a server only through this and what its
         # Outputs carry, never through the node's attributes. Meaningful while ``alive``.
         self.state = SoftState(FOLLOWER, 0, None, 0, 0)
+        # Its configuration in force as its Outputs last reported it: (log index, configuration).
+        self.configuration = (0, Configuration(bootstrap))
         # The node's timers by name, lazy (sim.world.timers): re-arming the election timer on every AppendEntries
         # creates no event.
         self.timers: dict[str, LazyTimer] = {}
@@ -94,8 +101,7 @@ class Server:
         self.fired = {}
         state = self.storage.state()
         raft = self.sim.cluster.raft
-        peers = tuple(range(1, self.sim.cluster.nodes + 1))
-        node = self.node_class(self.id, peers, raft, self.rng, state)
+        node = self.node_class(self.id, self.bootstrap, raft, self.rng, state)
         self.node = node
         # Until its first Output reports otherwise, a booted node is a follower in its durable term (the contract
         # in sim.raft.output).
@@ -155,6 +161,9 @@ class Server:
                 if soft is not None:
                     self.state = soft
                     role, term, _, commit, _ = soft
+                if out.configuration is not None:
+                    self.configuration = out.configuration
+                    sim.configured(self)
                 # 1. Durability: messages that depend on the writes leave only once they are durable.
                 if out.hard_state is not None or out.log_from is not None:
                     latency = sim.cluster.disk_latency
@@ -194,6 +203,8 @@ class Server:
                         record((now, "commit", nid, commit))
                         if commit > sim.committed:
                             sim.committed = commit
+                        if commit >= self.configuration[0] > sim.committed_configuration[0]:
+                            sim.committed_configuration = self.configuration
                     for index_entry in applied:
                         record((now, "apply", nid, index_entry))
                 # 3. Messages.
@@ -321,7 +332,12 @@ class Simulation:
             from sim.nodes.bugs import node_class_for
 
             node_class = node_class_for(cluster.bug)
-        self.servers: dict[int, Server] = {i: Server(self, i, node_class) for i in ids}
+        self.node_class = node_class
+        self.servers: dict[int, Server] = {i: Server(self, i, node_class, tuple(ids)) for i in ids}
+        # Membership (thesis Chapter 4): the latest configuration known to be committed, as (log index,
+        # configuration), and the servers clients may contact (the operator keeps it as servers join and leave).
+        self.committed_configuration = (0, Configuration(tuple(ids)))
+        self.directory = list(ids)
         self.events = 0
         self.committed = 0  # highest commit index any server reached
         self.elections: list[tuple[int, int, int]] = []  # (time, leader, term)
@@ -333,9 +349,20 @@ class Simulation:
         for i in range(workload.clients):
             name = f"c{i + 1}"
             rng = stream(seed, f"clients/{name}")
-            client = Client(self.env, self.network, self.trace, self.checker, ids, name, rng, workload, self.history)
+            client = Client(
+                self.env, self.network, self.trace, self.checker, self.directory, name, rng, workload, self.history
+            )
             self.clients[name] = client
             self.network.attach(name, client.on_reply)
+        self.admin = Admin(
+            self.env,
+            self.network,
+            self.trace,
+            self.directory,
+            stream(seed, "admin"),
+            workload.timeout,
+            workload.redirect_backoff,
+        )
         for server in self.servers.values():
             server.boot()
         for client in self.clients.values():
@@ -530,32 +557,44 @@ class Simulation:
         return ls[0] if ls else None
 
     def established_leader(self) -> tuple[int, int] | None:
-        """The leader that a majority of servers (itself included) follow in its term, as (leader, term), or None.
-        Unlike ``leader``, this ignores a deposed leader that has not heard of the newer term yet."""
-        need = len(self.servers) // 2 + 1
-        for s in self.servers.values():
+        """The leader that a majority of its configuration's voters (itself included, if it is one) follow in its
+        term, as (leader, term), or None. Unlike ``leader``, this ignores a deposed leader that has not heard of the
+        newer term yet."""
+        servers = self.servers
+        for s in servers.values():
             state = s.state
             if not s.alive or state.role != LEADER:
                 continue
-            count = 1 + sum(
-                1
-                for o in self.servers.values()
-                if o.alive
-                and o.id != s.id
-                and o.state.role == FOLLOWER
-                and o.state.term == state.term
-                and o.state.leader_id == s.id
-            )
-            if count >= need:
+            voters = s.configuration[1].voters
+            count = 0
+            for v in voters:
+                o = servers.get(v)
+                if o is None or not o.alive:
+                    continue
+                if v == s.id or (o.state.role == FOLLOWER and o.state.term == state.term and o.state.leader_id == s.id):
+                    count += 1
+            if count > len(voters) // 2:
                 return s.id, state.term
         return None
 
+    def members(self) -> tuple[int, ...]:
+        """The voters of the latest configuration known to be committed (thesis 4.1): the cluster's members. A
+        server that is not one (still joining, or removed) takes no part in what the cluster must agree on."""
+        return self.committed_configuration[1].voters
+
+    def configured(self, server: Server) -> None:
+        """``server`` reported a new configuration in force: if it is committed there, it is the cluster's."""
+        config = server.configuration
+        if server.state.commit >= config[0] > self.committed_configuration[0]:
+            self.committed_configuration = config
+
     def state_machines_agree(self) -> bool:
-        """Every live server has applied the same entries to its state machine: they report the same last
+        """Every live member has applied the same entries to its state machine: they report the same last
         applied index, and the checker's StateMachineSafety holds every entry applied at an index to the one
         committed there, so their (deterministic) state machines are the same. Judged from what the servers
         report, so it needs nothing of a node but its Outputs."""
-        applied = [s.state.last_applied for s in self.servers.values() if s.alive]
+        members = self.members()
+        applied = [s.state.last_applied for i, s in self.servers.items() if s.alive and i in members]
         return all(a == applied[0] for a in applied[1:])
 
     def state_text(self) -> str:
@@ -566,7 +605,8 @@ class Simulation:
         return [i for i, s in self.servers.items() if s.alive]
 
     def pending_commands(self) -> int:
-        return sum(1 for c in self.clients.values() if c.outstanding is not None)
+        """Client commands not yet answered, and membership changes the operator still waits for."""
+        return sum(1 for c in self.clients.values() if c.outstanding is not None) + len(self.admin.outstanding)
 
     def acked(self) -> int:
         return sum(c.acked for c in self.clients.values())
@@ -633,6 +673,25 @@ class Simulation:
     def set_drift(self, node: int, rate: float) -> None:
         self._fault("drift", nodes=[node], value=rate)
         self.servers[node].set_drift(rate)
+
+    # --------------------------------------------------------------------------------------- membership
+
+    def add_server(self, node: int) -> None:
+        """Ask the cluster to add server ``node`` (thesis 4.2.1). A new id gets a new machine first: it boots
+        empty, with no configuration, on the network (and in the checker's view), and waits for the leader."""
+        self._fault("add_server", nodes=[node])
+        if node not in self.servers:
+            server = self.servers[node] = Server(self, node, self.node_class, ())
+            self.network.join(node)
+            self.checker.joined(node)
+            server.boot()
+        self.admin.request("add", node)
+
+    def remove_server(self, node: int) -> None:
+        """Ask the cluster to remove server ``node``. The server itself goes on running (thesis 4.2.3: it must not
+        disrupt the cluster)."""
+        self._fault("remove_server", nodes=[node])
+        self.admin.request("remove", node)
 
 
 class _NoChecker(Checker):

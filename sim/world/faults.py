@@ -6,19 +6,21 @@ schedule means the same thing under every seed while its concrete victims vary w
 
 Actions and the fields they use:
 
-=========  ==========================================================================
-crash      ``node``: target
-restart    ``node``: target (typically ``"all-crashed"``)
-partition  ``groups``: tuple of node-id tuples; unnamed servers form one more group
-isolate    ``node``: target (each resolved node is cut off from all others)
-cut        ``src``, ``dst``: messages from src to dst are lost (one way)
-repair     ``src``, ``dst``: undo a cut
-heal       (none): undo every partition and cut
-drop       ``value``: probability that a message is lost
-duplicate  ``value``: probability that a message is delivered twice
-delay      ``delay``: the delay distribution (for the link ``src`` -> ``dst`` if both set)
-drift      ``node``: target, ``value``: clock rate (1.1 = timers fire 10% early)
-=========  ==========================================================================
+=============  ==========================================================================
+crash          ``node``: target
+restart        ``node``: target (typically ``"all-crashed"``)
+partition      ``groups``: tuple of node-id tuples; unnamed servers form one more group
+isolate        ``node``: target (each resolved node is cut off from all others)
+cut            ``src``, ``dst``: messages from src to dst are lost (one way)
+repair         ``src``, ``dst``: undo a cut
+heal           (none): undo every partition and cut
+drop           ``value``: probability that a message is lost
+duplicate      ``value``: probability that a message is delivered twice
+delay          ``delay``: the delay distribution (for the link ``src`` -> ``dst`` if both set)
+drift          ``node``: target, ``value``: clock rate (1.1 = timers fire 10% early)
+add_server     ``node``: a server id; a new one (no such server yet) boots empty first
+remove_server  ``node``: target (each resolved server is asked to be removed; it keeps running)
+=============  ==========================================================================
 
 Targets: a node id, a tuple of ids, ``"leader"`` (the current leader, if any), ``"follower"`` (one live
 non-leader, a seeded pick), ``"random"`` (one live server), ``"all"``, ``"all-crashed"``, ``"majority"`` (a
@@ -51,6 +53,8 @@ ACTIONS = (
     "duplicate",
     "delay",
     "drift",
+    "add_server",
+    "remove_server",
 )
 TARGET_WORDS = ("leader", "follower", "random", "all", "all-crashed", "majority")
 
@@ -129,6 +133,12 @@ def apply(sim: Simulation, fault: Fault) -> None:
     elif do == "drift":
         for n in resolve(sim, fault.node):
             sim.set_drift(n, float(fault.value if fault.value is not None else 1.0))
+    elif do == "add_server":
+        assert isinstance(fault.node, int)
+        sim.add_server(fault.node)
+    elif do == "remove_server":
+        for n in resolve(sim, fault.node):
+            sim.remove_server(n)
     else:
         raise ValueError(f"unknown fault action {do!r}")
 

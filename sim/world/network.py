@@ -142,6 +142,7 @@ class Network:
         self._last_arrival: dict[tuple[Address, Address], int] = {}
         # Partition groups (server -> group number) and one-way cuts (src, dst).
         self._group: dict[int, int] = {s: 0 for s in self.servers}
+        self._rest = 0  # the group of the servers a partition did not name (where a new server joins)
         self._cuts: set[tuple[int, int]] = set()
         # How many times each link has been blocked, and each endpoint restarted: a message in flight is lost
         # when either count changed between its sending and its arrival.
@@ -292,12 +293,18 @@ class Network:
         groups = [tuple(g) for g in groups]
 
         def change() -> None:
+            self._rest = len(groups)
             self._group = {s: len(groups) for s in self.servers}
             for i, g in enumerate(groups):
                 for s in g:
                     self._group[s] = i
 
         self._reconfigure(change)
+
+    def join(self, node: int) -> None:
+        """A new server is on the network, with the servers the current partition (if any) did not name."""
+        self.servers = (*self.servers, node)
+        self._group[node] = self._rest
 
     def isolate(self, node: int) -> None:
         self.partition([[node]])
@@ -312,6 +319,7 @@ class Network:
     def heal(self) -> None:
         """Undo every partition and cut."""
         self._group = {s: 0 for s in self.servers}
+        self._rest = 0
         self._cuts = set()
         self._split = False
         self._refresh()
