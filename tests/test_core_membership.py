@@ -287,6 +287,32 @@ def test_a_removed_leader_steps_down_once_the_change_commits_and_never_campaigns
     assert net.checker.violation is None
 
 
+def test_a_leader_cut_off_while_removing_itself_campaigns_to_finish_the_change() -> None:
+    """Found by the fuzzer: on {1, 2}, leader 1 appends {2} and is cut off before 2 hears of it. 2 cannot win
+    (1 holds the longer log and refuses), so 1 must stand for election although its configuration excludes it:
+    not known to be committed, it may still be undone. It wins with 2's vote (the one voter of {2}), commits the
+    change, and steps down; then 2 leads."""
+    net = elected(3)
+    net.change(1, "remove", 3, seq=1)
+    net.settle()
+    net.change(1, "remove", 1, seq=2)
+    net.take()  # lost: 2 never hears of {2}
+    assert configured(net, 1) == (2,) and configured(net, 2) == (1, 2)
+    net.timeout(2)
+    net.settle(among=[1, 2])
+    assert net.node(2).role == CANDIDATE and net.node(1).role == FOLLOWER  # 1 refused: its log is longer
+    net.timeout(1)
+    net.settle(among=[1, 2])
+    assert net.node(1).role == FOLLOWER and net.node(1).commit == 4  # led, committed {2}, stepped down
+    assert configured(net, 2) == (2,)
+    net.timeout(1)
+    assert net.node(1).role == FOLLOWER  # its removal is committed: it stays out
+    net.elect(2)
+    net.change(2, "remove", 1, seq=2)  # the operator's retry (the first leader's answer went with its term)
+    assert replies(net)[-1] == (2, "ok")
+    assert net.checker.violation is None
+
+
 def test_a_removed_server_hears_of_its_removal_and_stops_campaigning() -> None:
     net = elected(3)
     net.change(1, "remove", 3)

@@ -194,9 +194,7 @@ class ReferenceChecker:
     def _overlap(self, sim: Simulation, now: dict[int, _Snapshot]) -> tuple[str, str, tuple[int | str, ...]] | None:
         """ConfigurationOverlap (see ``sim.check.safety``), from scratch: every server's log (a crashed one's
         durable log), its configuration in force, which of those can still decide, and every majority of each."""
-        logs = {
-            i: now[i].log if i in now else tuple(server.storage.entries) for i, server in sim.servers.items()
-        }
+        logs = {i: now[i].log if i in now else tuple(server.storage.entries) for i, server in sim.servers.items()}
         committed = self.committed
         # The latest committed configuration held by a majority of its own voters.
         superseding = 0

@@ -98,7 +98,8 @@ def liveness_problem(sim: Simulation) -> tuple[str, str] | None:
         )
     if pending:
         return LIVENESS, (
-            f"{pending} client commands never acknowledged by the end of the liveness phase (leader {leader[0]})"
+            f"{pending} client commands (or membership changes) never acknowledged by the end of the liveness phase "
+            f"(leader {leader[0]})"
         )
     if not sim.state_machines_agree():
         return CONVERGENCE, f"live servers' state machines differ at the end of the liveness phase: {sim.state_text()}"

@@ -13,7 +13,7 @@ from typing import Any
 from sim.check.properties import LIVELOCK
 from sim.fuzz.campaign import Campaign, Options, case_for_seed, run_campaign
 from sim.fuzz.case import MS, Outcome, run_case
-from sim.fuzz.draw import FAMILIES
+from sim.fuzz.draw import ALL_FAMILIES
 from sim.fuzz.export import option_flags, replay_command, to_scenario, write_failure
 from sim.fuzz.shrink import shrink
 from sim.nodes.bugs import BUGS, describe
@@ -34,10 +34,10 @@ def _options(args: argparse.Namespace) -> Options:
     families = None
     if getattr(args, "families", None):
         families = tuple(f.strip() for f in args.families.split(",") if f.strip())
-        unknown = [f for f in families if f not in FAMILIES]
+        unknown = [f for f in families if f not in ALL_FAMILIES]
         if unknown or not families:
             raise UsageError(
-                f"--families: expected a comma-separated list of {', '.join(FAMILIES)}, got {args.families!r}"
+                f"--families: expected a comma-separated list of {', '.join(ALL_FAMILIES)}, got {args.families!r}"
             )
     return Options(nodes=args.nodes, bug=args.bug, families=families, fifo=args.fifo)
 
@@ -48,7 +48,7 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--families",
         metavar="LIST",
-        help=f"only these fault families may be switched on (comma-separated; default all: {','.join(FAMILIES)})",
+        help=f"only these fault families may be switched on (comma-separated; default all: {','.join(ALL_FAMILIES)})",
     )
     p.add_argument("--fifo", action="store_true", help="links deliver in send order, as TCP connections do")
 

@@ -53,6 +53,13 @@ FAMILIES = (
     "narrow_timeouts",  # election timeouts in a narrow range: split votes, competing candidates
     "long_delay",  # a share of messages on a long tail of 200-2200 ms (the MIT labs' "long reordering")
 )
+# Families added since the first campaigns, drawn after everything above (whether each is on, then its events),
+# so that a seed's draws for the families above, and the case they make, stay what they were: a seed only gains
+# the new family's events when it is on.
+LATE_FAMILIES = (
+    "membership",  # membership churn: servers added (new ones boot empty) and removed, alone, in bursts, in failovers
+)
+ALL_FAMILIES = FAMILIES + LATE_FAMILIES
 
 
 @dataclass(frozen=True)
@@ -79,7 +86,7 @@ MODE_IN = 10  # each mode is drawn for one seed in this many
 def draw_swarm(d: Draw, families: Iterable[str] | None = None, nodes: int | None = None) -> Swarm:
     """Which families are on for one seed, and the load. A campaign that restricts neither the families nor the
     cluster size also draws, for a share of its seeds, one of the focused ``MODES``."""
-    allowed = tuple(FAMILIES if families is None else families)
+    allowed = tuple(f for f in (FAMILIES if families is None else families) if f not in LATE_FAMILIES)
     if families is None and nodes is None:
         k = d.integer(1, MODE_IN)
         if k <= len(MODES):
@@ -128,6 +135,43 @@ def draw_workload(d: Draw, load: str, duration: int) -> WorkloadConfig:
     if d.chance(0.3):
         return WorkloadConfig(mode="closed", think=d.pick((0, 5, 20, 60)) * MS, **common)
     return WorkloadConfig(rate=rate, **common)
+
+
+def draw_membership(d: Draw, nodes: int, duration: int) -> list[Fault]:
+    """Membership churn (thesis Chapter 4): a walk in time of up to four episodes, each one of
+
+    - one server added (a new id: it boots empty and joins) or removed (a follower, anyone, or the leader);
+    - a burst: two changes asked for at once, which the leader must take one at a time;
+    - a failover: a change, the leader cut off a moment later (while the change's configuration entry may be on
+      its log alone), and a second change asked for then, which the next leader gets: the shape of the 2015
+      single-server bug, which needs the new leader to append its change before committing an entry of its term.
+    """
+    faults: list[Fault] = []
+    new = nodes + 1
+
+    def change() -> Fault:
+        nonlocal new
+        if d.chance(0.5):
+            new += 1
+            return Fault(t, "add_server", node=new - 1)
+        return Fault(t, "remove_server", node=d.pick(("follower", "follower", "random", "leader")))
+
+    t = d.integer(100, 800) * MS
+    for _ in range(d.integer(1, 4)):
+        if t >= duration:
+            break
+        style = d.pick(("one", "burst", "burst", "failover", "failover"))
+        faults.append(change())
+        if style == "burst":
+            faults.append(change())
+        elif style == "failover":
+            cut = t + d.integer(5, 80) * MS
+            faults.append(Fault(cut, "isolate", node="leader"))
+            t = cut
+            faults.append(change())
+            faults.append(Fault(cut + d.integer(200, 800) * MS, "heal"))
+        t += d.integer(100, 800) * MS
+    return faults
 
 
 def draw_case(
@@ -271,6 +315,10 @@ def draw_case(
         elif family == "drift":
             faults.append(Fault(t, "drift", node=d.pick(ids), value=d.pick((0.5, 0.8, 0.95, 1.0, 1.05, 1.3, 2.0))))
         t += d.integer(mean_gap // 4, mean_gap * 2) * MS
+    if swarm.nodes is None:  # the focused modes stay as they are
+        late = LATE_FAMILIES if families is None else [f for f in LATE_FAMILIES if f in families]
+        if "membership" in late and d.chance(0.4):
+            faults += draw_membership(d, nodes, duration)
     kept = tuple(sorted((f for f in faults if f.at < duration), key=lambda f: f.at))  # stable: same-time order kept
     # The liveness bound: many election rounds and client retries, longer with a slow disk. The phase ends as soon
     # as the cluster has recovered, so the bound costs only the seeds that fail; it is generous because split votes

@@ -25,9 +25,11 @@ lasts longer than ``MAX_ROUNDS`` maximum election timeouts (the server is down o
 abandoned with ``TIMEOUT``.
 
 A leader that removes itself keeps leading (without counting itself in majorities) until the change commits, then
-steps down (thesis 4.2.2). Removed servers do not disrupt the cluster (4.2.3): a server that is not a voter of its
-own configuration never campaigns, and a RequestVote from outside a server's configuration is ignored within the
-minimum election timeout of hearing from a leader (``sim.raft.node``).
+steps down (thesis 4.2.2). Removed servers do not disrupt the cluster (4.2.3): a RequestVote from outside a server's
+configuration is ignored within the minimum election timeout of hearing from a leader, and a server that knows its
+removal is committed (the leader sends it a last heartbeat with the commit index) or knows no configuration at all
+(a new server before the leader reaches it) never campaigns (``sim.raft.node``). A server whose configuration
+excludes it but is not known to be committed still may: it can hold the log the others need to elect anyone.
 
 Joint consensus (the paper's Section 6) is not implemented: single-server changes are what the thesis recommends
 and every scenario event here changes one server. ``sim.raft.quorum`` already decides for joint configurations,

@@ -166,8 +166,7 @@ class Node:
         self.now = now
         if timer == ELECTION:
             if self.role != LEADER:
-                if self.id not in self.configuration.voters:
-                    # Not a voter of its own configuration (a server still joining, or removed): it never campaigns.
+                if not self._may_campaign():
                     self._reset_election_timer()
                 elif self.config.prevote:
                     self._pre_campaign()
@@ -288,6 +287,15 @@ class Node:
 
     def _in_leader_lease(self) -> bool:
         return self.config.check_quorum and self._heard_from_leader_recently()
+
+    def _may_campaign(self) -> bool:
+        """Whether this server may stand for election: it knows a configuration, and is a voter of it or does not
+        know it to be committed. A server still joining (no configuration) or whose removal it knows to be
+        committed stays out; one whose configuration excludes it but may still be undone must not (it may hold
+        the most up-to-date log, which the others need to elect anyone: a leader removing itself, cut off
+        before the change commits, comes back as such a server)."""
+        voters = self.configuration.voters
+        return bool(voters) and (self.id in voters or self.membership.index > self.commit)
 
     def _disrupts(self, m: RequestVote) -> bool:
         """A RequestVote from a server outside this one's configuration (removed, most likely: it will never hear
@@ -417,6 +425,8 @@ class Node:
             pr.acknowledge(m.match_index)
             if advanced:
                 self._maybe_commit()
+                if self.progress.get(m.src) is not pr:
+                    return  # the commit removed the follower, or this leader (see _configuration_committed)
                 change = self.change
                 if change is not None and change.catch_up is not None and m.src == change.server:
                     self._advance_change()
@@ -577,7 +587,13 @@ class Node:
                 if p not in progress:
                     progress[p] = Progress(self.log.last_index + 1)
                     self.last_ack[p] = self.now
+            log = self.log
             for p in [p for p in progress if p not in self.peers]:
+                # A last AppendEntries, with what the server may still lack and the commit index: a removed server
+                # learns that its removal is committed, and stays out of elections.
+                prev = progress[p].match
+                entries = log.slice(prev + 1, prev + 1 + self.config.max_batch)
+                self._send(AppendEntries(self.term, self.id, p, prev, log.term_at(prev), entries, self.commit))
                 del progress[p]
                 del self.last_ack[p]
 

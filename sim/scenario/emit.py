@@ -58,7 +58,7 @@ def _target_value(node: Target) -> Any:
 
 def _fault_table(f: Fault) -> dict[str, Any]:
     t: dict[str, Any] = {"at": format_time(f.at), "do": f.do}
-    if f.do in ("crash", "restart", "isolate"):
+    if f.do in ("crash", "restart", "isolate", "add_server", "remove_server"):
         t["node"] = _target_value(f.node)
     elif f.do == "drift":
         t["node"] = _target_value(f.node)

@@ -29,6 +29,8 @@ class Expectation:
     - violation: ``value`` = a property name from ``sim.check.properties.EXPECTABLE`` or ``"any"``.
     - clients_complete, state_machines_agree: ``value`` True (judged at the end of the run).
     - latency_p99_below: ``value`` = a latency.
+    - members_at_end: ``value`` = the members (a tuple of ids, in any order) or how many there are (an int): the
+      voters of the latest committed configuration at the end of the run.
     """
 
     kind: str
@@ -66,6 +68,7 @@ EXPECTATION_KINDS = (
     "max_elections",
     "max_term",
     "latency_p99_below",
+    "members_at_end",
 )
 EXPECTATION_MODIFIERS: dict[str, tuple[str, ...]] = {"leader_within": ("after",), "logs_converge_by": ("lag",)}
 MODIFIER_NAMES = ("after", "lag")

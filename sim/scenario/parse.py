@@ -152,6 +152,7 @@ class _Parser:
         self.source = source
         self.lines = _key_lines(text)
         self.nodes = 5
+        self.added: list[int] = []  # ids above cluster.nodes that add_server events boot, in file order
 
     # ---------------------------------------------------------------------------- errors
 
@@ -247,8 +248,25 @@ class _Parser:
         return us
 
     def node_id(self, path: str, value: Any) -> int:
-        if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= self.nodes:
-            raise self.fail(path, f"a node id from 1 to {self.nodes} (cluster.nodes)", value)
+        """A server that exists by now: one of the cluster's first ``nodes``, or one an earlier add_server added."""
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, int)
+            or not (1 <= value <= self.nodes or value in self.added)
+        ):
+            added = f" or one added by an earlier add_server ({', '.join(map(str, self.added))})" if self.added else ""
+            raise self.fail(path, f"a node id from 1 to {self.nodes} (cluster.nodes){added}", value)
+        return value
+
+    def server_to_add(self, path: str, value: Any) -> int:
+        """add_server's ``node``: a new id above cluster.nodes (it boots empty and joins), or a known server
+        (added back: a removed one, say)."""
+        if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_NODES:
+            raise self.fail(
+                path, f"a node id from 1 to {MAX_NODES}: a new one above cluster.nodes, or a known one", value
+            )
+        if value > self.nodes and value not in self.added:
+            self.added.append(value)
         return value
 
     def target(self, path: str, value: Any) -> Target:
@@ -508,6 +526,8 @@ class _Parser:
         "duplicate": ("value",),
         "delay": ("delay", "from", "to"),
         "drift": ("node", "rate"),
+        "add_server": ("node",),
+        "remove_server": ("node",),
     }
     REQUIRED: dict[str, tuple[str, ...]] = {
         "crash": ("node",),
@@ -520,6 +540,8 @@ class _Parser:
         "duplicate": ("value",),
         "delay": ("delay",),
         "drift": ("node", "rate"),
+        "add_server": ("node",),
+        "remove_server": ("node",),
     }
 
     def events(self, events: list[Any], duration: int) -> list[Fault]:
@@ -608,6 +630,10 @@ class _Parser:
             return [(0, fault), *undo_after("repair_after", {"do": "repair", "src": src, "dst": dst})]
         if do == "heal":
             return [(0, {"do": do})]
+        if do == "add_server":
+            return [(0, {"do": do, "node": self.server_to_add(f"{path}.node", e["node"])})]
+        if do == "remove_server":
+            return [(0, {"do": do, "node": self.target(f"{path}.node", e["node"])})]
         if do in ("drop", "duplicate"):
             return [(0, {"do": do, "value": self.probability(f"{path}.value", e["value"])})]
         # delay
@@ -690,6 +716,15 @@ class _Parser:
             if value is not True:
                 raise self.fail(kpath, "true", value)
             return Expectation(kind, True)
+        if kind == "members_at_end":
+            if isinstance(value, int) and not isinstance(value, bool):
+                return Expectation(kind, self.integer(kpath, value, 1, MAX_NODES))
+            if not isinstance(value, list) or not value:
+                raise self.fail(kpath, "a non-empty list of node ids (the members), or how many there are", value)
+            ids = tuple(self.node_id(f"{kpath}[{i + 1}]", v) for i, v in enumerate(value))
+            if len(set(ids)) != len(ids):
+                raise self.fail(kpath, "a list of distinct node ids", value)
+            return Expectation(kind, ids)
         # latency_p99_below
         return Expectation(kind, self.time(kpath, value, positive=True))
 
