@@ -333,9 +333,10 @@ def test_a_crashed_servers_configuration_counts() -> None:
     assert prop(c) == "ConfigurationOverlap"
 
 
-def test_a_sibling_left_off_the_committed_log_counts_no_more() -> None:
-    """With the 2015 fix: leader 2 commits its term's entry at index 2 (on {2, 3, 4}, a majority of the four), which
-    node 1's log contradicts: node 1 cannot be elected again, so its {1, 2, 3, 4, 5} decides nothing."""
+def test_a_sibling_barred_by_the_new_leaders_term_counts_no_more() -> None:
+    """With the 2015 fix: leader 2 first gets its term's entry onto {2, 3, 4}, whose logs are then ahead of node
+    1's: every majority of {1, 2, 3, 4, 5} holds one of them, node 1 cannot be elected again, and its configuration
+    decides nothing."""
     c = fresh(4)
     c.observe(1, 1, LEADER, 1, 1, [E(1), CE(1, 1, 2, 3, 4, 5)])
     leader_with(c, 2, 2, [E(1), E(2)], commit=1)
@@ -344,7 +345,7 @@ def test_a_sibling_left_off_the_committed_log_counts_no_more() -> None:
     c.observe(2, 2, LEADER, 2)
     c.observe(2, 2, LEADER, 2, 3, [CE(2, 1, 2, 3)])  # appended after the commit
     assert c.violation is None
-    # Committing and appending in the same step is the same thing: what is committed by then counts.
+    # Committing and appending in the same step is the same thing: what counts is the logs.
     c = fresh(4)
     c.observe(1, 1, LEADER, 1, 1, [E(1), CE(1, 1, 2, 3, 4, 5)])
     leader_with(c, 2, 2, [E(1), E(2)], commit=1)
@@ -354,7 +355,7 @@ def test_a_sibling_left_off_the_committed_log_counts_no_more() -> None:
     assert c.violation is None
 
 
-def test_a_lagging_servers_old_configuration_counts_no_more_once_a_majority_holds_a_newer_committed_one() -> None:
+def test_a_lagging_servers_old_configuration_counts_no_more_once_a_majority_of_it_is_ahead() -> None:
     """3 never heard of {1, 2, 3, 4} (committed by {1, 2, 4}), and the leader goes on to {1, 2, 3, 4, 5}: {1, 2, 3}
     and {1, 2, 3, 4, 5} have majorities that do not meet, but 3 cannot be elected: 1 and 2 hold more than it."""
     c = fresh(3)
@@ -370,10 +371,10 @@ def test_a_lagging_servers_old_configuration_counts_no_more_once_a_majority_hold
     assert c.violation is None
 
 
-def test_a_configuration_committed_by_a_later_ones_quorum_does_not_count_as_held() -> None:
+def test_a_commit_by_the_wrong_quorum_hides_nothing() -> None:
     """A second change started before the first committed: {1, 2, 3, 4, 5} appended after {1, 2, 3, 4}, and both
     committed by {1, 4, 5}, which is no majority of {1, 2, 3, 4}. 2 and 3, still on {1, 2, 3}, could elect one of
-    themselves without either: the older configuration still counts, and cannot meet the newest."""
+    themselves: only 1 is ahead of them. The older configuration still counts, and cannot meet the newest."""
     c = fresh(3)
     c.joined(4)
     c.joined(5)

@@ -218,7 +218,7 @@ def membership_faults(rng: random.Random, nodes: int, end: int) -> list[Fault]:
             faults.append(Fault(t + rng.randint(0, 20) * MS, "remove_server", node="random"))
             new += 1
         t += rng.randint(20 * MS, 250 * MS)
-    return faults + [Fault(end, "heal"), Fault(end, "restart", node="all-crashed")]
+    return [*faults, Fault(end, "heal"), Fault(end, "restart", node="all-crashed")]
 
 
 def membership_run(seed: int, bug: str | None = None, nodes: int = 4) -> tuple[Violation | None, Violation | None]:

@@ -193,30 +193,21 @@ class ReferenceChecker:
 
     def _overlap(self, sim: Simulation, now: dict[int, _Snapshot]) -> tuple[str, str, tuple[int | str, ...]] | None:
         """ConfigurationOverlap (see ``sim.check.safety``), from scratch: every server's log (a crashed one's
-        durable log), its configuration in force, which of those can still decide, and every majority of each."""
+        durable log), its configuration in force, whether some majority of it would still elect the server (every
+        voter's log compared with its own), and every majority of each configuration that might."""
         logs = {i: now[i].log if i in now else tuple(server.storage.entries) for i, server in sim.servers.items()}
-        committed = self.committed
-        # The latest committed configuration held by a majority of its own voters.
-        superseding = 0
-        for k in range(len(committed), 0, -1):
-            config = committed[k - 1].config
-            if config is None:
-                continue
-            prefix = tuple(committed[:k])
-            holders = [v for v in config.voters if v in logs and logs[v][:k] == prefix]
-            if len(holders) > len(config.voters) // 2:
-                superseding = k
-                break
-        deciding: dict[int, tuple[int, Configuration]] = {}
+        last = {i: (log[-1].term if log else 0, len(log)) for i, log in logs.items()}
+        electable: dict[int, Configuration] = {}
         for i, log in logs.items():
-            index, config = 0, Configuration(sim.servers[i].bootstrap)
-            for k, entry in enumerate(log):
+            config = Configuration(sim.servers[i].bootstrap)
+            for entry in log:
                 if entry.config is not None:
-                    index, config = k + 1, entry.config
-            upto = min(index, len(committed))
-            if config.voters and index >= superseding and log[:upto] == tuple(committed[:upto]):
-                deciding[i] = (index, config)
-        for (i, (_, a)), (j, (_, b)) in combinations(sorted(deciding.items()), 2):
+                    config = entry.config
+            # Voters that would grant it their vote on the log check (Section 5.4.1): are a majority among them?
+            willing = {v for v in config.voters if v not in last or last[v] <= last[i]}
+            if any(q <= willing for q in _majorities(config)):
+                electable[i] = config
+        for (i, a), (j, b) in combinations(sorted(electable.items()), 2):
             if a != b and any(not qa & qb for qa in _majorities(a) for qb in _majorities(b)):
                 return "ConfigurationOverlap", f"nodes {i} and {j} use {list(a.voters)} and {list(b.voters)}", (i, j)
         return None

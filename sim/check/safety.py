@@ -21,20 +21,19 @@ Properties (names as reported):
 - CommitMonotonic: a live server's commit index never decreases.
 - AckedDurable: a command acknowledged to a client is the committed entry at the index it was acknowledged with.
 - ConfigurationOverlap: any two configurations in force at once share a quorum (every majority of one meets every
-  majority of the other). Each server's configuration in force counts (the latest in its log, thesis 4.1; a
-  crashed server's too: it comes back with it) unless it can decide nothing any more: it is empty (a server still
-  joining); its log has left the committed log (it disagrees with the committed entry at or before the
-  configuration's index: such a server can lead again only by breaking LeaderCompleteness); or it is older than a
-  committed configuration that a majority of its own voters hold (then every majority of the older one holds a
-  committed entry the server lacks, and will not elect it). In a correct run with one change at a time, what is left
-  is the latest committed configuration and at most one successor, one server away from it: every configuration
-  entry of a log but its last is committed, each configuration commits on a majority of itself, and a sibling left
-  by a leader of an older term leaves the committed log as soon as the new leader commits an entry of its term,
-  which it does before changing anything. A violation is a state from which two leaders, or two different commits,
-  are a schedule away: the 2015 single-server bug and a second change started too early both reach one. Checked
-  only when a server's configuration in force changes, the only way a new pair can arise (a server leaving the
-  committed log, or a committed configuration becoming held by a majority, only takes configurations out): O(servers)
-  per change.
+  majority of the other). Each server's configuration in force counts (the latest in its log, thesis 4.1; a crashed
+  server's too: it comes back with it) unless the server can never be elected with it: it is empty (a server still
+  joining), or every majority of it holds a server whose log is more up-to-date than this one's (Section 5.4.1:
+  each of them refuses its vote; being behind such logs also bars a leader in office from committing, since their
+  terms are higher). That judgement rests on the logs alone, not on what was committed, so a commit made with the
+  wrong quorum cannot hide a configuration. In a correct run with one change at a time, what counts is the latest
+  committed configuration and at most one successor, one server away: a server behind a committed configuration is
+  barred by the majority of that configuration that holds it, and a sibling that a leader of an older term left on a
+  minority is barred once the new leader commits an entry of its term, which it does before changing anything. A
+  violation is a state from which two leaders, or two different commits, are a schedule away: the 2015
+  single-server bug and a second change started too early both reach one. Checked when a server's configuration in
+  force changes (the only way a new pair arises in a correct run: a server's log overtakes logs that bar it only by
+  taking their configuration entries too): O(servers^2) per change, and nothing per entry beyond a term comparison.
 
 ``ReferenceChecker`` in ``sim.check.reference`` recomputes the same properties from scratch; the tests use it to
 cross-check this one.
@@ -94,6 +93,8 @@ class _ServerView:
     # The configuration the server started with, and the configuration entries its log holds, as (index, config).
     bootstrap: Configuration = Configuration(())
     configs: list[tuple[int, Configuration]] = field(default_factory=list)
+    # Where each term's entries start in its log, as (index, term): the last one gives its last log term.
+    terms: list[tuple[int, int]] = field(default_factory=list)
 
 
 class Checker:
@@ -123,10 +124,6 @@ class Checker:
         # to the last index committed in a term below T: a bisection of this list.
         self._committed_term: list[int] = [0]
         self._client_numbers: dict[str, int] = {}
-        # The configuration entries of the committed log, (index, config) in order, and the position among them of
-        # the latest known to be held by a majority of its own voters (-1: none; the one servers started with then).
-        self._committed_configs: list[tuple[int, Configuration]] = []
-        self._held_config = -1
 
     # ----------------------------------------------------------------------------------------- inputs
 
@@ -166,6 +163,9 @@ class Checker:
                 del v.ids[log_from:]
                 while configs and configs[-1][0] >= log_from:
                     configs.pop()
+                terms = v.terms
+                while terms and terms[-1][0] >= log_from:
+                    terms.pop()
             elif log_from != last + 1:
                 return self._fail("LogMatching", f"node {node} left a hole before index {log_from}", node)
             else:
@@ -237,6 +237,7 @@ class Checker:
         v.chain = [0]
         v.ids = [None]
         v.configs = []
+        v.terms = []
         if self._extend_chain(node, v, entries):
             self._check_overlap(node, v)
 
@@ -271,8 +272,13 @@ class Checker:
         firsts = self._first_entries
         chain = v.chain
         h = chain[-1]
+        starts = v.terms
+        last_term = starts[-1][1] if starts else 0
         for entry in entries:
             index = len(chain)
+            if entry.term != last_term:
+                last_term = entry.term
+                starts.append((index, last_term))
             if entry.config is not None:
                 v.configs.append((index, entry.config))
             if index < len(firsts) and firsts[index] is entry and h is chains[index - 1]:
@@ -358,8 +364,6 @@ class Checker:
             committed.extend(chain[known : commit + 1])
             self._committed_ids.extend(v.ids[known : commit + 1])
             self._committed_term.extend([max(v.term, self._committed_term[-1])] * (commit + 1 - known))
-            if v.configs and v.configs[-1][0] >= known:
-                self._committed_configs.extend(c for c in v.configs if known <= c[0] <= commit)
         v.commit = commit
         if grew:
             # Every leader of a later term must already hold what was just committed.
@@ -369,44 +373,31 @@ class Checker:
                         return False
         return True
 
-    def _superseding(self) -> int:
-        """The index of the latest committed configuration that a majority of its voters hold (0: none, the
-        configuration servers started with). Holding a committed entry is for good, so this only ever grows; the
-        configurations tried are the few committed since the last one found held."""
-        configs = self._committed_configs
-        committed = self._committed
-        for pos in range(len(configs) - 1, self._held_config, -1):
-            index, config = configs[pos]
-            holders = 0
-            for voter in config.voters:
-                w = self.servers.get(voter)
-                if w is not None and len(w.chain) > index and w.chain[index] == committed[index]:
-                    holders += 1
-            if holders > len(config.voters) // 2:
-                self._held_config = pos
-                break
-        return configs[self._held_config][0] if self._held_config >= 0 else 0
-
-    def _in_force(self, v: _ServerView, superseding: int) -> tuple[int, Configuration] | None:
-        """The server's configuration in force with its index, unless it can decide nothing any more (see
+    def _in_force(self, v: _ServerView) -> tuple[int, Configuration] | None:
+        """The server's configuration in force with its index, unless the server can never be elected with it (see
         ConfigurationOverlap in the module docstring): None then."""
         index, config = v.configs[-1] if v.configs else (0, v.bootstrap)
-        if not config.voters or index < superseding:
+        voters = config.voters
+        if not voters:
             return None
-        k = min(index, len(self._committed) - 1)
-        if k and v.chain[k] != self._committed[k]:
-            return None  # its log has left the committed log at or before the configuration
+        mine = (v.terms[-1][1] if v.terms else 0, len(v.chain))
+        ahead = 0  # voters whose logs are more up-to-date than this one's
+        for voter in voters:
+            w = self.servers.get(voter)
+            if w is not None and (w.terms[-1][1] if w.terms else 0, len(w.chain)) > mine:
+                ahead += 1
+        if ahead > len(voters) - (len(voters) // 2 + 1):
+            return None  # every majority holds one of them
         return index, config
 
     def _check_overlap(self, node: int, v: _ServerView) -> None:
-        superseding = self._superseding()
-        mine = self._in_force(v, superseding)
+        mine = self._in_force(v)
         if mine is None:
             return
         for other, w in self.servers.items():
             if w is v:
                 continue
-            theirs = self._in_force(w, superseding)
+            theirs = self._in_force(w)
             if theirs is not None and theirs[1] != mine[1] and not share_quorum(mine[1], theirs[1]):
                 self._fail(
                     "ConfigurationOverlap",

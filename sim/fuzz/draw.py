@@ -142,34 +142,37 @@ def draw_membership(d: Draw, nodes: int, duration: int) -> list[Fault]:
 
     - one server added (a new id: it boots empty and joins) or removed (a follower, anyone, or the leader);
     - a burst: two changes asked for at once, which the leader must take one at a time;
-    - a failover: a change, the leader cut off a moment later (while the change's configuration entry may be on
-      its log alone), and a second change asked for then, which the next leader gets: the shape of the 2015
-      single-server bug, which needs the new leader to append its change before committing an entry of its term.
+    - a failover: the leader cut off just before two removals are asked for. It appends the first alone (its
+      configuration entry stays on its log) and refuses the second as busy; once it steps down (CheckQuorum) the
+      operator takes the second to the next leader: the shape of the 2015 single-server bug, which needs that
+      leader to append it before committing an entry of its own term.
     """
     faults: list[Fault] = []
     new = nodes + 1
 
-    def change() -> Fault:
+    def change(at: int) -> Fault:
         nonlocal new
         if d.chance(0.5):
             new += 1
-            return Fault(t, "add_server", node=new - 1)
-        return Fault(t, "remove_server", node=d.pick(("follower", "follower", "random", "leader")))
+            return Fault(at, "add_server", node=new - 1)
+        return Fault(at, "remove_server", node=d.pick(("follower", "follower", "random", "leader")))
 
     t = d.integer(100, 800) * MS
     for _ in range(d.integer(1, 4)):
         if t >= duration:
             break
         style = d.pick(("one", "burst", "burst", "failover", "failover"))
-        faults.append(change())
-        if style == "burst":
-            faults.append(change())
-        elif style == "failover":
-            cut = t + d.integer(5, 80) * MS
-            faults.append(Fault(cut, "isolate", node="leader"))
-            t = cut
-            faults.append(change())
-            faults.append(Fault(cut + d.integer(200, 800) * MS, "heal"))
+        if style == "failover":
+            faults.append(Fault(t, "isolate", node="leader"))
+            first = d.integer(1, nodes)
+            second = d.pick([i for i in range(1, nodes + 1) if i != first])
+            faults.append(Fault(t, "remove_server", node=first))
+            faults.append(Fault(t + d.integer(1, 50) * MS, "remove_server", node=second))
+            faults.append(Fault(t + d.integer(300, 1_000) * MS, "heal"))
+        else:
+            faults.append(change(t))
+            if style == "burst":
+                faults.append(change(t))
         t += d.integer(100, 800) * MS
     return faults
 

@@ -7,7 +7,9 @@ deleted, falls back to the one before. Without any entry it is the configuration
 cluster's initial servers; nothing for a server that boots empty to join). ``ConfigurationLog`` keeps the few
 configurations a log holds and answers these questions in O(1).
 
-**One change at a time.** A leader appends a configuration entry only when two things hold:
+**One change at a time.** A leader takes one change at a time (it answers ``BUSY`` to any other while it catches a
+server up, or while its configuration in force is not committed), and appends a configuration entry only when two
+things hold:
 
 - the configuration in force is committed (at most one change in progress: consecutive configurations differ by one
   server, so any majority of one meets any majority of the other, thesis 4.1);

@@ -604,12 +604,10 @@ class Node:
             self._send(MembershipReply(self.id, m.src, m.seq, NOT_LEADER, self.leader_id))
             return
         change = self.change
-        if change is not None:
-            if (change.admin, change.seq) != (m.src, m.seq):  # else a retry of the change under way
-                self._send(MembershipReply(self.id, m.src, m.seq, BUSY, self.id))
-            return
-        if any((admin, seq) == (m.src, m.seq) for _, admin, seq in self.awaiting):
-            return  # a retry of a change whose entry is on its way to commit
+        if (change is not None and (change.admin, change.seq) == (m.src, m.seq)) or any(
+            (admin, seq) == (m.src, m.seq) for _, admin, seq in self.awaiting
+        ):
+            return  # a retry of the change under way, or of one whose entry is on its way to commit
         target = changed(self.configuration, m.op, m.server)
         if not target.voters:
             self._send(MembershipReply(self.id, m.src, m.seq, INVALID, self.id))
@@ -618,6 +616,10 @@ class Node:
             # Already so in the configuration in force: done once that configuration is committed.
             self.awaiting.append((self.membership.index, m.src, m.seq))
             self._reply_committed_changes()
+            return
+        if change is not None or self._configuration_pending():
+            # One change at a time (thesis 4.1): the operator asks again later.
+            self._send(MembershipReply(self.id, m.src, m.seq, BUSY, self.id))
             return
         self.change = Change(m.op, m.server, m.src, m.seq)
         if m.op == ADD and m.server != self.id:
@@ -653,10 +655,14 @@ class Node:
         self._broadcast_append()
         self._maybe_commit()
 
+    def _configuration_pending(self) -> bool:
+        """Whether the configuration in force is not yet committed: a change is in progress (thesis 4.1)."""
+        return self.membership.index > self.commit
+
     def _may_change_configuration(self) -> bool:
         """Whether a leader may append a configuration entry now: its configuration in force is committed (one
-        change at a time, thesis 4.1) and so is an entry of its own term (the 2015 fix: see ``membership``)."""
-        return self.membership.index <= self.commit and self.log.term_at(self.commit) == self.term
+        change at a time) and so is an entry of its own term (the 2015 fix: see ``membership``)."""
+        return not self._configuration_pending() and self.log.term_at(self.commit) == self.term
 
     def _configuration_committed(self) -> None:
         """A configuration entry committed: answer who waited for it, stop replicating to servers it removed, and

@@ -204,7 +204,7 @@ class Server:
                         if commit > sim.committed:
                             sim.committed = commit
                         if commit >= self.configuration[0] > sim.committed_configuration[0]:
-                            sim.committed_configuration = self.configuration
+                            sim.commit_configuration(self.configuration)
                     for index_entry in applied:
                         record((now, "apply", nid, index_entry))
                 # 3. Messages.
@@ -362,6 +362,7 @@ class Simulation:
             stream(seed, "admin"),
             workload.timeout,
             workload.redirect_backoff,
+            workload.give_up,
         )
         for server in self.servers.values():
             server.boot()
@@ -586,7 +587,15 @@ class Simulation:
         """``server`` reported a new configuration in force: if it is committed there, it is the cluster's."""
         config = server.configuration
         if server.state.commit >= config[0] > self.committed_configuration[0]:
-            self.committed_configuration = config
+            self.commit_configuration(config)
+
+    def commit_configuration(self, config: tuple[int, Configuration]) -> None:
+        """A newer configuration is known to be committed: the members change, and so do the servers clients
+        contact (the members, and servers whose addition is still under way)."""
+        self.committed_configuration = config
+        joining = [c.server for c in self.admin.outstanding.values() if c.op == "add"]
+        members = config[1].voters
+        self.directory[:] = [*members, *(s for s in dict.fromkeys(joining) if s not in members)]
 
     def state_machines_agree(self) -> bool:
         """Every live member has applied the same entries to its state machine: they report the same last
