@@ -160,4 +160,3 @@ class Admin:
     def _other(self, current: int) -> int:
         others = [s for s in self.directory if s != current] or self.directory
         return self.rng.choice(others)
-
