@@ -19,10 +19,11 @@ import hashlib
 import json
 from collections import deque
 from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import asdict
 from pathlib import Path
 from typing import IO, Any
 
-from .raft.messages import AppendEntries, ClientRequest, Command, Entry
+from .raft.messages import AppendEntries, ClientRequest, Command, Entry, InstallSnapshot
 
 Record = tuple[int, str, Any, Any]
 
@@ -64,6 +65,20 @@ def message_to_dict(m: Any, entries: bool = True) -> dict[str, Any]:
         )
         if entries:
             d["entries"] = [entry_to_list(e) for e in m.entries]
+        return d
+    if type(m) is InstallSnapshot:
+        # The chunk's bytes are the state machine's content: the trace gives their number, ``n``.
+        d.update(
+            term=m.term,
+            src=m.src,
+            dst=m.dst,
+            last_index=m.last_index,
+            last_term=m.last_term,
+            offset=m.offset,
+            n=len(m.data),
+            done=m.done,
+            configuration=asdict(m.configuration),
+        )
         return d
     for name, value in m.asdict().items():
         d[name] = value.asdict() if type(value) is Command else value
@@ -238,11 +253,23 @@ def format_records(records: Iterable[Record]) -> str:
 
 
 def rebuild_logs(records: Iterable[dict[str, Any]]) -> dict[Any, list[Sequence[Any]]]:
-    """Each server's durable log as ``[term, client, seq]`` lists, replayed from a trace's ``append`` records."""
+    """Each server's durable log as ``[term, client, seq]`` lists, replayed from a trace's ``append`` and
+    ``snapshot`` records: the entries it holds, which start after its snapshot (``snapshot_points``)."""
     logs: dict[Any, list[Sequence[Any]]] = {}
+    points: dict[Any, int] = {}
     for d in records:
-        if d.get("ev") == "append":
+        kind = d.get("ev")
+        if kind == "append":
             log = logs.setdefault(d["node"], [])
-            del log[d["index"] - 1 :]
+            del log[max(0, d["index"] - 1 - points.get(d["node"], 0)) :]
             log.extend(d["entries"])
+        elif kind == "snapshot":
+            log = logs.setdefault(d["node"], [])
+            del log[: d["index"] - points.get(d["node"], 0)]  # the whole log when it ends before the snapshot
+            points[d["node"]] = d["index"]
     return logs
+
+
+def snapshot_points(records: Iterable[dict[str, Any]]) -> dict[Any, int]:
+    """Each server's last snapshot index in a trace (the servers without one are left out)."""
+    return {d["node"]: d["index"] for d in records if d.get("ev") == "snapshot"}

@@ -82,7 +82,7 @@ class ManualNet:
         self.nodes: dict[int, Node | None] = {}
         self.inflight: list[Message] = []
         self.client_replies: list[Message] = []
-        self.checker = Checker(self.ids)
+        self.checker = Checker(self.ids, snapshots=config.snapshot_every > 0)
         self.outputs: list[tuple[int, Output]] = []
         self.reported: dict[int, SoftState | None] = {}  # each node's soft state as its Outputs last reported it
         self.configurations: dict[int, object] = {}  # each node's configuration as its Outputs last reported it
@@ -202,7 +202,7 @@ class ManualNet:
         self.reported[i] = None
         node = self.classes[i](i, self.bootstrap[i], self.config, random.Random(self.seed * 100 + i), state)
         self.nodes[i] = node
-        self.checker.restarted(i, state.term, state.entries)
+        self.checker.restarted(i, state.term, state.entries, state.snapshot)
         return self._handle(i, node.start(self.now))
 
     def _handle(self, i: int, out: Output) -> Output:
@@ -210,8 +210,11 @@ class ManualNet:
         state = self.durable[i]
         if out.hard_state is not None:
             state = replace(state, term=out.hard_state[0], voted_for=out.hard_state[1])
+        point = state.snapshot.index if state.snapshot is not None else 0  # the durable entries start after it
         if out.log_from is not None:
-            state = replace(state, entries=state.entries[: out.log_from - 1] + tuple(out.log_entries))
+            state = replace(state, entries=state.entries[: max(0, out.log_from - 1 - point)] + tuple(out.log_entries))
+        if out.snapshot is not None:
+            state = replace(state, snapshot=out.snapshot, entries=state.entries[out.snapshot.index - point :])
         self.durable[i] = state
         node = self.node(i)
         # The contract (sim.raft.output): what the Outputs report is what the node holds.
@@ -221,7 +224,9 @@ class ManualNet:
         if out.configuration is not None:
             self.configurations[i] = out.configuration
         assert self.configurations[i] == (node.membership.index, node.configuration)
-        self.checker.observe(i, node.term, node.role, node.commit, out.log_from, out.log_entries, out.applied)
+        self.checker.observe(
+            i, node.term, node.role, node.commit, out.log_from, out.log_entries, out.applied, out.snapshot
+        )
         for m in (*out.unsynced_messages, *out.messages):
             if isinstance(m.dst, str):
                 self.client_replies.append(m)

@@ -10,7 +10,8 @@ from __future__ import annotations
 import pytest
 
 from sim.check.safety import PROPERTIES, Checker, Violation
-from sim.raft import CANDIDATE, FOLLOWER, LEADER, Command, ConfigEntry, Configuration, Entry
+from sim.raft import CANDIDATE, FOLLOWER, LEADER, Command, ConfigEntry, Configuration, Entry, KeyValueStore, Snapshot
+from sim.raft.snapshot import encode_state
 
 
 def E(term: int, client: str | None = None, seq: int = 0) -> Entry:
@@ -390,6 +391,177 @@ def test_a_joining_servers_empty_configuration_decides_nothing() -> None:
     c.joined(4)
     c.restarted(4, 0, [])
     c.observe(4, 1, FOLLOWER, 0, 1, [E(1)])
+
+
+# ------------------------------------------------------------------------------- SnapshotIntegrity, compaction
+
+
+def compacting(n: int = 3) -> Checker:
+    return Checker(range(1, n + 1), snapshots=True)
+
+
+def snapshot_of(log: list[Entry], index: int, term: int | None = None, sessions: bool = True) -> Snapshot:
+    """The snapshot at ``index`` of a server holding ``log``: its state after applying log[0:index]."""
+    kv = KeyValueStore()
+    for i, e in enumerate(log[:index], start=1):
+        if e.command is not None:
+            kv.apply(e.command, i)
+    state = encode_state(kv.data, kv.sessions if sessions else {})
+    return Snapshot(index, log[index - 1].term if term is None else term, Configuration((1, 2, 3)), state)
+
+
+def applied(log: list[Entry], start: int, stop: int) -> list[tuple[int, Entry]]:
+    return [(i, log[i - 1]) for i in range(start, stop + 1)]
+
+
+LOG = [E(1), E(1, "a", 1), E(1, "a", 2), E(1, "b", 1), E(1, "a", 3)]
+
+
+def test_snapshot_without_its_client_sessions() -> None:
+    c = compacting()
+    c.observe(1, 1, LEADER, 3, 1, LOG, applied(LOG, 1, 3), snapshot_of(LOG, 3, sessions=False))
+    assert prop(c) == "SnapshotIntegrity" and "client sessions" in c.violation.detail
+
+
+def test_snapshot_with_other_data() -> None:
+    c = compacting()
+    wrong = snapshot_of([E(1), E(1, "a", 1), E(1, "b", 2)], 3)  # the same term, another state
+    c.observe(1, 1, LEADER, 3, 1, LOG, applied(LOG, 1, 3), wrong)
+    assert prop(c) == "SnapshotIntegrity" and "key-value data and client sessions" in c.violation.detail
+
+
+def test_snapshot_beyond_the_commit_index() -> None:
+    """Labelled with the last log index (3) instead of the last applied (2)."""
+    c = compacting()
+    c.observe(1, 1, LEADER, 2, 1, LOG[:3], applied(LOG, 1, 2), snapshot_of(LOG, 3))
+    assert prop(c) == "SnapshotIntegrity" and "beyond its commit index 2" in c.violation.detail
+
+
+def test_snapshot_of_another_term() -> None:
+    c = compacting()
+    c.observe(1, 1, LEADER, 3, 1, LOG, applied(LOG, 1, 3), snapshot_of(LOG, 3, term=2))
+    assert prop(c) == "SnapshotIntegrity" and "another term" in c.violation.detail
+
+
+def test_installed_snapshot_beyond_anything_committed() -> None:
+    c = compacting()
+    c.observe(1, 1, LEADER, 2, 1, LOG, applied(LOG, 1, 2))
+    c.observe(2, 1, FOLLOWER, 4, 5, [], (), snapshot_of(LOG, 4))  # only 2 committed anywhere
+    assert prop(c) == "SnapshotIntegrity"
+
+
+def test_snapshots_taken_and_installed_are_fine_and_the_chain_carries_across_them() -> None:
+    c = compacting()
+    c.observe(1, 1, LEADER, 4, 1, LOG, applied(LOG, 1, 4), snapshot_of(LOG, 3))
+    # Node 2, whose log ends before the snapshot, installs it: its log after it goes (log_from 4, nothing).
+    c.observe(2, 1, FOLLOWER, 3, 4, [], (), snapshot_of(LOG, 3))
+    # Node 3 holds the snapshot's last entry and more: it keeps them (Figure 13, step 6).
+    c.observe(3, 1, FOLLOWER, 0, 1, LOG)
+    c.observe(3, 1, FOLLOWER, 3, None, (), (), snapshot_of(LOG, 3))
+    assert c.violation is None
+    # The chain goes on from the snapshot: node 2 appends index 4 and 5 as node 1 has them...
+    c.observe(2, 1, FOLLOWER, 5, 4, LOG[3:], applied(LOG, 4, 5))
+    assert c.violation is None
+    # ... and an entry of the same index and term after another prefix is still caught.
+    c.observe(3, 2, FOLLOWER, 3, 4, [E(2, "z", 1)])
+    c.observe(2, 2, FOLLOWER, 5, 6, [E(2, "z", 1)])
+    c.observe(1, 2, FOLLOWER, 4, 5, [E(1, "y", 1), E(2, "z", 1)])
+    assert prop(c) == "LogMatching"
+
+
+def test_restart_from_a_snapshot_then_the_log_after_it() -> None:
+    c = compacting()
+    c.observe(1, 1, LEADER, 5, 1, LOG, applied(LOG, 1, 5), snapshot_of(LOG, 3))
+    c.crashed(1)
+    c.restarted(1, 1, LOG[3:], snapshot_of(LOG, 3))
+    c.observe(1, 1, FOLLOWER, 3)  # a snapshot holds committed entries: the node comes back with them committed
+    c.observe(1, 1, FOLLOWER, 5, None, (), applied(LOG, 4, 5))
+    assert c.violation is None
+    c.observe(1, 2, FOLLOWER, 5, 6, [E(2)])
+    c.observe(1, 2, FOLLOWER, 5, 5, [E(2)])  # deletes committed index 5
+    assert prop(c) == "StateMachineSafety"
+
+
+def test_a_kept_log_after_a_snapshot_must_follow_it() -> None:
+    c = compacting()
+    c.observe(1, 1, LEADER, 3, 1, LOG[:3], applied(LOG, 1, 3))
+    c.observe(2, 1, FOLLOWER, 0, 1, [E(1), E(1, "x", 1), E(1, "x", 2), E(1, "x", 3)])
+    c.observe(2, 1, FOLLOWER, 3, None, (), (), snapshot_of(LOG, 3))  # keeps index 4, which followed another log
+    assert prop(c) == "LogMatching"
+
+
+def test_an_older_snapshot_than_the_commit_index_drops_the_commit_index() -> None:
+    c = compacting()
+    c.observe(1, 1, LEADER, 4, 1, LOG, applied(LOG, 1, 4))
+    c.observe(2, 1, FOLLOWER, 4, 1, LOG, applied(LOG, 1, 4))
+    c.observe(2, 1, FOLLOWER, 2, None, (), (), snapshot_of(LOG, 2))
+    assert prop(c) == "CommitMonotonic"
+
+
+def test_a_snapshot_needs_a_checker_told_of_snapshots() -> None:
+    c = fresh()
+    with pytest.raises(ValueError, match="snapshots=True"):
+        c.observe(1, 1, LEADER, 3, 1, LOG, applied(LOG, 1, 3), snapshot_of(LOG, 3))
+    assert "SnapshotIntegrity" not in fresh().properties and "SnapshotIntegrity" in compacting().properties
+
+
+def long_history(c: Checker, rounds: int, every: int = 2) -> list[Entry]:
+    """Three servers share one log that grows by one command a round, commit and apply it, and snapshot every
+    ``every`` rounds; the same Entry objects everywhere (as followers append what the leader sent)."""
+    log = [E(1)]
+    for n in c.servers:
+        c.observe(n, 1, LEADER if n == 1 else FOLLOWER, 1, 1, log, applied(log, 1, 1))
+    for k in range(1, rounds + 1):
+        log.append(E(1, f"c{k % 3}", k))
+        index = len(log)
+        snap = snapshot_of(log, index) if k % every == 0 else None
+        for n in c.servers:
+            c.observe(n, 1, LEADER if n == 1 else FOLLOWER, index, index, log[-1:], applied(log, index, index), snap)
+    return log
+
+
+def test_the_tables_forget_what_every_server_compacted_and_keep_checking() -> None:
+    c = compacting()
+    c.REBASE_MIN = 8
+    log = long_history(c, 200)
+    assert c.violation is None
+    assert c._base >= 150 and len(c._committed) < 60 and all(len(v.chain) < 60 for v in c.servers.values())
+    assert len(c._first_entries) < 60 and c._state is not None and len(c._state.digests) < 60
+    # Late acknowledgements of indexes every server compacted: right and wrong.
+    old = 20
+    c.acked(log[old - 1].command.client, log[old - 1].command.seq, old)
+    assert c.violation is None
+    c.acked("c0", 999, old)
+    assert prop(c) == "AckedDurable"
+
+
+def test_after_the_tables_forget_a_prefix_violations_are_still_caught() -> None:
+    c = compacting()
+    c.REBASE_MIN = 8
+    log = long_history(c, 100)
+    index = len(log) + 1
+    c.observe(2, 2, FOLLOWER, len(log), index, [E(2, "x", 1)])
+    c.observe(3, 2, FOLLOWER, len(log), index, [E(2, "y", 1)])
+    assert prop(c) == "LogMatching"
+    c = compacting()
+    c.REBASE_MIN = 8
+    log = long_history(c, 100)
+    c.observe(2, 2, FOLLOWER, index, index, [E(2, "x", 1)])
+    c.observe(3, 3, FOLLOWER, index, index, [E(3, "y", 1)])
+    assert prop(c) == "StateMachineSafety" and str(index) in c.violation.detail
+    c = compacting()
+    c.REBASE_MIN = 8
+    log = long_history(c, 100)
+    c.observe(2, 2, FOLLOWER, index, index, [E(2, "x", 1)])
+    c.observe(3, 3, CANDIDATE, len(log))
+    c.observe(3, 3, LEADER, len(log), index, [E(3)])  # lacks the entry committed at index in term 2
+    assert prop(c) == "LeaderCompleteness"
+    c = compacting()
+    c.REBASE_MIN = 8
+    long_history(c, 100)
+    c.crashed(3)
+    c.restarted(3, 1, [], snapshot_of(log, 100))
+    c.observe(3, 1, FOLLOWER, 100)
     assert c.violation is None
 
 
@@ -406,6 +578,7 @@ VIOLATING = {
     "CommitMonotonic": test_commit_index_goes_back,
     "AckedDurable": test_ack_for_an_index_nobody_committed,
     "ConfigurationOverlap": test_sibling_configurations_without_a_common_quorum,
+    "SnapshotIntegrity": test_snapshot_without_its_client_sessions,
 }
 
 

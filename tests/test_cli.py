@@ -67,6 +67,39 @@ def test_a_wheel_installed_elsewhere_runs_the_bundled_default(tmp_path: Path) ->
     )
     assert r.returncode == 0, r.stderr
     assert r.stdout.startswith("PASS") and "leader-crash.toml" in r.stdout
+    # The HTML timeline's scripts and styles are package data too: the installed copy writes a whole page.
+    page = tmp_path / "run.html"
+    r = subprocess.run(
+        [sys.executable, "-m", "sim", "run", "--quiet", "--html", str(page)],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert r.returncode == 0, r.stderr
+    assert "function raftsimModel" in page.read_text() and "function drawTimeline" in page.read_text()
+    # The ported test suites ship in subfolders, with their READMEs, are listed, and run by their library path.
+    library = target / "sim" / "library"
+    for folder in ("mit-6.5840", "etcd"):
+        assert (library / folder / "README.md").is_file()
+        shipped = sorted(f.name for f in (library / folder).glob("*.toml"))
+        assert shipped == sorted(f.name for f in (REPO / "scenarios" / folder).glob("*.toml")) != []
+    listed = subprocess.run(
+        [sys.executable, "-m", "sim", "run", "--list"], cwd=tmp_path, env=env, capture_output=True, text=True
+    )
+    assert listed.returncode == 0, listed.stderr
+    assert "mit-6.5840/3a-initial-election.toml" in listed.stdout and "etcd/campaign.toml" in listed.stdout
+    r = subprocess.run(
+        [sys.executable, "-m", "sim", "run", "etcd/single-node.toml", "--quiet"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.startswith("PASS") and str(library / "etcd" / "single-node.toml") in r.stdout
 
 
 @pytest.mark.parametrize(
@@ -142,7 +175,11 @@ def test_ctrl_c_during_run_prints_the_partial_summary(tmp_path: Path) -> None:
         text=True,
         preexec_fn=sigint_as_a_terminal_sends_it,
     )
-    time.sleep(2.0)  # let it get going (how long does not matter: the run takes minutes)
+    # Interrupt once the run loop is going: the trace holds events after its header. A fixed wait interrupted the
+    # start-up itself on a loaded machine.
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and (not trace.exists() or trace.read_bytes().count(b"\n") < 20):
+        time.sleep(0.05)
     p.send_signal(signal.SIGINT)
     out, err = p.communicate(timeout=60)
     assert p.returncode == 130, err

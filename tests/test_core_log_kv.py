@@ -226,3 +226,14 @@ def test_values_compare_by_type_and_fields_and_copy_with_replace() -> None:
     assert m.asdict()["entries"] == (Entry(2, c),) and list(m.asdict()) == list(AppendEntries._fields)
     assert pickle.loads(pickle.dumps(m)) == m == copy.deepcopy(m)
     assert repr(c) == "Command(client='c', seq=1, op='put', key='k', value='v', expected='')"
+
+
+def test_matching_prefix_counts_the_entries_already_held() -> None:
+    log = log_of(1, 1, 2, 2)
+    assert log.matching_prefix(1, [Entry(1), Entry(2)]) == 2  # both held
+    assert log.matching_prefix(1, [Entry(1), Entry(3)]) == 1  # the second conflicts
+    assert log.matching_prefix(3, [Entry(2), Entry(2), Entry(2)]) == 1  # the rest is new
+    assert log.matching_prefix(4, [Entry(3)]) == 0 and log.matching_prefix(2, []) == 0
+    after = RaftLog([Entry(2), Entry(3)], snapshot_index=10, snapshot_term=2)
+    assert after.matching_prefix(10, [Entry(2), Entry(3), Entry(3)]) == 2
+    assert after.matching_prefix(11, [Entry(4)]) == 0

@@ -24,6 +24,7 @@ from sim.raft import (
     Entry,
     Node,
     PersistentState,
+    RaftConfig,
     RequestVote,
 )
 from sim.raft.membership import (
@@ -453,3 +454,67 @@ def test_a_joining_server_accepts_entries_from_any_leader() -> None:
     node.step(AppendEntries(3, 1, 9, 0, 0, (Entry(3), ConfigEntry(3, cfg(1, 2, 9))), 0), 10)
     assert (node.role, node.term, node.leader_id) == (FOLLOWER, 3, 1)
     assert node.configuration == cfg(1, 2, 9) and node.peers == (1, 2)
+
+
+# ------------------------------------------------------------------------------------------- snapshots
+
+
+def compacting(n: int = 3) -> ManualNet:
+    """A cluster of ``n`` whose servers snapshot every 3 entries applied, node 1 leading term 1."""
+    net = ManualNet(n, config=RaftConfig(snapshot_every=3))
+    net.elect(1)
+    net.heartbeat(1)
+    net.settle()
+    return net
+
+
+def test_a_snapshot_holds_the_configuration_and_a_restart_restores_it() -> None:
+    net = compacting(3)
+    net.join(4)
+    net.change(1, "add", 4)
+    net.settle()
+    for k in range(8):
+        net.request(1, "c1", k + 1)
+        net.settle()
+    net.heartbeat(1)
+    net.settle()
+    for i in (1, 2, 4):
+        node = net.node(i)
+        assert node.snapshot is not None and node.log.snapshot_index > 2  # past the configuration entry at 2
+        assert node.snapshot.configuration == cfg(1, 2, 3, 4)
+        assert node.membership.entries == [(2, cfg(1, 2, 3, 4))]  # the entry at 2 compacted: the base now
+    for i in (2, 4):
+        net.restart(i)
+        node = net.node(i)
+        assert node.configuration == cfg(1, 2, 3, 4) and node.log.first_index > 3
+        assert net.configurations[i] == (node.log.snapshot_index, cfg(1, 2, 3, 4))
+    net.crash(1)
+    net.elect(4)  # a voter only by its snapshot's configuration
+    assert net.checker.violation is None
+
+
+def test_an_installed_snapshot_brings_its_configuration() -> None:
+    net = compacting(3)
+    net.join(4)
+    net.change(1, "add", 4, seq=1)
+    net.settle()
+    for k in range(8):
+        net.request(1, "c1", k + 1)
+        net.settle()
+    assert net.node(1).log.snapshot_index > 2
+    net.join(5)  # boots empty; the entries it needs are compacted: it gets the leader's snapshot
+    net.change(1, "add", 5, seq=2)
+    net.settle()
+    five = net.node(5)
+    assert five.snapshot is not None and five.snapshot.configuration == cfg(1, 2, 3, 4)
+    assert five.configuration == cfg(1, 2, 3, 4, 5)  # then the entry that adds it, after the snapshot
+    assert replies(net)[-1] == (2, "ok")
+    assert net.checker.violation is None
+
+
+def test_a_snapshot_taken_while_a_change_is_on_its_way_holds_the_committed_configuration() -> None:
+    node = Node(1, (1, 2, 3), RaftConfig(snapshot_every=1), random.Random(1))
+    node.start(0)
+    node.membership.scan(5, (ConfigEntry(1, cfg(1, 2, 3, 4)),))
+    assert node._snapshot_configuration(4) == cfg(1, 2, 3)  # as of index 4, not the one at 5 in force
+    assert node._snapshot_configuration(5) == cfg(1, 2, 3, 4)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import random
 from collections.abc import Callable
 
+import pytest
 from conftest import CONFIG, ManualNet
 
 from sim.nodes.bugs import Figure8Commit
@@ -67,6 +68,32 @@ def test_start_arms_a_randomized_election_timer() -> None:
         assert CONFIG.election_timeout_min <= delay <= CONFIG.election_timeout_max
         delays.add(delay)
     assert len(delays) > 10  # randomized (Section 5.2), not one fixed value
+
+
+def test_election_timeouts_in_whole_steps_round_to_the_nearest_as_logcabin_does() -> None:
+    # RaftConfig.election_timeout_step: LogCabin draws whole milliseconds, lround of a uniform draw, so 150-155 ms
+    # gives 151 to 154 twice as often as the ends.
+    cfg = RaftConfig(150_000, 155_000, 75_000, election_timeout_step=1_000)
+    counts: dict[int, int] = {}
+    for seed in range(3000):
+        ((timer, delay),) = Node(1, (1, 2, 3), cfg, random.Random(seed)).start(0).timers
+        assert timer == ELECTION
+        counts[delay] = counts.get(delay, 0) + 1
+    assert sorted(counts) == [150_000, 151_000, 152_000, 153_000, 154_000, 155_000]
+    for end in (150_000, 155_000):
+        for middle in (151_000, 152_000, 153_000, 154_000):
+            assert 0.35 < counts[end] / counts[middle] < 0.65
+    # AppendEntries re-arms the timer with the same rule.
+    node = Node(2, (1, 2, 3), cfg, random.Random(7))
+    node.start(0)
+    out = node.step(append(1, 1, 0, 0, ()), 10)
+    rearmed = [d for t, d in out.timers if t == ELECTION]
+    assert rearmed and all(d % 1_000 == 0 and 150_000 <= d <= 155_000 for d in rearmed)
+
+
+def test_election_timeout_step_must_be_positive() -> None:
+    with pytest.raises(ValueError, match="election_timeout_step"):
+        RaftConfig(election_timeout_step=0)
 
 
 def test_first_election(make_net: MakeNet) -> None:

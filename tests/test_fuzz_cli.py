@@ -94,7 +94,8 @@ def _interrupt(workers: int, out: Path, *, terminal: bool, group: bool, delay: f
         )
     try:
         if master is not None:
-            text = _read(master, "fuzz: ", 20.0)  # the progress bar's first line: seeds are running
+            # The progress bar's first line: seeds are running (it can take long to come on a loaded machine).
+            text = _read(master, "fuzz: ", 120.0)
             time.sleep(delay)
         else:
             time.sleep(delay)  # no progress bar without a terminal to say when seeds run: see _interrupt_running
@@ -103,10 +104,10 @@ def _interrupt(workers: int, out: Path, *, terminal: bool, group: bool, delay: f
         else:
             proc.send_signal(signal.SIGINT)
         if master is not None:
-            rc = proc.wait(timeout=20)
+            rc = proc.wait(timeout=60)
             text += _read(master, None, 5.0)
         else:
-            stdout, _ = proc.communicate(timeout=20)
+            stdout, _ = proc.communicate(timeout=60)
             rc, text = proc.returncode, stdout.decode()
     finally:
         if proc.poll() is None:  # it hung: leave nothing behind, then fail below

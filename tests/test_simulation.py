@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import gc
+import itertools
 
 from sim.raft import FOLLOWER, LEADER, AppendEntriesReply, ClientReply, ClientRequest, Command, Entry, RaftConfig
 from sim.world.cluster import Simulation
@@ -579,7 +580,7 @@ def test_client_ignores_a_refusal_from_a_server_an_earlier_attempt_went_to() -> 
         pass
 
     def stop_when_outstanding(_: Simulation) -> None:
-        if client.outstanding is not None and client._waiter is not None and not client._waiter.triggered:
+        if client.outstanding is not None and client.waiting_for_reply:
             raise Outstanding
 
     with contextlib.suppress(Outstanding):
@@ -587,10 +588,85 @@ def test_client_ignores_a_refusal_from_a_server_an_earlier_attempt_went_to() -> 
     assert client.outstanding is not None
     seq, target = client.outstanding.seq, client.target
     other = next(i for i in sim.servers if i != target)
-    waiter = client._waiter
+    sent = sim.network.delivered, len(sim.trace.records)
     # A duplicated or late refusal from another server must not end the current attempt...
     client.on_reply(ClientReply(other, "c1", seq, False, None, other))
-    assert client._waiter is waiter and not waiter.triggered and client.target == target
-    # ...but the current target's answer does: the client goes to the leader it names.
+    assert client.waiting_for_reply and client.target == target
+    assert (sim.network.delivered, len(sim.trace.records)) == sent  # nothing happened
+    # ...but the current target's answer does: the client goes to the leader it names (a new attempt, waiting).
     client.on_reply(ClientReply(target, "c1", seq, False, None, other))
-    assert waiter.triggered and client.target == other and client.outstanding.seq == seq
+    assert client.target == other and client.outstanding.seq == seq and client.waiting_for_reply
+
+
+# --------------------------------------------------------------------------- modelling a testbed's disk and timers
+
+
+def test_fsync_disk_charges_each_write_as_logcabin_made_it() -> None:
+    """sim.world.storage.FsyncDisk: a metadata update is 2 fsyncs, an appended entry 4, a vote in a term the voter
+    has just learned two updates (LogCabin's stepDown, then the vote), a truncation one more update."""
+    from sim.raft.node import Output
+    from sim.world.storage import FsyncDisk, Storage
+
+    disk = FsyncDisk(fsync=1_000)
+    storage = Storage()
+    storage.term, storage.voted_for, storage.entries = 3, 2, [Entry(1), Entry(3)]
+
+    def cost(hard: tuple[int, int | None] | None = None, log_from: int | None = None, n: int = 0) -> int:
+        out = Output()
+        out.hard_state = hard
+        out.log_from = log_from
+        out.log_entries = tuple(Entry(4) for _ in range(n))
+        return disk.latency(storage, out, node_id=1) // 1_000
+
+    assert cost((4, 1)) == 2  # a candidate: its new term and its own vote in one update
+    assert cost((4, 5)) == 4  # a voter in a new term: the term, then the vote
+    assert cost((4, None)) == 2  # a new term, no vote
+    assert cost((3, 2)) == 0  # nothing changed
+    assert cost((3, None)) == 2  # ... votedFor changed alone (cannot happen, but is one update)
+    assert cost(log_from=3, n=2) == 8  # two entries appended
+    assert cost(log_from=2, n=1) == 2 + 4  # one entry rewritten: the metadata first, then the entry
+    assert cost((4, None), log_from=3, n=1) == 2 + 4  # a follower adopting a leader's term and its entry
+
+
+def isolated_campaigns(**cluster: object) -> list[int]:
+    """When server 1, alone from the start, starts its first three elections (the trace's records of its
+    candidacy come once the candidacy is durable)."""
+    sim = Simulation(ClusterConfig(nodes=3, **cluster), NetworkConfig(delay=Fixed(1 * MS)), seed=5)  # type: ignore[arg-type]
+    sim.isolate(1)
+    run(sim, 2 * S)
+    return [r[0] for r in sim.trace.records if r[1] == "state" and r[2] == 1 and r[3]["role"] == "candidate"][:3]
+
+
+def test_timers_from_input_count_from_the_input_not_from_its_write() -> None:
+    """ClusterConfig.timers_from_input: a timer counts from the input that armed it (LogCabin's setElectionTimer
+    runs before the write it then waits for); by default from when the input's writes are durable. An isolated
+    candidate re-arms its timer with each campaign, whose write takes the disk latency: from the input, each
+    campaign comes a disk latency sooner than the last."""
+    after_write = isolated_campaigns(disk_latency=30 * MS)
+    from_input = isolated_campaigns(disk_latency=30 * MS, timers_from_input=True)
+    assert len(after_write) == len(from_input) == 3
+    assert from_input[0] == after_write[0]  # the first timer was armed at boot, which writes nothing
+    assert [a - b for a, b in zip(after_write, from_input, strict=True)] == [0, 30 * MS, 60 * MS]
+    # Without disk latency the two are the same run.
+    assert isolated_campaigns(timers_from_input=True) == isolated_campaigns()
+
+
+def test_a_timer_due_during_a_write_expires_as_the_write_completes() -> None:
+    """With timers from the input and a write longer than the timeout, the election timer is due while the
+    candidate still writes: it expires as soon as the write is durable (as LogCabin's timer thread, waiting for
+    the lock the write holds)."""
+    sim = Simulation(
+        ClusterConfig(
+            nodes=3,
+            raft=RaftConfig(election_timeout_min=10 * MS, election_timeout_max=12 * MS, heartbeat_interval=5 * MS),
+            disk_latency=20 * MS,
+            timers_from_input=True,
+        ),
+        NetworkConfig(delay=Fixed(1 * MS)),
+        seed=3,
+    )
+    sim.isolate(1)
+    run(sim, 200 * MS)
+    times = [r[0] for r in sim.trace.records if r[1] == "state" and r[2] == 1 and r[3]["role"] == "candidate"]
+    assert len(times) > 5
+    assert all(b - a == 20 * MS for a, b in itertools.pairwise(times))  # one campaign per write, back to back

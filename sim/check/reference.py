@@ -13,9 +13,15 @@ Use::
     sim.run(until_us, after_event=ref.check)
     ref.violation  # a sim.check.safety.Violation or None; same property names as the incremental checker
 
-It reads the nodes' in-memory state (a crashed server's durable log), while the incremental checker observes a node
-once its writes are durable: the two agree when ``ClusterConfig.disk_latency`` is 0 (the default), so cross-check
-runs use that.
+A server that compacted its log holds a snapshot at some index s and the entries after it. Its log, for every
+check here, is the one it stands for: the entries 1..s it had before compacting them (a snapshot it took), or the
+committed ones (a snapshot it installed, which a leader took from committed entries), then the entries it holds.
+SnapshotIntegrity is checked for each new snapshot by replaying the committed entries 1..s from scratch into a
+fresh key-value store and comparing data and client sessions.
+
+It reads the nodes' in-memory state (a crashed server's durable log and snapshot, for ConfigurationOverlap), while
+the incremental checker observes a node once its writes are durable: the two agree when
+``ClusterConfig.disk_latency`` is 0 (the default), so cross-check runs use that.
 
 ``Simulation.run`` does not call ``after_event`` for the event at which the incremental checker stops the run, so
 after such a stop call ``ref.check(sim)`` once more to look at that last event (a second call for the same event
@@ -29,9 +35,11 @@ from itertools import combinations
 from typing import TYPE_CHECKING, Any
 
 from sim.check.safety import Violation
+from sim.raft.kv import KeyValueStore
 from sim.raft.messages import Entry
 from sim.raft.node import LEADER, Node
 from sim.raft.quorum import Configuration
+from sim.raft.snapshot import Snapshot
 from sim.trace import record_to_dict
 
 if TYPE_CHECKING:
@@ -45,9 +53,10 @@ class _Snapshot:
     node: Node  # the object itself: a new object means the server restarted in between
     term: int
     role: str
-    log: tuple[Entry, ...]  # without the sentinel: log[k] is the entry at index k + 1
+    log: tuple[Entry, ...]  # without the sentinel: log[k] is the entry at index k + 1 (through any snapshot)
     commit: int
     last_applied: int
+    snapshot: Snapshot | None = None
 
 
 def _same_command(entry: Entry, client: Any, seq: Any) -> bool:
@@ -75,6 +84,8 @@ class ReferenceChecker:
         self.prefixes: dict[tuple[int, int], tuple[Entry, ...]] = {}  # (index, term) -> log[1..index] first seen
         self.acks: list[tuple[str, int, int]] = []  # (client, seq, index) of every acknowledgement
         self.previous: dict[int, _Snapshot] = {}  # server -> its snapshot after the previous event
+        # server -> (its snapshot, the entries 1..index it stands for), once worked out
+        self.compacted: dict[int, tuple[Snapshot, tuple[Entry, ...]]] = {}
 
     # ------------------------------------------------------------------------------------------ entry point
 
@@ -84,19 +95,47 @@ class ReferenceChecker:
             return
         self.checked_events = sim.events
         now: dict[int, _Snapshot] = {}
+        found = None
         for i, server in sim.servers.items():
             node = server.node
             if server.alive and node is not None:
-                now[i] = _Snapshot(
-                    node, node.term, node.role, tuple(node.log.entries()), node.commit, node.last_applied
-                )
+                log = tuple(node.log.entries())
+                snapshot = node.snapshot
+                if snapshot is not None:
+                    prefix = self._compacted_prefix(i, snapshot)
+                    if prefix is None:
+                        found = found or (
+                            "SnapshotIntegrity",
+                            f"node {i} holds a snapshot at {snapshot.index}, beyond its log and the committed log",
+                            (i,),
+                        )
+                        continue
+                    log = prefix + log
+                now[i] = _Snapshot(node, node.term, node.role, log, node.commit, node.last_applied, snapshot)
         new_records = sim.trace.records[self._trace_cursor :]
         self._trace_cursor = len(sim.trace.records)
-        found = self._find(now, new_records) or self._overlap(sim, now)
+        found = found or self._find(now, new_records) or self._overlap(sim)
         self.previous = now
         if found is not None:
             prop, detail, nodes = found
             self.violation = Violation(prop, detail, nodes, sim.now, sim.events)
+
+    def _compacted_prefix(self, i: int, snapshot: Snapshot) -> tuple[Entry, ...] | None:
+        """The entries 1..index that server ``i``'s snapshot stands for: the committed ones if committed that far,
+        else the ones its log held at the previous event (a snapshot it took as it committed them)."""
+        known = self.compacted.get(i)
+        if known is not None and known[0] is snapshot:
+            return known[1]
+        index = snapshot.index
+        if len(self.committed) >= index:
+            prefix = tuple(self.committed[:index])
+        else:
+            before = self.previous.get(i)
+            if before is None or len(before.log) < index:
+                return None
+            prefix = before.log[:index]
+        self.compacted[i] = (snapshot, prefix)
+        return prefix
 
     # ----------------------------------------------------------------------------------------- the checks
 
@@ -189,22 +228,52 @@ class ReferenceChecker:
                 first = self._committed_at(data["index"])
                 if first is None or not _same_command(first, client, data["seq"]):
                     return "AckedDurable", f"client {client} seq {data['seq']} is not committed at its index", (client,)
+
+        # SnapshotIntegrity: each new snapshot covers committed entries only, has the committed entry's term, and
+        # holds the state produced by applying the committed entries 1..index (replayed here from scratch).
+        for i, s in now.items():
+            snapshot = s.snapshot
+            p = self.previous.get(i)
+            if snapshot is None or (p is not None and p.snapshot is snapshot):
+                continue
+            index = snapshot.index
+            if index > s.commit:
+                return "SnapshotIntegrity", f"node {i} has a snapshot at {index} beyond its commit {s.commit}", (i,)
+            if index > len(self.committed) or self.committed[index - 1].term != snapshot.term:
+                return "SnapshotIntegrity", f"node {i}'s snapshot at {index} is not of the committed entry", (i,)
+            replayed = KeyValueStore()
+            for k, entry in enumerate(self.committed[:index], start=1):
+                if entry.command is not None:
+                    replayed.apply(entry.command, k)
+            held = snapshot.restore()
+            if (held.data, held.sessions) != (replayed.data, replayed.sessions):
+                return "SnapshotIntegrity", f"node {i}'s snapshot at {index} is not the committed state", (i,)
         return None
 
-    def _overlap(self, sim: Simulation, now: dict[int, _Snapshot]) -> tuple[str, str, tuple[int | str, ...]] | None:
+    def _overlap(self, sim: Simulation) -> tuple[str, str, tuple[int | str, ...]] | None:
         """ConfigurationOverlap (see ``sim.check.safety``), from scratch: every server's log (a crashed one's
-        durable log), its configuration in force, whether some majority of it would still elect the server (every
-        voter's log compared with its own), and every majority of each configuration that might."""
-        logs = {i: now[i].log if i in now else tuple(server.storage.entries) for i, server in sim.servers.items()}
-        last = {i: (log[-1].term if log else 0, len(log)) for i, log in logs.items()}
-        electable: dict[int, Configuration] = {}
-        for i, log in logs.items():
-            config = Configuration(sim.servers[i].bootstrap)
-            for entry in log:
+        durable log) and snapshot, its configuration in force (the latest in the log, else the snapshot's, else the
+        one it started with), whether some majority of it would still elect the server (every voter's last entry
+        compared with its own), and every majority of each configuration that might."""
+        held: dict[int, tuple[Configuration, tuple[int, int]]] = {}  # server -> (configuration, (last term, index))
+        for i, server in sim.servers.items():
+            node = server.node
+            if server.alive and node is not None:
+                entries, snapshot = tuple(node.log.entries()), node.snapshot
+                point = (node.log.snapshot_term, node.log.snapshot_index)
+            else:
+                entries, snapshot = tuple(server.storage.entries), server.storage.snapshot
+                point = (snapshot.term, snapshot.index) if snapshot is not None else (0, 0)
+            config = snapshot.configuration if snapshot is not None else Configuration(server.bootstrap)
+            for entry in entries:
                 if entry.config is not None:
                     config = entry.config
+            last = (entries[-1].term, point[1] + len(entries)) if entries else point
+            held[i] = (config, last)
+        electable: dict[int, Configuration] = {}
+        for i, (config, last) in held.items():
             # Voters that would grant it their vote on the log check (Section 5.4.1): are a majority among them?
-            willing = {v for v in config.voters if v not in last or last[v] <= last[i]}
+            willing = {v for v in config.voters if v not in held or held[v][1] <= last}
             if any(q <= willing for q in _majorities(config)):
                 electable[i] = config
         for (i, a), (j, b) in combinations(sorted(electable.items()), 2):

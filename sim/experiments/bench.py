@@ -24,6 +24,13 @@ some simulated minutes, clients stopping halfway, its trace streamed to ``os.dev
 streams it, and, after each simulated minute, the Python heap (``tracemalloc``: now and its peak) and the
 process's peak resident size. While clients write, memory grows with the logs, by a constant number of bytes per
 entry (the logs themselves, and the checker's per-index tables that mirror them); once they stop, nothing grows.
+With ``snapshot_every`` (``--snapshot-every``) servers compact their logs and the checker forgets what every server
+compacted, so the logs and the tables stop growing too: what still grows is the client history, which the
+end-of-run linearizability check needs (reported on its own: its records and their strings), and the key-value
+store's values that appends lengthen.
+
+Every part takes ``snapshot_every`` (0: snapshots off, the default): the speed part then measures the cluster
+taking snapshots as it goes (and installing them on followers that fall behind).
 
 The cyclic garbage collector is off while a cluster runs (``Simulation.run`` turns it off). Here it stays off
 for the whole measurement, bare SimPy included, and a full collection runs between rounds, untimed: otherwise
@@ -76,15 +83,19 @@ class BareSimPy:
         return time.process_time() - start
 
 
-def steady_load(check: bool = True, seed: int = 1, rate: float = 2_000, stop: int | None = None) -> Simulation:
+def steady_load(
+    check: bool = True, seed: int = 1, rate: float = 2_000, stop: int | None = None, snapshot_every: int = 0
+) -> Simulation:
     """The benchmark's cluster: 5 nodes, 1-5 ms links, 20 clients offering ``rate`` commands/s (2,000) until
-    ``stop`` (microseconds; None: the whole run), trace in memory."""
+    ``stop`` (microseconds; None: the whole run), trace in memory; a snapshot every ``snapshot_every`` entries
+    applied (0: none)."""
+    from sim.raft.node import RaftConfig
     from sim.world.cluster import Simulation
     from sim.world.config import ClusterConfig, NetworkConfig, WorkloadConfig
     from sim.world.network import Uniform
 
     return Simulation(
-        ClusterConfig(nodes=NODES),
+        ClusterConfig(nodes=NODES, raft=RaftConfig(snapshot_every=snapshot_every)),
         NetworkConfig(delay=Uniform(1_000, 5_000)),
         # 1000 keys keep values short: appends to a few hot keys would make every apply copy an ever longer
         # string, a cost of the workload's state machine rather than of the simulator.
@@ -104,13 +115,15 @@ def _advance(sim: Simulation, until: int) -> float:
     return cpu
 
 
-def measure_round(duration_us: int = BASE_DURATION_US, slices: int = SLICES) -> dict[str, float]:
+def measure_round(
+    duration_us: int = BASE_DURATION_US, slices: int = SLICES, snapshot_every: int = 0
+) -> dict[str, float]:
     """One round, in two parts. First the checked cluster and bare SimPy, advanced in turns slice by slice: the
     rates and their ratio. Then the checked cluster again and the unchecked one, in turns: the checker's overhead.
     (Each part keeps only what it compares in memory: a second cluster alive, itself idle, measurably slows the
     first down.)"""
     bare = BareSimPy()
-    checked = steady_load(check=True)
+    checked = steady_load(check=True, snapshot_every=snapshot_every)
     bare_cpu = checked_cpu = 0.0
     for k in range(1, slices + 1):
         bare_cpu += bare.advance(BARE_EVENTS_PER_SLICE)
@@ -126,11 +139,13 @@ def measure_round(duration_us: int = BASE_DURATION_US, slices: int = SLICES) -> 
         "delivered": checked.network.delivered,
         "committed": checked.committed,
         "trace_records": len(checked.trace),
+        "snapshots_taken": checked.snapshots_taken,
+        "snapshots_installed": checked.snapshots_installed,
     }
     del bare, checked
     gc.collect()
-    checked = steady_load(check=True)
-    unchecked = steady_load(check=False)
+    checked = steady_load(check=True, snapshot_every=snapshot_every)
+    unchecked = steady_load(check=False, snapshot_every=snapshot_every)
     checked_cpu = unchecked_cpu = 0.0
     for k in range(1, slices + 1):
         checked_cpu += _advance(checked, duration_us * k // slices)
@@ -142,15 +157,17 @@ def measure_round(duration_us: int = BASE_DURATION_US, slices: int = SLICES) -> 
     return figures
 
 
-def measure_scaling(duration_us: int = BASE_DURATION_US, factor: int = 10, slices: int = SLICES) -> dict[str, float]:
+def measure_scaling(
+    duration_us: int = BASE_DURATION_US, factor: int = 10, slices: int = SLICES, snapshot_every: int = 0
+) -> dict[str, float]:
     """A run ``factor`` times as long as the base, advanced in ``factor`` parts; each part is interleaved, slice
     by slice, with a fresh base-length run. Returns the sum over parts of (part / its base run), which is
     ``factor`` when the cost per event does not grow, and the last part's ratio over the first's."""
-    long = steady_load()
+    long = steady_load(snapshot_every=snapshot_every)
     ratios = []
     cpu = 0.0
     for k in range(factor):
-        base = steady_load()
+        base = steady_load(snapshot_every=snapshot_every)
         base_cpu = part_cpu = 0.0
         for j in range(1, slices + 1):
             base_cpu += _advance(base, duration_us * j // slices)
@@ -167,7 +184,9 @@ def measure_scaling(duration_us: int = BASE_DURATION_US, factor: int = 10, slice
     }
 
 
-def measure(repeat: int = 5, duration_us: int = BASE_DURATION_US, slices: int = SLICES) -> dict[str, Any]:
+def measure(
+    repeat: int = 5, duration_us: int = BASE_DURATION_US, slices: int = SLICES, snapshot_every: int = 0
+) -> dict[str, Any]:
     """All figures: the median over ``repeat`` interleaved rounds, and the scaling run."""
     collecting = gc.isenabled()
     gc.disable()
@@ -175,9 +194,9 @@ def measure(repeat: int = 5, duration_us: int = BASE_DURATION_US, slices: int = 
         rounds = []
         for _ in range(repeat):
             gc.collect()
-            rounds.append(measure_round(duration_us, slices))
+            rounds.append(measure_round(duration_us, slices, snapshot_every))
         gc.collect()
-        scaling = measure_scaling(duration_us, slices=slices)
+        scaling = measure_scaling(duration_us, slices=slices, snapshot_every=snapshot_every)
     finally:
         if collecting:
             gc.enable()
@@ -211,6 +230,9 @@ def measure(repeat: int = 5, duration_us: int = BASE_DURATION_US, slices: int = 
             "entries_committed": sample["committed"],
             "entries_committed_10x": scaling["committed"],
             "trace_records": sample["trace_records"],
+            "snapshot_every": snapshot_every,
+            "snapshots_taken": sample["snapshots_taken"],
+            "snapshots_installed": sample["snapshots_installed"],
         },
     }
 
@@ -218,17 +240,19 @@ def measure(repeat: int = 5, duration_us: int = BASE_DURATION_US, slices: int = 
 MINUTE_US = 60_000_000
 
 
-def measure_memory(minutes: int = 6, rate: float = 200.0) -> list[dict[str, float]]:
+def measure_memory(minutes: int = 6, rate: float = 200.0, snapshot_every: int = 0) -> list[dict[str, float]]:
     """The benchmark's cluster offered ``rate`` commands/s for the first half of ``minutes`` simulated minutes,
-    then idle, its trace streamed to ``os.devnull``: after each minute, the entries in the longest log, the
-    Python heap now and its peak (MB, ``tracemalloc``), the process's peak resident size (MB), the heap's growth
-    over the minute and, for the minutes clients wrote throughout, that growth per entry appended to the log."""
+    then idle, its trace streamed to ``os.devnull``, a snapshot every ``snapshot_every`` entries (0: none): after
+    each minute, the entries appended to the longest log and those it still holds, the Python heap now and its
+    peak (MB, ``tracemalloc``), the process's peak resident size (MB), the heap's growth over the minute and, for
+    the minutes clients wrote throughout, that growth per entry appended to the log; and the client history's
+    size (its records and their strings, MB)."""
     rows = []
     stop = minutes * MINUTE_US // 2
     with open(os.devnull, "w", encoding="utf-8") as devnull:
         tracemalloc.start()
         try:
-            sim = steady_load(rate=rate, stop=stop)
+            sim = steady_load(rate=rate, stop=stop, snapshot_every=snapshot_every)
             sim.stream_trace(devnull, "bench --memory", "sim.experiments.bench.measure_memory", minutes * MINUTE_US)
             before, _ = tracemalloc.get_traced_memory()
             entries_before = 0
@@ -237,7 +261,7 @@ def measure_memory(minutes: int = 6, rate: float = 200.0) -> list[dict[str, floa
                 if violation is not None:
                     raise RuntimeError(f"benchmark run found a violation: {violation.report()}")
                 now, peak = tracemalloc.get_traced_memory()
-                entries = max(len(s.storage.entries) for s in sim.servers.values())
+                entries = max(s.storage.snapshot_index + len(s.storage.entries) for s in sim.servers.values())
                 loaded = minute * MINUTE_US <= stop and entries > entries_before
                 rows.append(
                     {
@@ -250,6 +274,9 @@ def measure_memory(minutes: int = 6, rate: float = 200.0) -> list[dict[str, floa
                         "growth_mb": (now - before) / 1e6,
                         "trace_records": len(sim.trace),
                         "trace_in_memory": len(sim.trace.records),
+                        "held": max(len(s.storage.entries) for s in sim.servers.values()),
+                        "history_mb": _history_bytes(sim) / 1e6,
+                        "snapshots_taken": sim.snapshots_taken,
                     }
                 )
                 before, entries_before = now, entries
@@ -257,6 +284,17 @@ def measure_memory(minutes: int = 6, rate: float = 200.0) -> list[dict[str, floa
         finally:
             tracemalloc.stop()
     return rows
+
+
+def _history_bytes(sim: Simulation) -> int:
+    """The client history's own size: its records and the strings they hold (strings shared with the rest of the
+    run counted too, so an upper bound)."""
+    size = sys.getsizeof(sim.history)
+    for r in sim.history:
+        size += sys.getsizeof(r) + sys.getsizeof(r.value) + sys.getsizeof(r.expected)
+        if r.result is not None:
+            size += sys.getsizeof(r.result)
+    return size
 
 
 def _peak_rss_mb() -> float:

@@ -13,9 +13,10 @@ from typing import Any
 from sim.errors import UsageError
 from sim.experiments.bench import measure, measure_memory
 from sim.experiments.figure16 import (
-    BROADCAST,
     DEFAULT_CAP_MS,
+    DEFAULT_TESTBED,
     LINES,
+    TESTBEDS,
     file_stem,
     format_table,
     plot_figure,
@@ -25,9 +26,11 @@ from sim.experiments.figure16 import (
     write_summary_csv,
     write_trials_csv,
 )
+from sim.nodes import flags as node_flags
+from sim.nodes.contract import EARLY_VOTE_REQUESTS, STATE
 from sim.outputs import output_dir
 from sim.rng import check_seed
-from sim.units import positive_int
+from sim.units import non_negative_int, positive_int
 
 # Where a run writes unless told otherwise: a scratch folder of its own (ignored by git), never the committed
 # results in plots/, which only an explicit ``--out plots/`` rewrites.
@@ -56,12 +59,21 @@ def main(args: argparse.Namespace) -> int:
     workers = args.workers or os.cpu_count() or 1
     if workers < 1:
         raise UsageError(f"--workers: expected a positive number, got {workers}")
+    spec, command = node_flags.chosen(args)
+    if spec or command:
+        impl = node_flags.load(spec, command, "--node-cmd" if command else "--node")
+        if STATE not in impl.capabilities:
+            raise UsageError(f"--node: {impl.name} reports no state (a black box): figure16 needs its leader reports")
+        if args.broadcast == "disk-early" and EARLY_VOTE_REQUESTS not in impl.capabilities:
+            raise UsageError(f"--broadcast: disk-early needs the capability early_vote_requests; {impl.name} lacks it")
     out = output_dir("--out", args.out)
 
     total = sum(trials_for(line, args.trials) for line in lines)
     print(f"figure16: {total} trials over {len(lines)} lines on {workers} worker(s)...", file=sys.stderr)
     started = time.perf_counter()  # wall clock only to report how long the experiment took
-    results = run_experiment(lines, args.trials, workers, seed, args.cap, broadcast=args.broadcast)
+    results = run_experiment(
+        lines, args.trials, workers, seed, args.cap, broadcast=args.broadcast, node=spec, node_cmd=command
+    )
     elapsed = time.perf_counter() - started
     summaries = summarize(results)
     print(format_table(summaries, args.cap))
@@ -100,13 +112,15 @@ def register(subparsers: Any) -> None:
     p.add_argument("--lines", default="", help="comma-separated MIN-MAX lines to run instead of all (e.g. 150-155)")
     p.add_argument(
         "--broadcast",
-        choices=tuple(BROADCAST),
-        default="network",
-        help="where the ~15 ms broadcast time goes: network (4-9 ms one way, default), disk (0.2-0.8 ms one way, "
-        "14 ms durable writes) or disk-early (as disk, with a candidate's RequestVotes sent during its own write); "
-        "the variants write figure16_<variant>*",
+        choices=tuple(TESTBEDS),
+        default=DEFAULT_TESTBED,
+        help=f"the model of the paper's testbed (default {DEFAULT_TESTBED}): logcabin (LogCabin as measured: a LAN, "
+        "1.7 ms fsyncs as its log made them, whole-ms timeouts), network (4-9 ms one way, writes instant), or a "
+        "step between them or an alternative (plots/README.md); a variant other than the default writes "
+        "figure16_<variant>*",
     )
     p.add_argument("--no-plot", action="store_true", help="write the CSVs only")
+    node_flags.add_flags(p)
     p.set_defaults(func=main)
     register_bench(subparsers)
 
@@ -129,6 +143,11 @@ def _print_human(r: dict[str, Any]) -> None:
         f"checker overhead           {r['checker_overhead']:>12.3f}x       target <= 1.25x "
         f"({d['run_cpu_s']:.2f} s vs {d['run_cpu_s_no_checker']:.2f} s; range {lo:.3f}-{hi:.3f})"
     )
+    if d["snapshot_every"]:
+        print(
+            f"snapshots                  every {d['snapshot_every']} entries applied: {d['snapshots_taken']:,} taken, "
+            f"{d['snapshots_installed']:,} installed from a leader in the {d['simulated_s']:g} s run"
+        )
     print(
         f"10x duration / 1x          {r['scaling_10x']:>12.2f}x       target <= 11x "
         f"({d['run_cpu_s_10x']:.2f} s for {d['entries_committed_10x']:,} entries; "
@@ -136,29 +155,50 @@ def _print_human(r: dict[str, Any]) -> None:
     )
 
 
-def _print_memory(rows: list[dict[str, Any]], rate: float) -> None:
+def _print_memory(rows: list[dict[str, Any]], rate: float, snapshot_every: int) -> None:
     minutes = len(rows)
+    snapshots = f", a snapshot every {snapshot_every} entries applied" if snapshot_every else ""
     print(
         f"memory: 5-node cluster, 20 clients offering {rate:g} commands/s for {minutes / 2:g} of {minutes} simulated "
-        "minutes, trace streamed (to /dev/null), checker on"
+        f"minutes, trace streamed (to /dev/null), checker on{snapshots}"
     )
-    print("minute  log entries  heap MB  heap peak MB  peak RSS MB  heap growth MB  bytes/new entry  trace records")
+    print(
+        "minute  log entries  heap MB  heap peak MB  peak RSS MB  heap growth MB  bytes/new entry  trace records"
+        + ("  entries held  history MB  heap less history MB" if snapshot_every else "")
+    )
     for r in rows:
         per_entry = f"{r['bytes_per_entry']:.0f}" if r["bytes_per_entry"] else "-"
-        print(
+        line = (
             f"{r['minute']:>6}  {r['entries']:>11,}  {r['heap_mb']:>7.1f}  {r['heap_peak_mb']:>12.1f}  "
             f"{r['rss_peak_mb']:>11.1f}  {r['growth_mb']:>+14.2f}  {per_entry:>15}  {r['trace_records']:>13,}"
         )
+        if snapshot_every:
+            line += f"  {r['held']:>12,}  {r['history_mb']:>10.1f}  {r['heap_mb'] - r['history_mb']:>20.1f}"
+        print(line)
 
 
 def bench_command(args: argparse.Namespace) -> int:
     """Each flag picks a part of the benchmark; with none, the simulator's speed."""
-    parts = [name for name in ("speed", "lin", "bugs", "memory") if getattr(args, name)] or ["speed"]
+    parts = [name for name in ("speed", "lin", "bugs", "memory", "html", "nodes") if getattr(args, name)]
+    spec, command = node_flags.chosen(args)
+    if spec or command:
+        parts.append("nodes")  # --node or --node-cmd: that implementation's campaign beside the examples'
+    parts = list(dict.fromkeys(parts)) or ["speed"]
     result: dict[str, Any] = {}
+    if "nodes" in parts:
+        from sim.experiments.node_bench import measure_nodes
+
+        extra = ((spec or command or "", spec, command),) if spec or command else ()
+        result["nodes"] = measure_nodes(seeds=args.node_seeds, extra=extra)
+    if "html" in parts:
+        from sim.experiments.html_bench import find_browser, measure_html
+
+        durations = _durations(args.html_durations)
+        result["html"] = measure_html(durations, find_browser())
     if "memory" in parts:
-        result["memory"] = measure_memory(minutes=args.minutes, rate=args.rate)
+        result["memory"] = measure_memory(minutes=args.minutes, rate=args.rate, snapshot_every=args.snapshot_every)
     if "speed" in parts:
-        result.update(measure(repeat=args.repeat))
+        result.update(measure(repeat=args.repeat, snapshot_every=args.snapshot_every))
     if "lin" in parts:
         from sim.experiments.lin_bench import measure as measure_lin
 
@@ -174,7 +214,7 @@ def bench_command(args: argparse.Namespace) -> int:
         print(json.dumps(result, sort_keys=True))
         return 0
     if "memory" in parts:
-        _print_memory(result["memory"], args.rate)
+        _print_memory(result["memory"], args.rate, args.snapshot_every)
     if "speed" in parts:
         _print_human(result)
     if "lin" in parts:
@@ -184,6 +224,14 @@ def bench_command(args: argparse.Namespace) -> int:
             f"(target < 1 s; {lin['us_per_op_kv']:.1f} us per operation); 1,000-operation register history "
             f"(10 clients, 10% indefinite) {lin['register_1000_ops_s']:.3f} s (target < 2 s)"
         )
+    if "html" in parts:
+        from sim.experiments.html_bench import format_rows
+
+        print(format_rows(result["html"]))
+    if "nodes" in parts:
+        from sim.experiments.node_bench import format_nodes
+
+        print(format_nodes(result["nodes"]))
     if "bugs" in parts:
         c = result["campaign"]
         print(
@@ -222,6 +270,44 @@ def register_bench(subparsers: Any) -> None:
     )
     p.add_argument("--minutes", type=positive_int, default=6, help="simulated minutes with --memory (default 6)")
     p.add_argument(
+        "--snapshot-every",
+        type=non_negative_int,
+        default=0,
+        metavar="N",
+        help="servers snapshot every N entries applied, with --speed and --memory (default 0: no snapshots)",
+    )
+    p.add_argument(
         "--rate", type=positive_int, default=200, help="commands/s offered with --memory, first half (default 200)"
     )
+    p.add_argument(
+        "--html",
+        action="store_true",
+        help="the HTML timeline: page size, load and frame times in headless Chromium for runs of each duration",
+    )
+    p.add_argument(
+        "--html-durations",
+        default="60,600",
+        metavar="LIST",
+        help="simulated seconds of the runs --html opens, comma-separated (default 60,600)",
+    )
+    p.add_argument(
+        "--nodes",
+        action="store_true",
+        help="the default campaign's speed with each node implementation (built-in, examples/figure2.py, "
+        "examples/raft.js through the process adapter, and --node/--node-cmd if given), and the adapter's cost",
+    )
+    p.add_argument(
+        "--node-seeds", type=positive_int, default=30, help="seeds per implementation with --nodes (default 30)"
+    )
+    node_flags.add_flags(p)
     p.set_defaults(func=bench_command)
+
+
+def _durations(text: str) -> tuple[int, ...]:
+    try:
+        values = tuple(int(v) for v in text.split(","))
+    except ValueError:
+        values = ()
+    if not values or any(not 1 <= v <= 86_400 for v in values):
+        raise UsageError(f"--html-durations: expected whole seconds from 1 to 86400, comma-separated, got {text!r}")
+    return values

@@ -28,12 +28,24 @@ class Options:
     families: tuple[str, ...] | None = None
     max_duration_ms: int = 3_000
     fifo: bool = False  # every case's links deliver in send order (NetworkConfig.fifo); draws nothing
+    node: str | None = None  # another implementation (examples/CONTRACT.md): a Python class "module:Class"
+    node_cmd: str | None = None  # or a command run as one process per server
 
 
 def case_for_seed(seed: int, options: Options = Options()) -> Case:
     """The case of one seed: a pure function of (seed, options)."""
     d = RandomDraw(stream(seed, "fuzz"))
-    return draw_case(d, seed, options.nodes, options.bug, options.families, options.max_duration_ms, options.fifo)
+    return draw_case(
+        d,
+        seed,
+        options.nodes,
+        options.bug,
+        options.families,
+        options.max_duration_ms,
+        options.fifo,
+        options.node,
+        options.node_cmd,
+    )
 
 
 def run_seed(seed: int, options: Options = Options(), digest: bool = False) -> Outcome:

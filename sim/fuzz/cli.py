@@ -6,6 +6,7 @@ import argparse
 import os
 import shlex
 import sys
+import tempfile
 import time
 from contextlib import ExitStack
 from typing import Any
@@ -13,9 +14,10 @@ from typing import Any
 from sim.check.properties import LIVELOCK
 from sim.fuzz.campaign import Campaign, Options, case_for_seed, run_campaign
 from sim.fuzz.case import MS, Outcome, run_case
-from sim.fuzz.draw import ALL_FAMILIES
+from sim.fuzz.draw import FAMILIES
 from sim.fuzz.export import option_flags, replay_command, to_scenario, write_failure
 from sim.fuzz.shrink import shrink
+from sim.nodes import flags as node_flags
 from sim.nodes.bugs import BUGS, describe
 from sim.outputs import output_dir, output_file
 from sim.rng import MAX_SEED, check_seed
@@ -34,12 +36,15 @@ def _options(args: argparse.Namespace) -> Options:
     families = None
     if getattr(args, "families", None):
         families = tuple(f.strip() for f in args.families.split(",") if f.strip())
-        unknown = [f for f in families if f not in ALL_FAMILIES]
+        unknown = [f for f in families if f not in FAMILIES]
         if unknown or not families:
             raise UsageError(
-                f"--families: expected a comma-separated list of {', '.join(ALL_FAMILIES)}, got {args.families!r}"
+                f"--families: expected a comma-separated list of {', '.join(FAMILIES)}, got {args.families!r}"
             )
-    return Options(nodes=args.nodes, bug=args.bug, families=families, fifo=args.fifo)
+    spec, command = node_flags.chosen(args)
+    if args.bug is not None and (spec or command):
+        raise UsageError("--bug: a known bug is a variant of the built-in node; it cannot go with --node or --node-cmd")
+    return Options(nodes=args.nodes, bug=args.bug, families=families, fifo=args.fifo, node=spec, node_cmd=command)
 
 
 def _common(p: argparse.ArgumentParser) -> None:
@@ -48,9 +53,10 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--families",
         metavar="LIST",
-        help=f"only these fault families may be switched on (comma-separated; default all: {','.join(ALL_FAMILIES)})",
+        help=f"only these fault families may be switched on (comma-separated; default all: {','.join(FAMILIES)})",
     )
     p.add_argument("--fifo", action="store_true", help="links deliver in send order, as TCP connections do")
+    node_flags.add_flags(p)
 
 
 def register(subparsers: Any) -> None:
@@ -96,6 +102,7 @@ def register(subparsers: Any) -> None:
     r.add_argument("--trace", metavar="OUT.jsonl", help="write the trace as JSON Lines")
     r.add_argument("--history", metavar="OUT.edn", help="write the clients' history in Jepsen's EDN format")
     r.add_argument("--plot", metavar="OUT.png", help="draw a timeline of the run (.png or .svg)")
+    r.add_argument("--html", metavar="OUT.html", help="write the interactive timeline of the run (one HTML file)")
     r.add_argument(
         "--schedule",
         action="store_true",
@@ -265,6 +272,8 @@ def report_failures(camp: Campaign, options: Options, out_dir: str, shrink_failu
             except KeyboardInterrupt:
                 shrink_failures, shrinking_interrupted = False, True
                 unshrunk = note = "as generated; not shrunk: shrinking was interrupted"
+            except ValueError as e:  # it did not fail again: a node that does not replay its inputs (or a hang)
+                note = f"as generated; not shrunk: {e} when run again (a node that is not deterministic?)"
             else:
                 final, final_out = res.case, res.outcome
                 note = (
@@ -289,18 +298,32 @@ def replay_command_main(args: argparse.Namespace) -> int:
         output_file("--plot", args.plot, (".png", ".svg"))
     if args.history:
         output_file("--history", args.history, (".edn",))
+    if args.html:
+        output_file("--html", args.html, (".html",))
     case = case_for_seed(seed, options)
     with ExitStack() as stack:
         trace_out = None
-        if args.trace:
+        trace_path = args.trace
+        if args.html and not trace_path:  # the page is made from a trace file: a temporary one will do
+            trace_path = os.path.join(stack.enter_context(tempfile.TemporaryDirectory(prefix="raftsim-")), "t.jsonl")
+        if trace_path:
             try:
-                trace_out = stack.enter_context(open(args.trace, "w", encoding="utf-8"))
+                trace_out = stack.enter_context(open(trace_path, "w", encoding="utf-8"))
             except OSError as e:
                 raise UsageError(
                     f"--trace: expected a file we may write, but {args.trace}: {e.strerror or e}"
                 ) from None
-        # Without --trace, only a plot needs the trace: this short run keeps it in memory.
+        # Without a trace file, only a plot needs the trace: this short run keeps it in memory.
         out, sim = run_case(case, trace=bool(args.plot), digest=True, trace_out=trace_out)
+        if args.html:
+            from sim.viz.html import write_html
+
+            title = f"fuzz seed {seed}: {out.property or 'passed'}"
+            write_html(trace_path, args.html, title=title, run_end_us=sim.now)
+        if args.plot and trace_path:  # streamed, so not in memory: the plot reads it back (before it is deleted)
+            from sim.viz.timeline import read_trace
+
+            plot_records = read_trace(trace_path)
     # With --schedule the output is a scenario file: the case, then everything else as comments.
     comment = "# " if args.schedule else ""
 
@@ -328,10 +351,12 @@ def replay_command_main(args: argparse.Namespace) -> int:
         write_edn(operations(sim.history), args.history)
         say(f"  history written to {args.history}")
     if args.plot:
-        from sim.viz.timeline import plot_timeline, read_trace
+        from sim.viz.timeline import plot_timeline
 
-        records = read_trace(args.trace) if args.trace else sim.trace
+        records = plot_records if trace_path else sim.trace
         title = f"fuzz seed {seed}: {out.property or 'passed'}"
         plot_timeline(records, args.plot, title=title, run_end_us=sim.now)
         say(f"  timeline drawn to {args.plot}")
+    if args.html:
+        say(f"  interactive timeline written to {args.html}")
     return 1 if out.failed else 0

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
 from sim.fuzz.case import BASE_DELAY, EVENTS_PER_MS, MS, Case
@@ -52,14 +52,16 @@ FAMILIES = (
     "small_batch",  # max_batch 1 or 2
     "narrow_timeouts",  # election timeouts in a narrow range: split votes, competing candidates
     "long_delay",  # a share of messages on a long tail of 200-2200 ms (the MIT labs' "long reordering")
+    "compaction",  # snapshots every few entries, InstallSnapshot in small chunks (drawn last: see draw_compaction)
+    "membership",  # servers added (new ones boot empty) and removed, alone, in bursts, in failovers (drawn last)
 )
-# Families added since the first campaigns, drawn after everything above (whether each is on, then its events),
-# so that a seed's draws for the families above, and the case they make, stay what they were: a seed only gains
-# the new family's events when it is on.
-LATE_FAMILIES = (
-    "membership",  # membership churn: servers added (new ones boot empty) and removed, alone, in bursts, in failovers
-)
-ALL_FAMILIES = FAMILIES + LATE_FAMILIES
+# Families drawn after every other choice of a case, so that the seeds of earlier versions keep their cases
+# whenever such a family is off.
+DRAWN_LAST = frozenset({"compaction", "membership"})
+
+
+# Families that switch on something an implementation must declare it supports (examples/CONTRACT.md).
+CAPABILITY_FAMILIES = frozenset({"prevote", "check_quorum", "membership"})
 
 
 @dataclass(frozen=True)
@@ -86,7 +88,7 @@ MODE_IN = 10  # each mode is drawn for one seed in this many
 def draw_swarm(d: Draw, families: Iterable[str] | None = None, nodes: int | None = None) -> Swarm:
     """Which families are on for one seed, and the load. A campaign that restricts neither the families nor the
     cluster size also draws, for a share of its seeds, one of the focused ``MODES``."""
-    allowed = tuple(f for f in (FAMILIES if families is None else families) if f not in LATE_FAMILIES)
+    allowed = tuple(FAMILIES if families is None else families)
     if families is None and nodes is None:
         k = d.integer(1, MODE_IN)
         if k <= len(MODES):
@@ -94,7 +96,7 @@ def draw_swarm(d: Draw, families: Iterable[str] | None = None, nodes: int | None
             return Swarm(list(MODES.values())[k - 1], load, nodes=3)
     # Crashes and partitions are where consensus bugs live: on more often than the rest.
     p = {"crash": 0.75, "partition": 0.6}
-    on = frozenset(f for f in allowed if d.chance(p.get(f, 0.4)))
+    on = frozenset(f for f in allowed if f not in DRAWN_LAST and d.chance(p.get(f, 0.4)))
     load = d.pick(("none", "light", "medium", "medium", "heavy", "heavy"))
     return Swarm(on, load)
 
@@ -135,6 +137,15 @@ def draw_workload(d: Draw, load: str, duration: int) -> WorkloadConfig:
     if d.chance(0.3):
         return WorkloadConfig(mode="closed", think=d.pick((0, 5, 20, 60)) * MS, **common)
     return WorkloadConfig(rate=rate, **common)
+
+
+def draw_compaction(d: Draw, raft: RaftConfig) -> RaftConfig:
+    """Log compaction for a case: a snapshot every few entries (so followers that lag a little, or restart, need
+    InstallSnapshot), sent in chunks from a few bytes (many round trips, a transfer that a crash or a new leader
+    interrupts) to the whole snapshot at once."""
+    every = d.pick((2, 3, 5, 10, 25, 100))
+    chunk = d.pick((16, 64, 256, 1024, 65536))
+    return replace(raft, snapshot_every=every, snapshot_chunk=chunk)
 
 
 def draw_membership(d: Draw, nodes: int, duration: int) -> list[Fault]:
@@ -185,11 +196,21 @@ def draw_case(
     families: Iterable[str] | None = None,
     max_duration_ms: int = 3_000,
     fifo: bool = False,
+    node: str | None = None,
+    node_cmd: str | None = None,
 ) -> Case:
     """Draw one case. All structure comes from ``d``; ``seed`` only seeds the simulation's own streams. With
-    ``nodes`` None the cluster size is drawn too (3, 5 or 7 servers)."""
+    ``nodes`` None the cluster size is drawn too (3, 5 or 7 servers). ``node`` or ``node_cmd`` names another
+    implementation (examples/CONTRACT.md): the families it did not declare the capability for are drawn as usual
+    (so every other choice stays the same) and then left off."""
     swarm = draw_swarm(d, families, nodes)
     on = swarm.families
+    can: tuple[str, ...] = ()
+    if node is not None or node_cmd is not None:
+        from sim.nodes.implementations import implementation
+
+        can = implementation(node, node_cmd).capabilities
+        on = frozenset(f for f in on if f not in CAPABILITY_FAMILIES or f in can)
     if nodes is None:
         nodes = swarm.nodes or d.pick((3, 5, 5, 7))
     ids = list(range(1, nodes + 1))
@@ -210,7 +231,15 @@ def draw_case(
         check_quorum="check_quorum" in on,
     )
     disk = d.pick((1, 2, 5, 10, 20)) * MS if "disk" in on else 0
-    cluster = ClusterConfig(nodes=nodes, raft=raft, disk_latency=disk, bug=bug, max_events_per_ms=EVENTS_PER_MS)
+    cluster = ClusterConfig(
+        nodes=nodes,
+        raft=raft,
+        disk_latency=disk,
+        bug=bug,
+        max_events_per_ms=EVENTS_PER_MS,
+        implementation=node,
+        implementation_cmd=node_cmd,
+    )
     network = NetworkConfig(delay=BASE_DELAY, fifo=fifo)
     duration = d.integer(max(2, max_duration_ms // 250), max_duration_ms // 100) * 100 * MS
     workload = draw_workload(d, swarm.load, duration)
@@ -318,11 +347,14 @@ def draw_case(
         elif family == "drift":
             faults.append(Fault(t, "drift", node=d.pick(ids), value=d.pick((0.5, 0.8, 0.95, 1.0, 1.05, 1.3, 2.0))))
         t += d.integer(mean_gap // 4, mean_gap * 2) * MS
-    if swarm.nodes is None:  # the focused modes stay as they are
-        late = LATE_FAMILIES if families is None else [f for f in LATE_FAMILIES if f in families]
-        if "membership" in late and d.chance(0.4):
-            faults += draw_membership(d, nodes, duration)
     kept = tuple(sorted((f for f in faults if f.at < duration), key=lambda f: f.at))  # stable: same-time order kept
+    if (families is None or "compaction" in families) and d.chance(0.4):
+        cluster = replace(cluster, raft=draw_compaction(d, raft))
+    # Membership churn, drawn after everything else (and not in the focused modes, which stay as they were).
+    allowed = (node is None and node_cmd is None) or "membership" in can
+    if swarm.nodes is None and allowed and (families is None or "membership" in families) and d.chance(0.4):
+        churn = [f for f in draw_membership(d, nodes, duration) if f.at < duration]
+        kept = tuple(sorted((*kept, *churn), key=lambda f: f.at))
     # The liveness bound: many election rounds and client retries, longer with a slow disk. The phase ends as soon
     # as the cluster has recovered, so the bound costs only the seeds that fail; it is generous because split votes
     # with narrow timeouts and a slow disk can go on for seconds (over 1,000 such clusters: p99 4.4 s, worst 6.6 s

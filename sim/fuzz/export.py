@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shlex
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +20,10 @@ def option_flags(options: Options) -> str:
         flags += f" --families {','.join(options.families)}"
     if options.fifo:
         flags += " --fifo"
+    if options.node:
+        flags += f" --node {shlex.quote(options.node)}"
+    if options.node_cmd:
+        flags += f" --node-cmd {shlex.quote(options.node_cmd)}"
     return flags.strip()
 
 
@@ -36,6 +41,12 @@ def to_scenario(case: Case, outcome: Outcome, options: Options, original: Case |
             Expectation("clients_complete", True),
             Expectation("state_machines_agree", True),
         )
+        if case.cluster.implementation or case.cluster.implementation_cmd:
+            from sim.nodes.contract import STATE
+            from sim.nodes.implementations import implementation
+
+            if STATE not in implementation(case.cluster.implementation, case.cluster.implementation_cmd).capabilities:
+                expectations = expectations[1:]  # a black box reports no leader (CONTRACT.md)
     orig = original or case
     found = (
         f"Found by the fuzzer: seed {case.seed} fails with {outcome.property} ({outcome.detail}). "
@@ -97,7 +108,7 @@ def write_failure(
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    tag = options.bug or "correct"
+    tag = options.bug or ("node" if options.node or options.node_cmd else "correct")
     path = out / f"{tag}-seed{case.seed}-{outcome.property}.toml"
     path.write_text(to_toml(to_scenario(case, outcome, options, original)), encoding="utf-8")
     if outcome.property == LINEARIZABILITY:

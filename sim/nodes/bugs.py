@@ -22,6 +22,7 @@ from sim.raft.messages import (
     RequestVoteReply,
 )
 from sim.raft.node import LEADER, Node, Output
+from sim.raft.snapshot import Snapshot, encode_state
 
 
 class Figure8Commit(Node):
@@ -144,7 +145,13 @@ class DuplicateApply(Node):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.kv = _SessionlessStore()  # empty, as at every boot: the log is applied again as commits become known
+        self.kv = self._restore_state(self.snapshot) if self.snapshot else _SessionlessStore()
+
+    def _restore_state(self, snapshot: Snapshot) -> KeyValueStore:
+        store = _SessionlessStore()
+        restored = snapshot.restore()
+        store.data, store.sessions = restored.data, restored.sessions
+        return store
 
     def _on_client_request(self, m: ClientRequest) -> None:
         if self.role != LEADER:
@@ -222,6 +229,38 @@ class ConcurrentConfigChanges(Node):
         return False
 
 
+class SnapshotLastIndex(Node):
+    """Labels a snapshot with its last log index instead of its last applied index.
+
+    The log up to that index is discarded as though the state machine held it, entries not applied (perhaps
+    never committed) included. SnapshotIntegrity (a snapshot beyond the commit index)."""
+
+    def _take_snapshot(self) -> None:
+        index = self.log.last_index
+        self._keep(Snapshot(index, self.log.last_term, self.configuration, self._snapshot_state()), False)
+
+
+class SnapshotWithoutSessions(Node):
+    """Snapshots the key-value store without its client sessions.
+
+    A server restarted from such a snapshot, or sent it, has forgotten which commands it applied, and applies a
+    retry again (Section 8). SnapshotIntegrity (the sessions differ), or Linearizability."""
+
+    def _snapshot_state(self) -> bytes:
+        return encode_state(self.kv.data, {})
+
+
+class InstallOlderSnapshot(Node):
+    """Installs a snapshot older than its commit index.
+
+    Figure 13's receiver steps have no such check (etcd's ``restore`` has): a late or duplicated InstallSnapshot
+    takes the state machine and the commit index back to an older snapshot's. CommitMonotonic or
+    StateMachineSafety."""
+
+    def _covers(self, index: int) -> bool:
+        return False
+
+
 BUGS: dict[str, type[Node]] = {
     "figure8-commit": Figure8Commit,
     "volatile-vote": VolatileVote,
@@ -236,6 +275,9 @@ BUGS: dict[str, type[Node]] = {
     "ack-before-commit": AckBeforeCommit,
     "config-before-term-commit": ConfigBeforeTermCommit,
     "concurrent-config-changes": ConcurrentConfigChanges,
+    "snapshot-last-index": SnapshotLastIndex,
+    "snapshot-without-sessions": SnapshotWithoutSessions,
+    "install-older-snapshot": InstallOlderSnapshot,
 }
 
 

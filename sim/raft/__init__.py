@@ -11,6 +11,8 @@ from .messages import (
     Command,
     ConfigEntry,
     Entry,
+    InstallSnapshot,
+    InstallSnapshotReply,
     MembershipChange,
     MembershipReply,
     Message,
@@ -32,6 +34,7 @@ from .node import (
 )
 from .progress import PROBE, REPLICATE, SNAPSHOT, Progress
 from .quorum import LOST, PENDING, WON, Configuration
+from .snapshot import Snapshot
 
 __all__ = [
     "CANDIDATE",
@@ -55,6 +58,8 @@ __all__ = [
     "ConfigEntry",
     "Configuration",
     "Entry",
+    "InstallSnapshot",
+    "InstallSnapshotReply",
     "KeyValueStore",
     "MembershipChange",
     "MembershipReply",
@@ -67,5 +72,6 @@ __all__ = [
     "RaftLog",
     "RequestVote",
     "RequestVoteReply",
+    "Snapshot",
     "SoftState",
 ]

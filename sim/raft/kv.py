@@ -11,6 +11,8 @@ Clients have one command outstanding at a time, so remembering the last result p
 
 from __future__ import annotations
 
+import hashlib
+
 from .messages import Command
 
 OPS = ("get", "put", "append", "cas")
@@ -64,3 +66,9 @@ class KeyValueStore:
             self.data[key] = new
         self.sessions[command.client] = (command.seq, result, index)
         return result, index
+
+    def digest(self) -> str:
+        """SHA-256 of the data and the sessions in key order: equal for two stores exactly when they hold the same
+        (O(store); asked for once per convergence check, never on the hot path)."""
+        text = repr((sorted(self.data.items()), sorted(self.sessions.items())))
+        return hashlib.sha256(text.encode()).hexdigest()

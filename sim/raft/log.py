@@ -62,9 +62,13 @@ class RaftLog:
     def term_at(self, index: int) -> int:
         """Term of the entry at ``index`` (of the snapshot point at ``snapshot_index``); -1 if the log does not
         know it, compacted away or beyond the end (never equal to a real term)."""
+        # On every AppendEntries sent and received: written for the fewest bytecodes.
         k = index - self._offset
-        if 0 <= k < len(self._items):
-            return self._items[k].term
+        if k >= 0:
+            try:
+                return self._items[k].term
+            except IndexError:
+                pass
         return -1
 
     def entry(self, index: int) -> Entry:
@@ -78,13 +82,25 @@ class RaftLog:
     def slice(self, start: int, stop: int) -> tuple[Entry, ...]:
         """Entries ``start <= i < stop``, where ``first_index <= start`` (``stop`` is clipped to the end)."""
         offset = self._offset
-        if start <= offset:
-            raise IndexError(f"log index {start} is compacted (the log starts after {offset})")
-        return tuple(self._items[start - offset : stop - offset])
+        if start > offset:
+            return tuple(self._items[start - offset : stop - offset])
+        raise IndexError(f"log index {start} is compacted (the log starts after {offset})")
 
     def entries(self) -> Sequence[Entry]:
         """Every entry held (``first_index`` on), as a read-only copy for storage and checkers."""
         return self._items[1:]
+
+    def matching_prefix(self, prev: int, entries: Sequence[Entry]) -> int:
+        """How many of ``entries``, placed after index ``prev`` (``snapshot_index <= prev <= last_index``), the
+        log already holds with the same terms: the first of them that conflicts or is new is ``entries[k]``
+        (etcd's ``findConflict``; Figure 2, receiver step 3)."""
+        items = self._items
+        first = prev - self._offset + 1  # list position of entries[0]
+        n = min(len(entries), len(items) - first)
+        for k in range(n):
+            if items[first + k].term != entries[k].term:
+                return k
+        return n
 
     def first_index_of_term(self, term: int) -> int:
         """The first index holding ``term``, or where it would be if the log has none (for the fast back-off's

@@ -147,10 +147,12 @@ class ConfigurationLog:
             entries.pop()
         return len(entries) != n
 
-    def rebase(self, index: int, config: Configuration) -> None:
-        """The log now starts after ``index`` (a snapshot, thesis Chapter 5), whose configuration is ``config``:
-        it becomes the base, and the configuration entries up to ``index`` are forgotten."""
-        self.entries = [(index, config), *(e for e in self.entries if e[0] > index)]
+    def rebase(self, through: int, config: Configuration, index: int | None = None) -> None:
+        """The log now starts after ``through`` (a snapshot, thesis Chapter 5), whose configuration is ``config``:
+        it becomes the base, at ``index`` (the entry it came from, when known; else ``through``), and the
+        configuration entries up to ``through`` are forgotten."""
+        base = (through if index is None else index, config)
+        self.entries = [base, *(e for e in self.entries if e[0] > through)]
 
 
 class CatchUp:

@@ -221,6 +221,86 @@ class AppendEntriesReply(_Value):
         self.conflict_term = conflict_term
 
 
+class InstallSnapshot(_Value):
+    """One chunk of a snapshot, from a leader to a follower that needs entries the leader has discarded (the
+    paper's Figure 13). ``data`` is the snapshot's bytes from ``offset`` on; ``done`` marks the last chunk.
+    ``configuration`` is the snapshot's (``sim.raft.quorum.Configuration``), carried by every chunk."""
+
+    _fields = ("term", "src", "dst", "last_index", "last_term", "offset", "data", "done", "configuration")
+    __slots__ = _fields
+    term: int
+    src: int
+    dst: int
+    last_index: int  # the snapshot replaces the log up to and including this index (lastIncludedIndex)
+    last_term: int  # the term of that entry (lastIncludedTerm)
+    offset: int
+    data: bytes
+    done: bool
+    configuration: Any
+
+    def __init__(
+        self,
+        term: int,
+        src: int,
+        dst: int,
+        last_index: int,
+        last_term: int,
+        offset: int,
+        data: bytes,
+        done: bool,
+        configuration: Any,
+    ) -> None:
+        self.term = term
+        self.src = src
+        self.dst = dst
+        self.last_index = last_index
+        self.last_term = last_term
+        self.offset = offset
+        self.data = data
+        self.done = done
+        self.configuration = configuration
+
+
+class InstallSnapshotReply(_Value):
+    """A follower's answer to one InstallSnapshot chunk."""
+
+    _fields = ("term", "src", "dst", "last_index", "offset", "next_offset", "done", "match_index")
+    __slots__ = _fields
+    term: int
+    src: int
+    dst: int
+    # The request's last_index and offset, echoed: the leader takes only the answer to the chunk it last sent, so
+    # a duplicated or late answer sends nothing.
+    last_index: int
+    offset: int
+    # The byte of that snapshot the follower expects next (what it holds of it so far).
+    next_offset: int
+    # True once the follower's state covers the snapshot (it installed it, or had committed that far already);
+    # then its log matches the leader's up to match_index.
+    done: bool
+    match_index: int
+
+    def __init__(
+        self,
+        term: int,
+        src: int,
+        dst: int,
+        last_index: int,
+        offset: int,
+        next_offset: int,
+        done: bool = False,
+        match_index: int = 0,
+    ) -> None:
+        self.term = term
+        self.src = src
+        self.dst = dst
+        self.last_index = last_index
+        self.offset = offset
+        self.next_offset = next_offset
+        self.done = done
+        self.match_index = match_index
+
+
 class ClientRequest(_Value):
     _fields = ("src", "dst", "command", "term")
     __slots__ = _fields
@@ -319,6 +399,8 @@ Message = (
     | RequestVoteReply
     | AppendEntries
     | AppendEntriesReply
+    | InstallSnapshot
+    | InstallSnapshotReply
     | ClientRequest
     | ClientReply
     | MembershipChange

@@ -1,9 +1,10 @@
 """A Raft server as a pure state machine (sans-I/O): the paper's Figure 2, Section 8, and PreVote/CheckQuorum.
 
 A ``Node`` does no I/O and reads no clock. Every input carries the node's local time ``now`` (integer
-microseconds) and returns an ``Output``: state to make durable, messages to send (only once that state is
-durable), timers to arm, and the entries it applied. The caller must handle an Output in that order, as etcd's
-``Ready``: persist, then send, then arm timers. Inputs:
+microseconds) and returns an ``Output`` (``sim.raft.output`` documents every field): its soft state when it
+changed, state to make durable, messages to send (only once that state is durable), timers to arm, and the
+entries it applied. The caller must handle an Output in that order, as etcd's ``Ready``: persist, then send, then
+arm timers. Inputs:
 
 - ``step(msg, now)``: a peer message or a client request;
 - ``tick(timer, now)``: a timer the node armed has expired;
@@ -13,6 +14,9 @@ Membership changes (thesis Chapter 4) are in ``membership``: the node holds the 
 operator's ``MembershipChange`` as a leader, and reports its configuration in its Outputs.
 
 Randomness (election timeouts) comes only from the ``random.Random`` the caller passes in.
+
+Concerns beside this step function: ``log`` (the log after a snapshot point), ``quorum`` (every majority
+decision, given the ``Configuration`` the node holds), ``progress`` (each follower as the leader sees it).
 """
 
 from __future__ import annotations
@@ -43,6 +47,8 @@ from .messages import (
     Command,
     ConfigEntry,
     Entry,
+    InstallSnapshot,
+    InstallSnapshotReply,
     MembershipChange,
     MembershipReply,
     Message,
@@ -52,6 +58,7 @@ from .messages import (
 from .output import Output, PersistentState, SoftState
 from .progress import REPLICATE, SNAPSHOT, Progress
 from .quorum import WON, Configuration
+from .snapshot import SnapshotRules
 
 __all__ = [
     "CANDIDATE",
@@ -66,6 +73,9 @@ __all__ = [
     "RaftConfig",
     "SoftState",
 ]
+
+# SoftState from a plain tuple without NamedTuple's Python-level constructor (once per input that changes it).
+_soft_state = tuple.__new__
 
 FOLLOWER = "follower"
 PRECANDIDATE = "precandidate"
@@ -92,15 +102,30 @@ class RaftConfig:
     # RequestVote commits the sender to nothing, and the candidate handles no reply, so counts no vote, before its
     # own write is durable: its environment feeds it one input at a time, after the previous Output's writes.
     early_vote_requests: bool = False
+    # Election timeouts are drawn in whole multiples of this many microseconds, rounded to the nearest as LogCabin
+    # draws whole milliseconds (Core::Random::randomRange: lround of a uniform draw); 1: any microsecond.
+    election_timeout_step: int = 1
+    # Log compaction (sim.raft.snapshot): a snapshot once this many entries were applied since the last one (0:
+    # never), sent to followers that need discarded entries in InstallSnapshot chunks of this many bytes.
+    snapshot_every: int = 0
+    snapshot_chunk: int = 1024
 
     def __post_init__(self) -> None:
         if not 0 < self.election_timeout_min <= self.election_timeout_max:
             raise ValueError("need 0 < election_timeout_min <= election_timeout_max")
+        if self.election_timeout_step <= 0:
+            raise ValueError("election_timeout_step must be positive")
         if self.heartbeat_interval <= 0 or self.max_batch <= 0 or self.max_inflight <= 0:
             raise ValueError("heartbeat_interval, max_batch and max_inflight must be positive")
+        if self.snapshot_every < 0 or self.snapshot_chunk <= 0:
+            raise ValueError("need snapshot_every >= 0 and snapshot_chunk > 0")
 
 
-class Node:
+class Node(SnapshotRules):
+    # What this implementation declares under the node contract (examples/CONTRACT.md, "Capabilities"): it reports
+    # its soft state, answers the digest query, and honours these RaftConfig switches.
+    capabilities = ("state", "digest", "prevote", "check_quorum", "early_vote_requests")
+
     def __init__(
         self,
         node_id: int,
@@ -114,18 +139,24 @@ class Node:
         with: configuration entries in its log replace it (``()`` for a server that boots empty to join a cluster:
         it learns its configuration from the leader)."""
         state = state or PersistentState()
+        snapshot = state.snapshot
         self.id = node_id
         self.config = config
         self.rng = rng
         self._timeout_min = config.election_timeout_min
         self._timeout_span = config.election_timeout_max - config.election_timeout_min + 1
+        self._timeout_step = config.election_timeout_step
         # Persistent (Figure 2).
         self.term = state.term
         self.voted_for = state.voted_for
-        self.log = RaftLog(state.entries)
-        # The configurations the log holds; the latest is in force (thesis 4.1).
-        self.membership = ConfigurationLog(Configuration(tuple(voters)))
-        self.membership.scan(1, state.entries)
+        self.log = RaftLog(state.entries, snapshot.index, snapshot.term) if snapshot else RaftLog(state.entries)
+        # The configurations the log holds, after the one it started with or its snapshot holds (as of the
+        # snapshot's last entry, Section 7); the latest is in force (thesis 4.1).
+        if snapshot:
+            self.membership = ConfigurationLog(snapshot.configuration, snapshot.index)
+        else:
+            self.membership = ConfigurationLog(Configuration(tuple(voters)))
+        self.membership.scan(self.log.first_index, state.entries)
         self.configuration = self.membership.current
         # Every other server of the configuration, in its order: whom a candidate and a leader send to (a leader
         # also to a server it is catching up, and to one whose removal is not yet committed).
@@ -143,6 +174,9 @@ class Node:
         self.rejections: set[int] = set()
         # Leaders.
         self.progress: dict[int, Progress] = {}
+        # Each server's matchIndex (the leader's own: its last index), as the quorum rule reads it; kept equal to
+        # ``progress[p].match``.
+        self.match: dict[int, int] = {}
         self.last_ack: dict[int, int] = {}
         self.pending: dict[int, Command] = {}  # log index -> client command waiting for its reply
         self.change: Change | None = None  # the membership change being carried out, until its entry is appended
@@ -153,6 +187,7 @@ class Node:
         self._reported: tuple[str, int, int | None, int, int] | None = None
         self._config_changed = True  # the configuration in force is to be reported (always in the first Output)
         self.out = Output()
+        self._init_snapshots(snapshot)  # sim.raft.snapshot: a restart from a snapshot starts from its state
 
     # ------------------------------------------------------------------ inputs
 
@@ -195,13 +230,15 @@ class Node:
             elif kind is RequestVoteReply and m.prevote and m.granted:
                 pass  # a granted pre-vote carries the term the candidate proposed, not the voter's
             else:
-                self._become_follower(term, m.src if kind is AppendEntries else None)
+                self._become_follower(term, m.src if kind is AppendEntries or kind is InstallSnapshot else None)
         elif term < self.term:
             # Stale sender: answer requests so it learns the current term; drop stale replies.
             if kind is AppendEntries:
                 self._send(AppendEntriesReply(self.term, self.id, m.src, False, m.prev_index, 0))
             elif kind is RequestVote:
                 self._send(RequestVoteReply(self.term, self.id, m.src, False, m.prevote))
+            elif kind is InstallSnapshot:
+                self._send(InstallSnapshotReply(self.term, self.id, m.src, m.last_index, m.offset, 0))
             return self._take()
         if kind is AppendEntries:
             self._on_append_entries(m)
@@ -212,6 +249,11 @@ class Node:
             self._on_request_vote(m)
         elif kind is RequestVoteReply:
             self._on_vote_reply(m)
+        elif kind is InstallSnapshot:
+            self._on_install_snapshot(m)
+        elif kind is InstallSnapshotReply:
+            if self.role == LEADER:
+                self._on_install_reply(m)
         return self._take()
 
     # --------------------------------------------------------------- elections
@@ -314,6 +356,7 @@ class Node:
         if was_leader:
             self.out.timers.append((HEARTBEAT, None))
             self.progress = {}
+            self.match = {}
             self.pending = {}
             self.change = None
             self.awaiting = []
@@ -337,6 +380,7 @@ class Node:
         self.votes = set()
         self.rejections = set()
         self.progress = {}
+        self.match = {}
         self.last_ack = {}
         self._refresh_peers()
         self.pending = {}
@@ -370,26 +414,34 @@ class Node:
             self.leader_id = m.src
             self.last_leader_contact = self.now
             # _reset_election_timer(), inline: this is the protocol's most frequent input.
-            self.out.timers.append((ELECTION, self._timeout_min + int(self.rng.random() * self._timeout_span)))
+            timeout = self._timeout_min + int(self.rng.random() * self._timeout_span)
+            if self._timeout_step != 1:
+                timeout = self._round_timeout(timeout)
+            self.out.timers.append((ELECTION, timeout))
         log = self.log
         prev = m.prev_index
         if prev > log.last_index:
             self._send(AppendEntriesReply(self.term, self.id, m.src, False, prev, 0, log.last_index + 1, 0))
             return
         conflict_term = log.term_at(prev)  # prev <= last_index here
+        entries = m.entries
         if conflict_term != m.prev_term:
-            first = log.first_index_of_term(conflict_term)
-            self._send(AppendEntriesReply(self.term, self.id, m.src, False, prev, 0, first, conflict_term))
-            return
-        self._merge_entries(prev, m.entries)
-        match = prev + len(m.entries)
+            if conflict_term == -1:
+                # prev is inside this server's snapshot (a leader never sends a prev_term it does not know).
+                prev, entries = self._after_snapshot_point(prev, entries)
+            else:
+                first = log.first_index_of_term(conflict_term)
+                self._send(AppendEntriesReply(self.term, self.id, m.src, False, prev, 0, first, conflict_term))
+                return
+        self._merge_entries(prev, entries)
+        match = prev + len(entries)
         if m.commit > self.commit:
             # Bounded by the last entry this message vouches for: entries after it may be stale.
             new_commit = min(m.commit, match)
             if new_commit > self.commit:
                 self.commit = new_commit
                 self._apply_committed()
-        self.out.messages.append(AppendEntriesReply(self.term, self.id, m.src, True, prev, match))
+        self.out.messages.append(AppendEntriesReply(self.term, self.id, m.src, True, m.prev_index, match))
 
     def _merge_entries(self, prev: int, entries: tuple[Entry, ...]) -> None:
         """Append ``entries`` after ``prev``, deleting an existing entry only where it conflicts (Figure 2,
@@ -402,18 +454,16 @@ class Node:
                 log.extend(entries)
                 self._note_configurations(prev + 1, entries)
             return
-        index = prev
-        for k, entry in enumerate(entries):
-            index += 1
-            if index <= log.last_index:
-                if log.term_at(index) == entry.term:
-                    continue
-                self._truncate(index)
-            self._mark_log(index)
-            new = entries[k:] if k else entries
-            log.extend(new)
-            self._note_configurations(index, new)
-            return
+        k = log.matching_prefix(prev, entries)
+        if k == len(entries):
+            return  # every entry already held: a duplicate or a reordered, older AppendEntries
+        index = prev + 1 + k
+        if index <= log.last_index:
+            self._truncate(index)
+        self._mark_log(index)
+        new = entries[k:] if k else entries
+        log.extend(new)
+        self._note_configurations(index, new)
 
     def _on_append_reply(self, m: AppendEntriesReply) -> None:
         pr = self.progress.get(m.src)
@@ -424,6 +474,7 @@ class Node:
             advanced = m.match_index > pr.match
             pr.acknowledge(m.match_index)
             if advanced:
+                self.match[m.src] = pr.match
                 self._maybe_commit()
                 if self.progress.get(m.src) is not pr:
                     return  # the commit removed the follower, or this leader (see _configuration_committed)
@@ -437,8 +488,8 @@ class Node:
         if pr.state is REPLICATE:
             if m.prev_index <= pr.match:
                 return
-        elif m.prev_index != pr.next - 1:
-            return
+        elif pr.state is SNAPSHOT or m.prev_index != pr.next - 1:
+            return  # SNAPSHOT: the InstallSnapshot under way decides where the follower's log resumes
         next_index = m.conflict_index
         if m.conflict_term:
             last_of_term = self.log.last_index_of_term(m.conflict_term)
@@ -457,10 +508,18 @@ class Node:
         log = self.log
         last = log.last_index
         if pr.state is not REPLICATE:
-            if pr.state is SNAPSHOT or (pr.probe_sent and not heartbeat):
-                return  # SNAPSHOT: nothing until the InstallSnapshot is done (sending it is issue 11's)
+            if pr.state is SNAPSHOT:
+                if heartbeat:
+                    self._resend_snapshot(peer)  # no AppendEntries until the InstallSnapshot is done
+                return
+            if pr.probe_sent and not heartbeat:
+                return
             prev = pr.next - 1
-            entries = log.slice(pr.next, min(last + 1, pr.next + self.config.max_batch))
+            try:
+                entries = log.slice(pr.next, min(last + 1, pr.next + self.config.max_batch))
+            except IndexError:  # compacted: the entries the follower needs are in the snapshot only
+                self._start_snapshot(peer, pr)
+                return
             self._send(AppendEntries(self.term, self.id, peer, prev, log.term_at(prev), entries, self.commit))
             pr.probe_sent = True
             return
@@ -482,7 +541,11 @@ class Node:
         while pr.next <= last and len(inflight) < self.config.max_inflight:
             prev = pr.next - 1
             stop = min(last + 1, pr.next + self.config.max_batch)
-            entries = log.slice(pr.next, stop)
+            try:
+                entries = log.slice(pr.next, stop)
+            except IndexError:  # compacted: the entries the follower needs are in the snapshot only
+                self._start_snapshot(peer, pr)
+                return
             messages.append(AppendEntries(self.term, self.id, peer, prev, log.term_at(prev), entries, self.commit))
             inflight.append((stop - 1, self.now))
             pr.next = stop  # optimistic: stream the rest without waiting for replies
@@ -492,11 +555,13 @@ class Node:
             # still in flight, and it carries the commit index only as far as that match (Figure 2's min rule on
             # the follower's side does the rest).
             prev = pr.match
+            if prev < log.snapshot_index:
+                prev = log.snapshot_index  # the match is compacted: probe at the snapshot's index instead
             messages.append(AppendEntries(self.term, self.id, peer, prev, log.term_at(prev), (), self.commit))
 
     def _quorum_match(self) -> int:
         """The highest index stored on a quorum of the configuration (the leader's own log counts in full)."""
-        match = {p: pr.match for p, pr in self.progress.items()}
+        match = self.match
         match[self.id] = self.log.last_index
         return self.configuration.committed_index(match)
 
@@ -511,13 +576,11 @@ class Node:
                 self._advance_change()  # it may have been waiting for this commit
 
     def _apply_committed(self) -> None:
-        log = self.log
         leader = self.role == LEADER
         configured = False
-        while self.last_applied < self.commit:
-            index = self.last_applied + 1
+        start = self.last_applied + 1
+        for index, entry in enumerate(self.log.slice(start, self.commit + 1), start):
             self.last_applied = index
-            entry = log.entry(index)
             command = entry.command
             self.out.applied.append((index, entry))
             if command is None:
@@ -530,6 +593,9 @@ class Node:
                     self._send(ClientReply(self.id, command.client, command.seq, True, result, None, first_index))
         if configured and leader:
             self._configuration_committed()
+        every = self._snapshot_every
+        if every and self.last_applied - self._snapshot_point >= every:
+            self._take_snapshot()  # Section 7: compact the log once enough has been applied since
 
     # ------------------------------------------------------------------ clients
 
@@ -586,16 +652,20 @@ class Node:
             for p in self.peers:
                 if p not in progress:
                     progress[p] = Progress(self.log.last_index + 1)
+                    self.match[p] = 0
                     self.last_ack[p] = self.now
             log = self.log
             for p in [p for p in progress if p not in self.peers]:
                 # A last AppendEntries, with what the server may still lack and the commit index: a removed server
                 # learns that its removal is committed, and stays out of elections.
                 prev = progress[p].match
-                entries = log.slice(prev + 1, prev + 1 + self.config.max_batch)
-                self._send(AppendEntries(self.term, self.id, p, prev, log.term_at(prev), entries, self.commit))
+                if prev >= log.snapshot_index:  # else what it lacks is compacted: it will not hear of it
+                    entries = log.slice(prev + 1, prev + 1 + self.config.max_batch)
+                    self._send(AppendEntries(self.term, self.id, p, prev, log.term_at(prev), entries, self.commit))
                 del progress[p]
+                del self.match[p]
                 del self.last_ack[p]
+                self._transfers.pop(p, None)  # an InstallSnapshot on its way to it is dropped
 
     def _on_membership_change(self, m: MembershipChange) -> None:
         """An operator's AddServer or RemoveServer (thesis Figure 4.1), answered once the configuration that makes
@@ -659,6 +729,30 @@ class Node:
         """Whether the configuration in force is not yet committed: a change is in progress (thesis 4.1)."""
         return self.membership.index > self.commit
 
+    def _snapshot_configuration(self, index: int) -> Configuration:
+        """The configuration a snapshot through ``index`` holds: the latest at or before it (Section 7), not the
+        one in force, which may be later and uncommitted."""
+        return self.membership.committed(index)[1]
+
+    def _hand_over_snapshot(self, out: Output) -> None:
+        installed = self._new_snapshot_installed
+        super()._hand_over_snapshot(out)
+        if not installed:  # a snapshot taken: the log now starts after it, and so do its configurations
+            snapshot = self.snapshot
+            assert snapshot is not None
+            index, config = self.membership.committed(snapshot.index)  # the entry it holds, index unchanged
+            self.membership.rebase(snapshot.index, config, index)
+
+    def _adopt_configuration(self, configuration: Configuration) -> None:
+        """An installed snapshot: its configuration is the base of the log that follows it (Figure 13, step 8),
+        and the configurations of entries the installation discarded are gone."""
+        log = self.log
+        before = (self.membership.index, self.configuration)
+        self.membership.rebase(log.snapshot_index, configuration)
+        self.membership.truncated(log.last_index + 1)
+        if (self.membership.index, self.membership.current) != before:
+            self._configuration_changed()
+
     def _may_change_configuration(self) -> bool:
         """Whether a leader may append a configuration entry now: its configuration in force is committed (one
         change at a time) and so is an entry of its own term (the 2015 fix: see ``membership``)."""
@@ -703,7 +797,16 @@ class Node:
 
     def _reset_election_timer(self) -> None:
         # Uniform in [min, max]; random() rather than randint() because this runs on every AppendEntries.
-        self.out.timers.append((ELECTION, self._timeout_min + int(self.rng.random() * self._timeout_span)))
+        timeout = self._timeout_min + int(self.rng.random() * self._timeout_span)
+        if self._timeout_step != 1:
+            timeout = self._round_timeout(timeout)
+        self.out.timers.append((ELECTION, timeout))
+
+    def _round_timeout(self, timeout: int) -> int:
+        """To the nearest multiple of the step, halves up (C's lround), within [min, max]."""
+        step = self._timeout_step
+        rounded = (timeout + step // 2) // step * step
+        return min(max(rounded, self.config.election_timeout_min), self.config.election_timeout_max)
 
     def _send(self, m: Message) -> None:
         self.out.messages.append(m)
@@ -713,7 +816,7 @@ class Node:
         soft = (self.role, self.term, self.leader_id, self.commit, self.last_applied)
         if soft != self._reported:
             self._reported = soft
-            out.soft_state = SoftState._make(soft)
+            out.soft_state = _soft_state(SoftState, soft)
         if self._config_changed:
             self._config_changed = False
             out.configuration = (self.membership.index, self.configuration)
@@ -724,8 +827,15 @@ class Node:
             out.log_from = self._log_from
             out.log_entries = self.log.slice(self._log_from, self.log.last_index + 1)
             self._log_from = None
+        if self._new_snapshot is not None:
+            self._hand_over_snapshot(out)
         self.out = Output()
         return out
 
+    def query(self, what: str) -> str | None:
+        """The contract's ``query`` input: ``"digest"``, a digest of the state machine (data and sessions), equal
+        for two servers exactly when their state machines are. Changes nothing."""
+        return self.kv.digest() if what == "digest" else None
+
     def persistent_state(self) -> PersistentState:
-        return PersistentState(self.term, self.voted_for, tuple(self.log.entries()))
+        return PersistentState(self.term, self.voted_for, tuple(self.log.entries()), self.snapshot)

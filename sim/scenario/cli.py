@@ -15,11 +15,12 @@ from typing import IO, TYPE_CHECKING, Any
 
 from sim.check.history import write_edn
 from sim.errors import UsageError
+from sim.nodes import flags as node_flags
 from sim.outputs import output_dir, output_file
 from sim.rng import check_seed
 from sim.scenario.emit import to_toml
-from sim.scenario.library import DEFAULT_SCENARIO, default_scenario
-from sim.scenario.model import Scenario
+from sim.scenario.library import DEFAULT_SCENARIO, default_scenario, in_library, library_dir, scenario_files
+from sim.scenario.model import Scenario, actions_of
 from sim.scenario.parse import load
 from sim.scenario.run import ScenarioResult, expectation_text, run_scenario
 from sim.units import format_ms
@@ -39,10 +40,22 @@ def register(subparsers: Any) -> None:
             "invariant or expectation fails, 2 for bad input."
         ),
     )
-    p.add_argument("files", nargs="*", metavar="FILE", help="scenario files (.toml)")
+    p.add_argument(
+        "files",
+        nargs="*",
+        metavar="FILE",
+        help="scenario files (.toml) or folders (every .toml in them, subfolders included); a relative path that "
+        "is not here but in the bundled library (see --list) runs the library's",
+    )
+    p.add_argument("--list", action="store_true", help="list the bundled scenario library and exit")
     p.add_argument("--seed", help="use this seed instead of each file's own (0 to 2**63-1)")
     p.add_argument("--trace", metavar="OUT.jsonl", help="write the trace as JSON Lines (one file per scenario)")
     p.add_argument("--plot", metavar="OUT.png", help="draw a timeline of the run (one file per scenario)")
+    p.add_argument(
+        "--html",
+        metavar="OUT.html",
+        help="write the interactive timeline: one self-contained HTML file to open in a browser (one per scenario)",
+    )
     p.add_argument(
         "--history",
         metavar="OUT.edn",
@@ -55,12 +68,14 @@ def register(subparsers: Any) -> None:
         "history.edn, timeline.png and summary.txt (a folder per scenario when several)",
     )
     p.add_argument("--quiet", action="store_true", help="print one line per scenario")
+    node_flags.add_flags(p)
     p.set_defaults(func=run_command)
 
 
 TRACE_SUFFIXES = (".jsonl",)
 HISTORY_SUFFIXES = (".edn",)
 PLOT_SUFFIXES = (".png", ".svg")
+HTML_SUFFIXES = (".html",)
 
 
 @dataclass(frozen=True)
@@ -71,6 +86,7 @@ class _Outputs:
     plot: Path | None = None
     history: Path | None = None
     folder: Path | None = None  # --out: the scenario as run, trace, plot and summary together
+    html: Path | None = None
 
 
 def _derived(base: str, source: str, several: bool) -> str:
@@ -100,19 +116,61 @@ def _plan_outputs(args: argparse.Namespace, scenarios: list[Scenario]) -> list[_
             # Two files with the same name in different folders get their folders told apart by position.
             name = stem if stems.count(stem) == 1 else f"{stem}-{stems[: len(plans)].count(stem) + 1}"
             folder = output_dir("--out", str(out_dir / name), create=False) if several else out_dir
-        plans.append(_Outputs(trace, plot, history, folder))
+        html = output_file("--html", _derived(args.html, s.source, several), HTML_SUFFIXES) if args.html else None
+        plans.append(_Outputs(trace, plot, history, folder, html))
     return plans
+
+
+def _scenario_paths(names: list[str]) -> list[str]:
+    """The files named on the command line: a folder stands for every scenario file in it; a relative path that
+    does not exist here but does in the bundled library is the library's."""
+    paths: list[str] = []
+    for name in names:
+        path = Path(name)
+        if not path.exists() and (bundled := in_library(name)) is not None:
+            path = bundled
+        if path.is_dir():
+            found = scenario_files(path)
+            if not found:
+                raise UsageError(f"{name}: expected a scenario file or a folder of them (.toml), got a folder of none")
+            paths.extend(str(path / f.relative_to(path)) for f in found)
+        else:
+            paths.append(str(path))
+    return paths
+
+
+def list_library() -> int:
+    """``raftsim run --list``: every bundled scenario file, its path in the library and its name."""
+    folder = library_dir()
+    files = scenario_files(folder)
+    print(f"scenario library: {folder} ({len(files)} files; `raftsim run PATH` runs one, or every file in a folder)")
+    rows = [(str(f.relative_to(folder)), load(f).name) for f in files]
+    width = max(len(r[0]) for r in rows)
+    for rel, name in rows:
+        print(f"  {rel.ljust(width)}  {name}")
+    return 0
 
 
 def run_command(args: argparse.Namespace) -> int:
     seed = None if args.seed is None else check_seed("--seed", args.seed)
-    files = list(args.files)
+    if args.list:
+        return list_library()
+    files = _scenario_paths(args.files)
     if not files:
         default = default_scenario()
         files = [str(default.relative_to(Path.cwd())) if default.is_relative_to(Path.cwd()) else str(default)]
     # Every file and output path is validated before anything runs, so a typo in the fifth file (or a plot file
     # name nothing can write) does not waste four runs.
+    spec, command = node_flags.chosen(args)
     scenarios = [load(f) for f in files]
+    if spec or command:
+        # Every scenario runs the implementation named on the command line, refused if it cannot do what one asks.
+        flag = f"--node {spec}" if spec else f"--node-cmd {command!r}"
+        chosen = node_flags.overrides(spec, command)
+        scenarios = [replace(s, cluster=replace(s.cluster, **chosen)) for s in scenarios]
+        for s in scenarios:
+            kinds = tuple(e.kind for e in s.expectations)
+            node_flags.refuse_unsupported(s.cluster, f"{s.source} (with {flag})", kinds, actions_of(s))
     plans = _plan_outputs(args, scenarios)
     several = len(scenarios) > 1
     failed = 0
@@ -122,7 +180,7 @@ def run_command(args: argparse.Namespace) -> int:
             plan.folder.mkdir(exist_ok=True)
         trace_path = plan.trace or (plan.folder / "trace.jsonl" if plan.folder else None)
         try:
-            with _trace_file(trace_path, bool(plan.plot)) as (trace_out, streamed):
+            with _trace_file(trace_path, bool(plan.plot or plan.html)) as (trace_out, streamed):
                 result = run_scenario(s, seed=seed, trace=False, trace_out=trace_out, progress=progress)
                 if trace_out is not None:
                     trace_out.flush()
@@ -134,6 +192,8 @@ def run_command(args: argparse.Namespace) -> int:
         if several or args.quiet:
             print(result.line())
             if not result.passed and not args.quiet:
+                if result.steps is not None and not result.steps[0]:
+                    print(f"    FAIL steps: {result.steps[1]}")
                 for e, passed, why in result.expectations:
                     if not passed:
                         print(f"    FAIL {expectation_text(e)}: {why}")
@@ -165,6 +225,10 @@ def _write_outputs(result: ScenarioResult, plan: _Outputs, trace: Path | None) -
         assert trace is not None
         _plot(result, trace, plan.plot)
         written.append(plan.plot)
+    if plan.html:
+        assert trace is not None
+        _html(result, trace, plan.html)
+        written.append(plan.html)
     if plan.history:
         write_edn(operations(result.sim.history), plan.history)
         written.append(plan.history)
@@ -192,8 +256,8 @@ def _write_outputs(result: ScenarioResult, plan: _Outputs, trace: Path | None) -
 @contextmanager
 def _trace_file(path: Path | None, for_plot: bool) -> Iterator[tuple[IO[str] | None, Path | None]]:
     """The open file a run streams its trace to, and its path: ``path`` (``--trace``), or with only ``--plot``
-    a temporary file (the plot reads the trace back; nothing keeps a long run's trace in memory); none if
-    neither was asked for."""
+    (or ``--html``) a temporary file (the plot reads the trace back; nothing keeps a long run's trace in memory);
+    none if neither was asked for."""
     with ExitStack() as stack:
         if path is None:
             if not for_plot:
@@ -213,6 +277,12 @@ def _plot(result: ScenarioResult, trace: Path, out: Path) -> None:
     # The run ends at its duration, or at the violation that stopped it.
     title = f"{result.scenario.name} (seed {result.seed})"
     plot_timeline(read_trace(trace), out, title=title, run_end_us=result.sim.now)
+
+
+def _html(result: ScenarioResult, trace: Path, out: Path) -> None:
+    from sim.viz.html import write_html
+
+    write_html(trace, out, title=f"{result.scenario.name} (seed {result.seed})", run_end_us=result.sim.now)
 
 
 class _Progress:

@@ -6,10 +6,10 @@ import json
 import math
 from typing import Any
 
-from sim.scenario.model import Expectation, Scenario
+from sim.scenario.actions import delay_table, write_kinds, write_occurrence
+from sim.scenario.model import Expectation, Scenario, Step
 from sim.units import format_time
-from sim.world.faults import Fault, Target
-from sim.world.network import Delay, Exponential, Fixed, Mixture, Uniform
+from sim.world.faults import Fault
 
 
 def _toml_value(value: Any) -> str:
@@ -30,51 +30,32 @@ def _toml_value(value: Any) -> str:
     raise TypeError(f"cannot write {type(value).__name__} to TOML")
 
 
-def _delay_table(d: Delay) -> dict[str, Any]:
-    if isinstance(d, Fixed):
-        return {"dist": "fixed", "value": format_time(d.value)}
-    if isinstance(d, Uniform):
-        return {"dist": "uniform", "min": format_time(d.low), "max": format_time(d.high)}
-    if isinstance(d, Exponential):
-        return {"dist": "exponential", "mean": format_time(d.mean), "min": format_time(d.minimum)}
-    if isinstance(d, Mixture):
-        return {
-            "dist": "mixture",
-            "share": float(d.share),
-            "long": _delay_table(d.long),
-            "short": _delay_table(d.short),
-        }
-    return {
-        "dist": "lognormal",
-        "median": format_time(d.median),
-        "sigma": float(d.sigma),
-        "min": format_time(d.minimum),
-    }
-
-
-def _target_value(node: Target) -> Any:
-    return list(node) if isinstance(node, tuple) else node
-
-
 def _fault_table(f: Fault) -> dict[str, Any]:
-    t: dict[str, Any] = {"at": format_time(f.at), "do": f.do}
-    if f.do in ("crash", "restart", "isolate", "add_server", "remove_server"):
-        t["node"] = _target_value(f.node)
-    elif f.do == "drift":
-        t["node"] = _target_value(f.node)
-        t["rate"] = float(f.value if f.value is not None else 1.0)
-    elif f.do == "partition":
-        t["groups"] = [list(g) for g in f.groups]
-    elif f.do in ("cut", "repair"):
-        t["from"], t["to"] = f.src, f.dst
-    elif f.do in ("drop", "duplicate"):
-        t["value"] = float(f.value or 0.0)
-    elif f.do == "delay":
-        assert f.delay is not None
-        t["delay"] = _delay_table(f.delay)
-        if f.src is not None and f.dst is not None:
-            t["from"], t["to"] = f.src, f.dst
-    return t
+    return {"at": format_time(f.at), **write_occurrence(f)}
+
+
+def _step_tables(step: Step, header: str) -> list[str]:
+    """A step as its ``[[header]]`` table and, for a repetition, its steps' tables after it."""
+    t: dict[str, Any]
+    if step.action is not None:
+        t = write_occurrence(step.action)
+    elif step.wait is not None:
+        t = {"wait": format_time(step.wait)}
+    elif step.until is not None:
+        assert step.within is not None
+        t = {"until": step.until.text, "within": format_time(step.within)}
+    elif step.check is not None:
+        t = {"check": step.check.text}
+    elif step.repeat is not None:
+        t = {"repeat": step.repeat}
+    else:
+        t = {}
+    if step.bind is not None:
+        t["as"] = step.bind
+    out = ["", f"[[{header}]]"] + [f"{k} = {_toml_value(v)}" for k, v in t.items()]
+    for inner in step.steps:
+        out += _step_tables(inner, f"{header}.steps")
+    return out
 
 
 def _expectation_table(e: Expectation) -> dict[str, Any]:
@@ -90,7 +71,26 @@ def _expectation_table(e: Expectation) -> dict[str, Any]:
         return t
     if e.kind in ("no_leader", "no_commit"):
         assert e.start is not None and e.end is not None
-        return {e.kind: [format_time(e.start), format_time(e.end)]}
+        t = {e.kind: [format_time(e.start), format_time(e.end)]}
+        if e.among is not None:
+            t["among"] = e.among
+        return t
+    if e.kind in ("committed_at_least", "is_leader", "not_leader"):
+        t = {e.kind: e.value}
+        if e.servers is not None:
+            t["on"] = e.servers
+        if e.start is not None:
+            t["at"] = format_time(e.start)
+        return t
+    if e.kind in ("max_messages", "min_messages"):
+        t = {e.kind: e.value}
+        if e.kinds:
+            t["kind"] = write_kinds(e.kinds)
+        first = format_time(e.start) if e.start is not None else f"@{e.start_name}" if e.start_name else None
+        last = format_time(e.end) if e.end is not None else f"@{e.end_name}" if e.end_name else None
+        if first is not None or last is not None:
+            t["during"] = [first, last]
+        return t
     if e.kind == "latency_p99_below":
         return {e.kind: format_time(int(e.value))}  # type: ignore[call-overload]
     return {e.kind: e.value}
@@ -98,13 +98,14 @@ def _expectation_table(e: Expectation) -> dict[str, Any]:
 
 def to_toml(s: Scenario) -> str:
     """The scenario as a TOML file that ``loads`` reads back to an equal Scenario. Every key is written out, with
-    times as ``"123ms"`` strings (``"123456us"`` when not whole milliseconds)."""
+    times as ``"123ms"`` strings (``"123456us"`` when not whole milliseconds); ``duration`` is left out when the
+    scenario ends with its steps."""
     c, raft, n, w = s.cluster, s.cluster.raft, s.network, s.workload
     out = [
         f"name = {_toml_value(s.name)}",
         f"description = {_toml_value(s.description)}",
         f"seed = {s.seed}",
-        f'duration = "{format_time(s.duration)}"',
+        *([] if s.ends_with_steps else [f'duration = "{format_time(s.duration)}"']),
         "",
         "[cluster]",
         f"nodes = {c.nodes}",
@@ -117,14 +118,20 @@ def to_toml(s: Scenario) -> str:
         f"max_inflight = {raft.max_inflight}",
         f"early_vote_requests = {_toml_value(raft.early_vote_requests)}",
     ]
+    if raft.snapshot_every:
+        out += [f"snapshot_every = {raft.snapshot_every}", f"snapshot_chunk = {raft.snapshot_chunk}"]
     if c.bug:
         out.append(f"bug = {_toml_value(c.bug)}")
+    if c.implementation:
+        out.append(f"implementation = {_toml_value(c.implementation)}")
+    if c.implementation_cmd:
+        out.append(f"implementation_cmd = {_toml_value(c.implementation_cmd)}")
     if c.max_events_per_ms:
         out.append(f"max_events_per_ms = {c.max_events_per_ms}")
     out += [
         "",
         "[network]",
-        f"delay = {_toml_value(_delay_table(n.delay))}",
+        f"delay = {_toml_value(delay_table(n.delay))}",
         f"drop = {_toml_value(float(n.drop))}",
         f"duplicate = {_toml_value(float(n.duplicate))}",
         f"fifo = {_toml_value(n.fifo)}",
@@ -142,12 +149,16 @@ def to_toml(s: Scenario) -> str:
         out.append(f'stop = "{format_time(w.stop)}"')
     if w.give_up is not None:
         out.append(f'give_up = "{format_time(w.give_up)}"')
+    if w.beside:
+        out.append(f"beside = {_toml_value(list(w.beside))}")
     if w.weights is None:
         out.append(f"ops = {_toml_value(list(w.ops))}")
     else:
         out.append(f"ops = {_toml_value(dict(zip(w.ops, map(float, w.weights), strict=True)))}")
     for f in s.faults:
         out += ["", "[[events]]"] + [f"{k} = {_toml_value(v)}" for k, v in _fault_table(f).items()]
+    for step in s.steps:
+        out += _step_tables(step, "steps")
     for e in s.expectations:
         out += ["", "[[expect]]"] + [f"{k} = {_toml_value(v)}" for k, v in _expectation_table(e).items()]
     return "\n".join(out) + "\n"

@@ -24,3 +24,18 @@ def library_dir() -> Path:
 
 def default_scenario() -> Path:
     return library_dir() / DEFAULT_SCENARIO
+
+
+def scenario_files(folder: Path) -> list[Path]:
+    """Every scenario file under ``folder``, subfolders included (the library keeps ported test suites in
+    folders of their own), in path order."""
+    return sorted(folder.rglob("*.toml"), key=lambda p: p.relative_to(folder).parts)
+
+
+def in_library(name: str) -> Path | None:
+    """``name`` (a relative path such as ``mit-6.5840/`` or ``etcd/vote.toml``) inside the bundled library, if it
+    is there: how a file that ships with the package is run from any folder."""
+    if Path(name).is_absolute():
+        return None
+    path = library_dir() / name
+    return path if path.exists() else None

@@ -9,6 +9,9 @@ from typing import TYPE_CHECKING
 from sim.check.safety import Violation
 from sim.scenario.model import Expectation, Scenario
 from sim.units import format_ms
+from sim.world.conditions import State, kinds_of
+from sim.world.faults import Fault
+from sim.world.names import Names
 
 if TYPE_CHECKING:
     from sim.world.cluster import Simulation
@@ -19,6 +22,7 @@ class _Monitor:
     (passed, why) once the run has ended (``stopped`` is the violation that ended it early, if any)."""
 
     active = False
+    names: Names | None = None  # what the run's events and steps bind (``monitor_for`` sets it)
 
     def __init__(self, e: Expectation, s: Scenario) -> None:
         self.e = e
@@ -29,6 +33,15 @@ class _Monitor:
 
     def finish(self, sim: Simulation, stopped: Violation | None) -> tuple[bool, str]:
         raise NotImplementedError
+
+
+def _latest(f: Fault) -> int:
+    """The latest time a fault may fire: with a guard, its last repetition (every gap the longest) and its undo."""
+    g = f.guard
+    if g is None:
+        return f.at
+    last = f.at + (g.count - 1) * (g.every[1] if g.every else 0)
+    return last + max((then.at for then in g.then), default=0)
 
 
 def _at_or_after(sim: Simulation, t: int) -> bool:
@@ -49,7 +62,7 @@ class _LeaderWithin(_Monitor):
 
     def __init__(self, e: Expectation, s: Scenario) -> None:
         super().__init__(e, s)
-        last = s.faults[-1].at if s.faults else 0
+        last = max((_latest(f) for f in s.faults), default=0)
         self.ref = e.start if e.start is not None else last
         self.deadline = self.ref + int(e.value)  # type: ignore[call-overload]
         self.stable = s.cluster.raft.election_timeout_max
@@ -64,11 +77,18 @@ class _LeaderWithin(_Monitor):
         if cand is not None and now >= cand[2] + self.stable:
             self._pass(cand)
             return
+        if cand is None and now > self.deadline:
+            # The state before this event, without a leader, held through the deadline: whatever this event
+            # brings comes too late (even when no other event happened in between).
+            self._fail(sim)
+            return
         found = sim.established_leader()
         if found is None:
             self.candidate = None
         elif cand is None or (cand[0], cand[1]) != found:
             self.candidate = (found[0], found[1], max(now, self.ref))
+            if now > self.deadline:
+                self.candidate = None  # another leader took over after the window: too late as well
         if self.candidate is None and now > self.deadline:
             self._fail(sim)
 
@@ -150,7 +170,8 @@ class _LogsConverge(_Monitor):
                 f"at {format_ms(self.t)} node(s) {', '.join(map(str, behind))} had not committed index {base} "
                 f"(committed somewhere by {format_ms(self.base_time)}); commit indexes {commits}{note}"
             )
-        terms = {s.term_at(base) for s in live.values()} if base else {0}
+        # A server whose snapshot covers the base holds the committed log there (SnapshotIntegrity says so).
+        terms = {s.term_at(base) for s in live.values() if s.snapshot_index <= base} if base else {0}
         if len(terms) > 1:
             return False, f"at {format_ms(self.t)} the live logs differ at index {base}{note}"
         return True, (
@@ -187,6 +208,9 @@ class _Interval(_Monitor):
             return
         if self.e.kind == "no_leader":
             leaders = sim.leaders()
+            if self.e.among == "connected":
+                off = sim.network.disconnected()
+                leaders = [n for n in leaders if n not in off]
             if leaders:
                 term = sim.servers[leaders[0]].state.term
                 self.broken = f"node {leaders[0]} was leader (term {term}) at {format_ms(max(now, self.start))}"
@@ -208,8 +232,128 @@ class _Interval(_Monitor):
         if not self.done and (stopped is not None or sim.now < self.end):
             return False, _not_reached(sim, self.end, stopped)
         if self.e.kind == "no_leader":
-            return True, f"no server was leader during {span}"
+            among = "connected server" if self.e.among == "connected" else "server"
+            return True, f"no {among} was leader during {span}"
         return True, f"the commit index stayed at {self.base if self.base is not None else sim.committed} during {span}"
+
+
+class _Messages(_Monitor):
+    """max_messages / min_messages: the messages of some kinds sent between two moments, each a time (the counts
+    are read when the run gets there) or a name's moment (the counts it keeps), by default the run's start and
+    end."""
+
+    active = True
+
+    def __init__(self, e: Expectation, s: Scenario) -> None:
+        super().__init__(e, s)
+        self.kinds = [k for kind in (e.kinds or ("all",)) for k in kinds_of(kind)]
+        self.first: dict[str, int] | None = {} if e.start is None and e.start_name is None else None
+        self.last: dict[str, int] | None = None
+
+    def event(self, sim: Simulation) -> None:
+        e = self.e
+        if self.first is None and e.start is not None and _at_or_after(sim, e.start):
+            self.first = sim.network.sent()
+        if self.last is None and e.end is not None and _at_or_after(sim, e.end):
+            self.last = sim.network.sent()
+        if (e.start is None or self.first is not None) and (e.end is None or self.last is not None):
+            self.active = False
+
+    def _counts(self, sim: Simulation, t: int | None, name: str | None, read: dict[str, int] | None) -> dict[str, int]:
+        if name is not None:
+            state = self.names.state(name) if self.names is not None else None
+            if state is None:
+                raise _NotJudged(f"@{name} was never bound (its event or step did not happen)")
+            return state.messages
+        if read is None:
+            if t is None:
+                return sim.network.sent()  # to the end of the run
+            raise _NotJudged(f"the run stopped at {format_ms(sim.now)}, before {format_ms(t)}")
+        return read
+
+    def finish(self, sim: Simulation, stopped: Violation | None) -> tuple[bool, str]:
+        e = self.e
+        try:
+            first = self._counts(sim, e.start, e.start_name, self.first if e.start is not None else {})
+            last = self._counts(sim, e.end, e.end_name, self.last)
+        except _NotJudged as why:
+            return False, f"not judged: {why}"
+        n = sum(last.get(k, 0) - first.get(k, 0) for k in self.kinds)
+        what = ", ".join(e.kinds) if e.kinds else "all"
+        ok = n <= e.value if e.kind == "max_messages" else n >= e.value  # type: ignore[operator]
+        need = "<=" if e.kind == "max_messages" else ">="
+        return ok, f"{n} messages ({what}) sent {self._span(sim)}, need {need} {e.value}"
+
+    def _span(self, sim: Simulation) -> str:
+        e = self.e
+
+        def at(t: int | None, name: str | None, default: str) -> str:
+            if name is not None:
+                when = self.names.time(name) if self.names is not None else None
+                return f"@{name}" + (f" ({format_ms(when)})" if when is not None else "")
+            return format_ms(t) if t is not None else default
+
+        if e.start is None and e.start_name is None and e.end is None and e.end_name is None:
+            return f"in the whole run ({format_ms(sim.now)})"
+        return f"between {at(e.start, e.start_name, 'the start')} and {at(e.end, e.end_name, 'the end')}"
+
+
+class _NotJudged(Exception):
+    pass
+
+
+class _Moment(_Monitor):
+    """committed_at_least (with ``on`` or ``at``), is_leader, not_leader: the state at a time (``start``), or at
+    the end of the run."""
+
+    def __init__(self, e: Expectation, s: Scenario) -> None:
+        super().__init__(e, s)
+        self.active = e.start is not None
+        self.result: tuple[bool, str] | None = None
+
+    def event(self, sim: Simulation) -> None:
+        assert self.e.start is not None
+        if _at_or_after(sim, self.e.start):
+            self.result = self.judge(sim, f"at {format_ms(self.e.start)}")
+            self.active = False
+
+    def finish(self, sim: Simulation, stopped: Violation | None) -> tuple[bool, str]:
+        if self.e.start is None:
+            note = f" (the run stopped at {format_ms(sim.now)})" if stopped else ""
+            return self.judge(sim, f"at the end{note}")
+        if self.result is None:
+            return False, _not_reached(sim, self.e.start, stopped)
+        return self.result
+
+    def judge(self, sim: Simulation, when: str) -> tuple[bool, str]:
+        e = self.e
+        state = State.of(sim)
+        if e.kind == "committed_at_least":
+            index = int(e.value)  # type: ignore[call-overload]
+            if e.servers is None:
+                return sim.committed >= index, f"commit index {sim.committed} {when}, need >= {index}"
+            commits = state.commits()
+            have = sorted(i for i, c in commits.items() if c >= index)
+            shown = ", ".join(f"{i}:{c}" for i, c in commits.items())
+            return (
+                len(have) >= e.servers,
+                f"{len(have)} live server(s) had committed index {index} {when}, need >= {e.servers} "
+                f"(commit indexes {shown})",
+            )
+        node = e.value
+        if isinstance(node, str):
+            bound = self.names.nodes(node[1:]) if self.names is not None else None
+            if not bound or len(bound) != 1:
+                what = "not bound" if bound is None else f"bound to {len(bound)} servers"
+                return False, f"{node} is {what} {when}; it must name one server"
+            node = bound[0]
+        n = int(node)  # type: ignore[call-overload]
+        leads = state.leads(n)
+        role = state.role[n] or "crashed"
+        name = f"{e.value} (node {n})" if isinstance(e.value, str) else f"node {n}"
+        ok = leads if e.kind == "is_leader" else not leads
+        term = f", term {state.term[n]}" if state.alive[n] else ""
+        return ok, f"{name} was {role} {when}{term}"
 
 
 class _AtEnd(_Monitor):
@@ -224,6 +368,9 @@ class _AtEnd(_Monitor):
         if kind == "acked_at_least":
             n = sim.acked()
             return n >= value, f"{n} client commands acknowledged, need >= {value}{note}"  # type: ignore[operator]
+        if kind == "snapshots_installed_at_least":
+            n = sim.snapshots_installed
+            return n >= value, f"{n} snapshot(s) installed from a leader, need >= {value}{note}"  # type: ignore[operator]
         if kind in ("min_elections", "max_elections"):
             n = len(sim.elections)
             ok = n >= value if kind == "min_elections" else n <= value  # type: ignore[operator]
@@ -270,7 +417,19 @@ class _AtEnd(_Monitor):
         return False, f"expected {value}, but {stopped.property} was violated at {format_ms(stopped.time)}"
 
 
-def monitor_for(e: Expectation, s: Scenario) -> _Monitor:
+def monitor_for(e: Expectation, s: Scenario, names: Names | None = None) -> _Monitor:
+    m = _monitor_for(e, s)
+    m.names = names
+    return m
+
+
+def _monitor_for(e: Expectation, s: Scenario) -> _Monitor:
+    if e.kind in ("max_messages", "min_messages"):
+        return _Messages(e, s)
+    if e.kind in ("is_leader", "not_leader") or (
+        e.kind == "committed_at_least" and (e.start is not None or e.servers is not None)
+    ):
+        return _Moment(e, s)
     if e.kind == "leader_within":
         return _LeaderWithin(e, s)
     if e.kind == "logs_converge_by":

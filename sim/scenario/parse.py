@@ -16,12 +16,8 @@ unit: ``"500us"``, ``"150ms"``, ``"2.5s"``, ``"1min"``, ``"1h"``.
 
 from __future__ import annotations
 
-import difflib
-import json
-import math
 import re
 import tomllib
-from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +25,15 @@ from sim.check.properties import EXPECTABLE
 from sim.raft.kv import OPS
 from sim.raft.node import RaftConfig
 from sim.rng import SEED_RULE, is_seed
+from sim.scenario.actions import (
+    ACTIONS,
+    read_action,
+    read_bound_name,
+    read_condition,
+    read_kinds,
+    read_name,
+    read_occurrence,
+)
 from sim.scenario.model import (
     EXPECTATION_KINDS,
     EXPECTATION_MODIFIERS,
@@ -37,323 +42,81 @@ from sim.scenario.model import (
     Expectation,
     Scenario,
     ScenarioError,
+    Step,
+    actions_of,
 )
-from sim.units import TIME_RE, UNITS, format_ms, format_time
+from sim.scenario.steps import longest
+from sim.scenario.values import Reader
+from sim.units import format_ms, format_time
 from sim.world.config import ClusterConfig, NetworkConfig, WorkloadConfig
-from sim.world.faults import ACTIONS, TARGET_WORDS, Fault, Target
-from sim.world.network import Delay, Exponential, Fixed, LogNormal, Mixture, Uniform
+from sim.world.faults import Fault
+from sim.world.network import Delay
 
-# ====================================================================================== TOML locations
-
-
-def _key_lines(text: str) -> dict[str, int]:
-    """Map key paths (``cluster.nodes``, ``events[2].at``, ``events[2]``) to the line that defines them.
-
-    tomllib gives no positions for valid documents, so this scans the text: table headers, array-of-tables
-    headers (counted, 1-based) and ``key =`` lines, skipping the insides of multi-line arrays, inline tables and
-    multi-line strings. Keys inside an inline table map to their parent key's line (the lookup falls back to the
-    longest known prefix)."""
-    lines: dict[str, int] = {}
-    counts: dict[str, int] = {}
-    table = ""
-    depth = 0
-    in_multiline: str | None = None
-    key_re = re.compile(r"""^((?:[A-Za-z0-9_-]+|"[^"]*"|'[^']*')(?:\s*\.\s*(?:[A-Za-z0-9_-]+|"[^"]*"|'[^']*'))*)\s*=""")
-    for number, raw in enumerate(text.splitlines(), start=1):
-        line = raw.strip()
-        if in_multiline is not None:
-            if line.count(in_multiline) % 2 == 1:
-                in_multiline = None
-            continue
-        if depth > 0:
-            depth += _bracket_balance(line)
-            continue
-        if not line or line.startswith("#"):
-            continue
-        if line.startswith("[["):
-            name = _dotted(line[2 : line.find("]]")])
-            counts[name] = counts.get(name, 0) + 1
-            table = f"{name}[{counts[name]}]"
-            lines.setdefault(table, number)
-            lines.setdefault(name, number)
-            continue
-        if line.startswith("["):
-            table = _dotted(line[1 : line.find("]")])
-            lines.setdefault(table, number)
-            continue
-        match = key_re.match(line)
-        if not match:
-            continue
-        key = _dotted(match.group(1))
-        path = f"{table}.{key}" if table else key
-        lines.setdefault(path, number)
-        rest = line[match.end() :]
-        for quote in ('"""', "'''"):
-            if rest.count(quote) % 2 == 1:
-                in_multiline = quote
-        if in_multiline is None:
-            depth = max(0, _bracket_balance(rest))
-    return lines
+# The keys any event may have, whatever its action (besides those of ``OCCURRENCE_KEYS``).
+EVENT_KEYS = ("at", "every", "count")
+# What a step is: each step has exactly one of these (or only an ``as``).
+STEP_FORMS = ("do", "wait", "until", "check", "repeat")
 
 
-def _dotted(key: str) -> str:
-    parts = [p.strip().strip("\"'") for p in re.split(r"\.(?=(?:[^\"']*[\"'][^\"']*[\"'])*[^\"']*$)", key)]
-    return ".".join(parts)
-
-
-def _bracket_balance(s: str) -> int:
-    """Open minus closed brackets and braces outside strings and comments."""
-    balance = 0
-    quote: str | None = None
-    escaped = False
-    for ch in s:
-        if quote:
-            if escaped:
-                escaped = False
-            elif ch == "\\" and quote == '"':
-                escaped = True
-            elif ch == quote:
-                quote = None
-            continue
-        if ch in "\"'":
-            quote = ch
-        elif ch == "#":
-            break
-        elif ch in "[{":
-            balance += 1
-        elif ch in "]}":
-            balance -= 1
-    return balance
-
-
-# ============================================================================================ parsing
-
-
-def _show(value: Any) -> str:
-    """A value as it would look in TOML, shortened to stay on one line."""
-    if isinstance(value, bool):
-        text = "true" if value else "false"
-    elif isinstance(value, str):
-        text = json.dumps(value, ensure_ascii=False)
-    elif isinstance(value, dict):
-        text = "a table {" + ", ".join(f"{k} = {_show(v)}" for k, v in value.items()) + "}"
-    elif isinstance(value, list):
-        text = "[" + ", ".join(_show(v) for v in value) + "]"
-    else:
-        text = repr(value)
-    text = text.replace("\n", " ")
-    return text if len(text) <= 60 else text[:57] + "..."
-
-
-class _Parser:
+class _Parser(Reader):
     """Validates one parsed TOML document and builds a Scenario, raising ScenarioError at the first problem."""
-
-    def __init__(self, source: str, text: str) -> None:
-        self.source = source
-        self.lines = _key_lines(text)
-        self.nodes = 5
-        self.added: list[int] = []  # ids above cluster.nodes that add_server events boot, in file order
-
-    # ---------------------------------------------------------------------------- errors
-
-    def line_of(self, path: str) -> int | None:
-        probe = path
-        while probe:
-            if probe in self.lines:
-                return self.lines[probe]
-            cut = max(probe.rfind("."), probe.rfind("["))
-            probe = probe[:cut] if cut > 0 else ""
-        return None
-
-    def fail(self, path: str, expected: str, got: Any = None, *, show: bool = True) -> ScenarioError:
-        line = self.line_of(path)
-        where = f"{self.source}:{line}" if line else self.source
-        tail = f", got {_show(got) if show else got}" if got is not None else ""
-        return ScenarioError(f"{where}: {path}: expected {expected}{tail}")
-
-    def unknown(self, path: str, key: str, allowed: Iterable[str]) -> ScenarioError:
-        allowed = list(allowed)
-        full = f"{path}.{key}" if path else key
-        close = difflib.get_close_matches(key, allowed, n=1)
-        hint = f" (did you mean {close[0]!r}?)" if close else ""
-        line = self.line_of(full)
-        where = f"{self.source}:{line}" if line else self.source
-        return ScenarioError(f"{where}: {full}: unknown key{hint}; expected one of: {', '.join(allowed)}")
-
-    def check_keys(self, path: str, table: dict[str, Any], allowed: Sequence[str]) -> None:
-        for key in table:
-            if key not in allowed:
-                raise self.unknown(path, key, allowed)
-
-    # ----------------------------------------------------------------------- value types
-
-    def table(self, path: str, value: Any) -> dict[str, Any]:
-        if not isinstance(value, dict):
-            raise self.fail(path, "a table", value)
-        return value
-
-    def string(self, path: str, value: Any) -> str:
-        if not isinstance(value, str):
-            raise self.fail(path, "a string", value)
-        return value
-
-    def boolean(self, path: str, value: Any) -> bool:
-        if not isinstance(value, bool):
-            raise self.fail(path, "true or false", value)
-        return value
-
-    def integer(self, path: str, value: Any, low: int | None = None, high: int | None = None) -> int:
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise self.fail(path, "an integer" + _range_text(low, high), value)
-        if (low is not None and value < low) or (high is not None and value > high):
-            raise self.fail(path, "an integer" + _range_text(low, high), value)
-        return value
-
-    def number(self, path: str, value: Any, low: float | None = None, high: float | None = None) -> float:
-        if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
-            raise self.fail(path, "a number" + _range_text(low, high), value)
-        if (low is not None and value < low) or (high is not None and value > high):
-            raise self.fail(path, "a number" + _range_text(low, high), value)
-        return float(value)
-
-    def probability(self, path: str, value: Any) -> float:
-        if isinstance(value, bool) or not isinstance(value, int | float) or not 0.0 <= value <= 1.0:
-            raise self.fail(path, "a probability between 0 and 1", value)
-        return float(value)
-
-    def time(self, path: str, value: Any, *, positive: bool = False) -> int:
-        """A time: a number of milliseconds or a string with a unit; returns integer microseconds."""
-        what = "a positive time" if positive else "a time"
-        what += ' (milliseconds, or a string such as "150ms", "2.5s", "500us")'
-        if isinstance(value, bool):
-            raise self.fail(path, what, value)
-        if isinstance(value, int | float):
-            if not math.isfinite(value):
-                raise self.fail(path, what, value)
-            amount = value * 1000
-        elif isinstance(value, str):
-            match = TIME_RE.match(value)
-            if not match:
-                raise self.fail(path, what, value)
-            amount = float(match.group(1)) * UNITS[match.group(2)]
-            if not math.isfinite(amount):
-                raise self.fail(path, what, value)
-        else:
-            raise self.fail(path, what, value)
-        if amount < 0:
-            raise self.fail(path, "a non-negative time", value)
-        us = round(amount)
-        if positive and us <= 0:
-            raise self.fail(path, what, value)
-        return us
-
-    def node_id(self, path: str, value: Any) -> int:
-        """A server that exists by now: one of the cluster's first ``nodes``, or one an earlier add_server added."""
-        if (
-            isinstance(value, bool)
-            or not isinstance(value, int)
-            or not (1 <= value <= self.nodes or value in self.added)
-        ):
-            added = f" or one added by an earlier add_server ({', '.join(map(str, self.added))})" if self.added else ""
-            raise self.fail(path, f"a node id from 1 to {self.nodes} (cluster.nodes){added}", value)
-        return value
-
-    def server_to_add(self, path: str, value: Any) -> int:
-        """add_server's ``node``: a new id above cluster.nodes (it boots empty and joins), or a known server
-        (added back: a removed one, say)."""
-        if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_NODES:
-            raise self.fail(
-                path, f"a node id from 1 to {MAX_NODES}: a new one above cluster.nodes, or a known one", value
-            )
-        if value > self.nodes and value not in self.added:
-            self.added.append(value)
-        return value
-
-    def target(self, path: str, value: Any) -> Target:
-        words = ", ".join(f'"{w}"' for w in TARGET_WORDS)
-        if isinstance(value, str):
-            if value not in TARGET_WORDS:
-                raise self.fail(path, f"a node id, a list of node ids or one of {words}", value)
-            return value
-        if isinstance(value, list):
-            if not value:
-                raise self.fail(path, "a non-empty list of node ids", value)
-            ids = tuple(self.node_id(f"{path}[{i + 1}]", v) for i, v in enumerate(value))
-            if len(set(ids)) != len(ids):
-                raise self.fail(path, "a list of distinct node ids", value)
-            return ids
-        if isinstance(value, int) and not isinstance(value, bool):
-            return self.node_id(path, value)
-        raise self.fail(path, f"a node id, a list of node ids or one of {words}", value)
-
-    def delay(self, path: str, value: Any) -> Delay:
-        dists = {
-            "fixed": (("value",), ()),
-            "uniform": (("min", "max"), ()),
-            "exponential": (("mean",), ("min",)),
-            "lognormal": (("median", "sigma"), ("min",)),
-            "mixture": (("share", "long", "short"), ()),
-        }
-        if not isinstance(value, dict):
-            raise self.fail(path, 'a distribution table such as { dist = "uniform", min = "5ms", max = "15ms" }', value)
-        if "dist" not in value:
-            raise self.fail(f"{path}.dist", f"one of {', '.join(dists)} (missing)", None)
-        dist = value["dist"]
-        if dist not in dists:
-            raise self.fail(f"{path}.dist", f"one of {', '.join(dists)}", dist)
-        required, optional = dists[dist]
-        for key in value:
-            if key != "dist" and key not in required and key not in optional:
-                raise self.unknown(path, key, ("dist", *required, *optional))
-        for key in required:
-            if key not in value:
-                raise self.fail(f"{path}.{key}", f"a value: a {dist} distribution needs {', '.join(required)}")
-        if dist == "mixture":
-            share = self.probability(f"{path}.share", value["share"])
-            return Mixture(
-                share, self.delay(f"{path}.long", value["long"]), self.delay(f"{path}.short", value["short"])
-            )
-        minimum = self.time(f"{path}.min", value["min"]) if "min" in value else 0
-        if dist == "fixed":
-            return Fixed(self.time(f"{path}.value", value["value"]))
-        if dist == "uniform":
-            high = self.time(f"{path}.max", value["max"])
-            if high < minimum:
-                raise self.fail(f"{path}.max", f"a time not below min ({format_time(minimum)})", value["max"])
-            return Uniform(minimum, high)
-        if dist == "exponential":
-            return Exponential(self.time(f"{path}.mean", value["mean"], positive=True), minimum)
-        median = self.time(f"{path}.median", value["median"], positive=True)
-        sigma = self.number(f"{path}.sigma", value["sigma"], 0.0, 10.0)
-        return LogNormal(median, sigma, minimum)
 
     # -------------------------------------------------------------------------- sections
 
     def scenario(self, doc: dict[str, Any], default_name: str) -> Scenario:
-        top = ("name", "description", "seed", "duration", "cluster", "network", "workload", "events", "expect")
+        top = (
+            "name", "description", "seed", "duration", "cluster", "network", "workload", "events", "steps", "expect",
+        )  # fmt: skip
         self.check_keys("", doc, top)
         name = self.string("name", doc["name"]) if "name" in doc else default_name
         description = self.string("description", doc.get("description", ""))
         seed = doc.get("seed", 0)
         if not is_seed(seed):
             raise self.fail("seed", SEED_RULE, seed)
-        if "duration" not in doc:
-            raise self.fail("duration", 'a duration for the run, such as duration = "5s" (missing)')
-        duration = self.time("duration", doc["duration"], positive=True)
-        cluster = self.cluster(self.table("cluster", doc.get("cluster", {})))
-        network, link_faults = self.network(self.table("network", doc.get("network", {})))
-        workload = self.workload(self.table("workload", doc.get("workload", {})), duration)
         events = doc.get("events", [])
         if not isinstance(events, list):
             raise self.fail("events", "an array of tables ([[events]])", events)
+        raw_steps = doc.get("steps", [])
+        if not isinstance(raw_steps, list):
+            raise self.fail("steps", "an array of tables ([[steps]])", raw_steps)
+        if "duration" not in doc and not raw_steps:
+            raise self.fail("duration", 'a duration for the run, such as duration = "5s" (missing)')
+        duration = self.time("duration", doc["duration"], positive=True) if "duration" in doc else 0
+        cluster = self.cluster(self.table("cluster", doc.get("cluster", {})))
+        self.collect_names(events)
+        self.collect_names(raw_steps)
+        steps = self.steps("steps", raw_steps) if raw_steps else ()
+        ends_with_steps = "duration" not in doc
+        if ends_with_steps:
+            duration = longest(steps)
+        network, link_faults = self.network(self.table("network", doc.get("network", {})))
+        workload = self.workload(self.table("workload", doc.get("workload", {})), duration)
         faults = tuple(link_faults + self.events(events, duration))
         expects = doc.get("expect", [])
         if not isinstance(expects, list):
             raise self.fail("expect", "an array of tables ([[expect]])", expects)
         expectations = tuple(self.expectation(f"expect[{i + 1}]", e, duration) for i, e in enumerate(expects))
-        return Scenario(
-            name, description, seed, duration, cluster, network, workload, faults, expectations, self.source
+        scenario = Scenario(
+            name,
+            description,
+            seed,
+            duration,
+            cluster,
+            network,
+            workload,
+            faults,
+            expectations,
+            self.source,
+            steps=steps,
+            ends_with_steps=ends_with_steps,
         )
+        if cluster.implementation or cluster.implementation_cmd:
+            from sim.nodes.flags import refuse_unsupported
+
+            # Loads the class, or boots the command once: what it declared decides what it can be asked for.
+            kinds = tuple(e.kind for e in expectations)
+            refuse_unsupported(cluster, self.source, kinds, actions_of(scenario))
+        return scenario
 
     def cluster(self, t: dict[str, Any]) -> ClusterConfig:
         from sim.nodes.bugs import BUGS
@@ -368,8 +131,12 @@ class _Parser:
             "max_batch",
             "max_inflight",
             "early_vote_requests",
+            "snapshot_every",
+            "snapshot_chunk",
             "bug",
             "max_events_per_ms",
+            "implementation",
+            "implementation_cmd",
         )
         self.check_keys("cluster", t, keys)
         self.nodes = nodes = self.integer("cluster.nodes", t.get("nodes", 5), 1, MAX_NODES)
@@ -383,6 +150,14 @@ class _Parser:
             if high < low:
                 raise self.fail("cluster.election_timeout", "[min, max] with min <= max", value)
         heartbeat = self.time("cluster.heartbeat", t.get("heartbeat", 50), positive=True)
+        every = self.integer("cluster.snapshot_every", t.get("snapshot_every", 0), 0, 1_000_000_000)
+        if "snapshot_chunk" in t and not every:
+            raise self.fail(
+                "cluster.snapshot_chunk",
+                "no chunk size while snapshot_every is 0 (snapshots are off)",
+                t["snapshot_chunk"],
+            )
+        chunk = self.integer("cluster.snapshot_chunk", t.get("snapshot_chunk", 1024), 1, 1_000_000_000)
         raft = RaftConfig(
             election_timeout_min=low,
             election_timeout_max=high,
@@ -392,6 +167,8 @@ class _Parser:
             prevote=self.boolean("cluster.prevote", t.get("prevote", False)),
             check_quorum=self.boolean("cluster.check_quorum", t.get("check_quorum", False)),
             early_vote_requests=self.boolean("cluster.early_vote_requests", t.get("early_vote_requests", False)),
+            snapshot_every=every,
+            snapshot_chunk=chunk,
         )
         bug = None
         if "bug" in t:
@@ -400,10 +177,31 @@ class _Parser:
                 raise self.fail("cluster.bug", f"one of {', '.join(BUGS)}", bug)
         disk = self.time("cluster.disk_latency", t.get("disk_latency", 0))
         budget = self.integer("cluster.max_events_per_ms", t.get("max_events_per_ms", 0), 0, 1_000_000_000)
-        return ClusterConfig(nodes=nodes, raft=raft, disk_latency=disk, bug=bug, max_events_per_ms=budget)
+        impl = cmd = None
+        if "implementation" in t:
+            impl = self.string("cluster.implementation", t["implementation"])
+            if impl.count(":") != 1 or impl.startswith(":") or impl.endswith(":"):
+                raise self.fail("cluster.implementation", 'a Python node class as "module:Class"', impl)
+        if "implementation_cmd" in t:
+            cmd = self.string("cluster.implementation_cmd", t["implementation_cmd"])
+            if not cmd.strip():
+                raise self.fail("cluster.implementation_cmd", 'a command line such as "node examples/raft.js"', cmd)
+            if impl is not None:
+                raise self.fail("cluster.implementation_cmd", "either implementation or implementation_cmd", "both")
+        if bug is not None and (impl or cmd):
+            raise self.fail("cluster.bug", "no bug with another implementation (bugs are built-in node variants)")
+        return ClusterConfig(
+            nodes=nodes,
+            raft=raft,
+            disk_latency=disk,
+            bug=bug,
+            max_events_per_ms=budget,
+            implementation=impl,
+            implementation_cmd=cmd,
+        )
 
     def network(self, t: dict[str, Any]) -> tuple[NetworkConfig, list[Fault]]:
-        self.check_keys("network", t, ("delay", "drop", "duplicate", "fifo", "links"))
+        self.check_keys("network", t, ("delay", "drop", "duplicate", "fifo", "links", "kinds"))
         delay: Delay = NetworkConfig.delay
         if "delay" in t:
             delay = self.delay("network.delay", t["delay"])
@@ -422,22 +220,29 @@ class _Parser:
             if "delay" not in link:
                 raise self.fail(f"{path}.delay", "a delay distribution for this link (missing)")
             faults.append(Fault(0, "delay", src=src, dst=dst, delay=self.delay(f"{path}.delay", link["delay"])))
+        rules = t.get("kinds", [])
+        if not isinstance(rules, list):
+            raise self.fail("network.kinds", "an array of tables ([[network.kinds]])", rules)
+        for i, rule in enumerate(rules):
+            # Loss and delay of some kinds of message: faults at time 0, as for links.
+            path = f"network.kinds[{i + 1}]"
+            rule = self.table(path, rule)
+            self.check_keys(path, rule, ("kind", "drop", "delay"))
+            if "kind" not in rule:
+                raise self.fail(f"{path}.kind", "the kinds of message these apply to (missing)")
+            kinds = read_kinds(self, f"{path}.kind", rule["kind"])
+            if "drop" not in rule and "delay" not in rule:
+                raise self.fail(path, "a drop probability, a delay, or both, for these kinds", None)
+            if "drop" in rule:
+                faults.append(Fault(0, "drop", value=self.probability(f"{path}.drop", rule["drop"]), kinds=kinds))
+            if "delay" in rule:
+                faults.append(Fault(0, "delay", delay=self.delay(f"{path}.delay", rule["delay"]), kinds=kinds))
         return NetworkConfig(delay=delay, drop=drop, duplicate=duplicate, fifo=fifo), faults
-
-    def link(self, path: str, t: dict[str, Any]) -> tuple[int, int]:
-        for key in ("from", "to"):
-            if key not in t:
-                raise self.fail(f"{path}.{key}", "a node id (missing)")
-        src = self.node_id(f"{path}.from", t["from"])
-        dst = self.node_id(f"{path}.to", t["to"])
-        if src == dst:
-            raise self.fail(f"{path}.to", "a node other than 'from'", dst)
-        return src, dst
 
     def workload(self, t: dict[str, Any], duration: int) -> WorkloadConfig:
         keys = (
             "clients", "mode", "rate", "think", "timeout", "give_up", "redirect_backoff", "keys", "start", "stop",
-            "ops",
+            "ops", "beside",
         )  # fmt: skip
         self.check_keys("workload", t, keys)
         clients = self.integer("workload.clients", t.get("clients", 0), 0, 10_000)
@@ -485,7 +290,17 @@ class _Parser:
             mode=mode,
             think=think,
             give_up=give_up,
+            beside=self.beside(t["beside"]) if "beside" in t else (),
         )
+
+    def beside(self, value: Any) -> tuple[int, ...]:
+        """``workload.beside``: a node id (every client beside that server) or a list (client i beside the i-th,
+        round and round)."""
+        if isinstance(value, list):
+            if not value:
+                raise self.fail("workload.beside", "a node id or a non-empty list of node ids", value)
+            return tuple(self.node_id(f"workload.beside[{i + 1}]", v) for i, v in enumerate(value))
+        return (self.node_id("workload.beside", value),)
 
     def operations(self, value: Any) -> tuple[tuple[str, ...], tuple[float, ...] | None]:
         """``ops``: a list of operations drawn alike (``["get", "put"]``), or a table of relative weights
@@ -514,35 +329,19 @@ class _Parser:
 
     # ----------------------------------------------------------------------------- events
 
-    EVENT_KEYS: dict[str, tuple[str, ...]] = {
-        "crash": ("node", "restart_after"),
-        "restart": ("node",),
-        "partition": ("groups", "heal_after"),
-        "isolate": ("node", "heal_after"),
-        "cut": ("from", "to", "repair_after"),
-        "repair": ("from", "to"),
-        "heal": (),
-        "drop": ("value",),
-        "duplicate": ("value",),
-        "delay": ("delay", "from", "to"),
-        "drift": ("node", "rate"),
-        "add_server": ("node",),
-        "remove_server": ("node",),
-    }
-    REQUIRED: dict[str, tuple[str, ...]] = {
-        "crash": ("node",),
-        "restart": ("node",),
-        "partition": ("groups",),
-        "isolate": ("node",),
-        "cut": ("from", "to"),
-        "repair": ("from", "to"),
-        "drop": ("value",),
-        "duplicate": ("value",),
-        "delay": ("delay",),
-        "drift": ("node", "rate"),
-        "add_server": ("node",),
-        "remove_server": ("node",),
-    }
+    def collect_names(self, tables: list[Any]) -> None:
+        """Note the names that ``as`` keys bind (in events, steps and the steps of repeated steps), before reading
+        any, so that ``"@name"`` can be checked wherever it is used (whether each names servers: an ``as`` on an
+        action with a target)."""
+        for t in tables:
+            if not isinstance(t, dict):
+                continue
+            if isinstance(t.get("as"), str):
+                action = ACTIONS.get(t.get("do")) if isinstance(t.get("do"), str) else None
+                servers = action is not None and "node" in action.keys
+                self.names[t["as"]] = self.names.get(t["as"], False) or servers
+            if isinstance(t.get("steps"), list):
+                self.collect_names(t["steps"])
 
     def events(self, events: list[Any], duration: int) -> list[Fault]:
         faults: list[Fault] = []
@@ -552,15 +351,7 @@ class _Parser:
             event = self.table(path, raw)
             if "at" not in event:
                 raise self.fail(f"{path}.at", "the time of the event (missing)")
-            if "do" not in event:
-                raise self.fail(f"{path}.do", f"an action: one of {', '.join(ACTIONS)} (missing)")
-            do = event["do"]
-            if do not in self.EVENT_KEYS:
-                raise self.fail(f"{path}.do", f"one of {', '.join(ACTIONS)}", do)
-            self.check_keys(path, event, ("at", "do", "every", "count", *self.EVENT_KEYS[do]))
-            for key in self.REQUIRED.get(do, ()):
-                if key not in event:
-                    raise self.fail(f"{path}.{key}", f"a value: do = {do!r} needs {', '.join(self.REQUIRED[do])}")
+            action = read_action(self, path, event, EVENT_KEYS)
             at = self.time(f"{path}.at", event["at"])
             if at < previous:
                 raise self.fail(
@@ -569,102 +360,107 @@ class _Parser:
                     event["at"],
                 )
             previous = at
-            every, count = 0, 1
+            every, count, gaps = 0, 1, None
             if "every" in event or "count" in event:
                 if "every" not in event or "count" not in event:
                     raise self.fail(path, "both 'every' and 'count' for a repeated event", None)
-                every = self.time(f"{path}.every", event["every"], positive=True)
+                if isinstance(event["every"], list):
+                    gaps = self.gaps(f"{path}.every", event["every"])
+                    every = gaps[0]
+                else:
+                    every = self.time(f"{path}.every", event["every"], positive=True)
                 count = self.integer(f"{path}.count", event["count"], 1, 100_000)
-            one = self.event(path, do, event, every)
+            one = read_occurrence(self, path, event, action, every, "'every'" if gaps is None else "every gap")
+            undo_at = one.undo[0] if one.undo else 0
+            if gaps is not None:
+                # Random gaps: one fault that schedules its own repetitions as it runs; the worst case must fit.
+                worst = at + (count - 1) * gaps[1]
+                self.within(path, duration, worst, worst + undo_at, count, "at most ")
+                faults.append(Fault(at, **one.fields, guard=one.guard(gaps, count)))
+                continue
             for k in range(count):
-                shift = at + k * every
-                for offset, fault in one:
-                    t = shift + offset
-                    if t > duration:
-                        what = f"{path}.at" if (k, offset) == (0, 0) else path
-                        raise self.fail(
-                            what,
-                            f"events within the run (duration {format_ms(duration)}), but "
-                            f"{'repetition ' + str(k + 1) + ' of ' if count > 1 else ''}this event "
-                            f"{'fires' if offset == 0 else 'is undone'} at {format_ms(t)}",
-                            None,
-                            show=False,
-                        )
-                    faults.append(Fault(t, **fault))
+                t = at + k * every
+                self.within(path, duration, t, t + undo_at, count, "", k)
+                if one.guarded:
+                    faults.append(Fault(t, **one.fields, guard=one.guard(None, 1)))
+                    continue
+                faults.append(Fault(t, **one.fields))
+                if one.undo:
+                    faults.append(Fault(t + one.undo[0], **one.undo[1]))
         faults.sort(key=lambda f: f.at)  # stable: simultaneous faults keep the file's order
         return faults
 
-    def event(self, path: str, do: str, e: dict[str, Any], every: int) -> list[tuple[int, dict[str, Any]]]:
-        """One occurrence of an event as faults: (offset from its time, Fault fields)."""
+    def within(self, path: str, duration: int, fires: int, undone: int, count: int, bound: str, k: int = 0) -> None:
+        """Repetition ``k`` of an event fires at ``fires`` and is undone at ``undone`` (or ``fires``): both must lie
+        within the run."""
+        for offset, t in ((0, fires), (1, undone)):
+            if t > duration:
+                what = f"{path}.at" if (k, offset, bound) == (0, 0, "") else path
+                repetition = f"repetition {count if bound else k + 1} of " if count > 1 else ""
+                raise self.fail(
+                    what,
+                    f"events within the run (duration {format_ms(duration)}), but {repetition}this event "
+                    f"{'fires' if offset == 0 else 'is undone'} at {bound}{format_ms(t)}",
+                    None,
+                    show=False,
+                )
 
-        def undo_after(key: str, undo: dict[str, Any]) -> list[tuple[int, dict[str, Any]]]:
-            if key not in e:
-                return []
-            after = self.time(f"{path}.{key}", e[key], positive=True)
-            if every and after >= every:
-                raise self.fail(f"{path}.{key}", f"a time shorter than 'every' ({format_ms(every)})", e[key])
-            return [(after, undo)]
+    def gaps(self, path: str, value: list[Any]) -> tuple[int, int]:
+        """``every = [min, max]``: gaps drawn uniformly from that range when the event runs."""
+        if len(value) != 2:
+            raise self.fail(path, 'a time, or a [min, max] range of gaps such as ["200ms", "500ms"]', value)
+        low = self.time(f"{path}[1]", value[0], positive=True)
+        high = self.time(f"{path}[2]", value[1], positive=True)
+        if high < low:
+            raise self.fail(path, "a [min, max] range with min <= max", value)
+        return low, high
 
-        if do == "crash":
-            node = self.target(f"{path}.node", e["node"])
-            # A role target ("leader", ...) names whoever held the role at crash time; the restart cannot name
-            # that server again, so it restarts every crashed server.
-            back = node if isinstance(node, int | tuple) else "all-crashed"
-            return [(0, {"do": "crash", "node": node}), *undo_after("restart_after", {"do": "restart", "node": back})]
-        if do in ("restart", "drift"):
-            node = self.target(f"{path}.node", e["node"])
-            if do == "restart":
-                return [(0, {"do": do, "node": node})]
-            return [(0, {"do": do, "node": node, "value": self.number(f"{path}.rate", e["rate"], 0.01, 100.0)})]
-        if do == "isolate":
-            node = self.target(f"{path}.node", e["node"])
-            return [(0, {"do": do, "node": node}), *undo_after("heal_after", {"do": "heal"})]
-        if do == "partition":
-            groups = self.groups(f"{path}.groups", e["groups"])
-            return [(0, {"do": do, "groups": groups}), *undo_after("heal_after", {"do": "heal"})]
-        if do in ("cut", "repair"):
-            src, dst = self.link(path, e)
-            fault = {"do": do, "src": src, "dst": dst}
-            if do == "repair":
-                return [(0, fault)]
-            return [(0, fault), *undo_after("repair_after", {"do": "repair", "src": src, "dst": dst})]
-        if do == "heal":
-            return [(0, {"do": do})]
-        if do == "add_server":
-            return [(0, {"do": do, "node": self.server_to_add(f"{path}.node", e["node"])})]
-        if do == "remove_server":
-            return [(0, {"do": do, "node": self.target(f"{path}.node", e["node"])})]
-        if do in ("drop", "duplicate"):
-            return [(0, {"do": do, "value": self.probability(f"{path}.value", e["value"])})]
-        # delay
-        delay = self.delay(f"{path}.delay", e["delay"])
-        if ("from" in e) != ("to" in e):
-            raise self.fail(path, "both 'from' and 'to' (one link) or neither (every link)", None)
-        if "from" in e:
-            src, dst = self.link(path, e)
-            return [(0, {"do": do, "delay": delay, "src": src, "dst": dst})]
-        return [(0, {"do": do, "delay": delay})]
+    # ------------------------------------------------------------------------------ steps
 
-    def groups(self, path: str, value: Any) -> tuple[tuple[int, ...], ...]:
-        if not isinstance(value, list) or not value:
-            raise self.fail(path, "a list of groups of node ids, such as [[1, 2], [3, 4, 5]]", value)
-        seen: dict[int, int] = {}
-        groups = []
-        for i, group in enumerate(value):
-            gpath = f"{path}[{i + 1}]"
-            if not isinstance(group, list) or not group:
-                raise self.fail(gpath, "a non-empty list of node ids", group)
-            ids = []
-            for j, v in enumerate(group):
-                n = self.node_id(f"{gpath}[{j + 1}]", v)
-                if n in seen:
-                    raise self.fail(
-                        path, f"each node in at most one group, but node {n} is in groups {seen[n]} and {i + 1}", value
-                    )
-                seen[n] = i + 1
-                ids.append(n)
-            groups.append(tuple(ids))
-        return tuple(groups)
+    def steps(self, path: str, raw: list[Any]) -> tuple[Step, ...]:
+        if not raw:
+            raise self.fail(path, "a non-empty array of tables of steps", raw)
+        return tuple(self.step(f"{path}[{i + 1}]", t) for i, t in enumerate(raw))
+
+    def step(self, path: str, raw: Any) -> Step:
+        t = self.table(path, raw)
+        forms = [k for k in STEP_FORMS if k in t]
+        if len(forms) > 1:
+            raise self.fail(path, f"one of {', '.join(STEP_FORMS)} per step", ", ".join(forms), show=False)
+        if not forms:
+            for key in t:
+                if key != "as":
+                    raise self.unknown(path, key, (*STEP_FORMS, "as"))
+            if "as" not in t:
+                raise self.fail(path, f"a step: one of {', '.join(STEP_FORMS)}, or an `as` alone (a moment)", t)
+            return Step(bind=read_name(self, f"{path}.as", t["as"]))
+        form = forms[0]
+        if form == "do":
+            action = read_action(self, path, t, ())
+            one = read_occurrence(self, path, t, action, 0, "")
+            guard = one.guard(None, 1) if one.guarded or one.undo else None
+            return Step(action=Fault(0, **one.fields, guard=guard))
+        bind = read_name(self, f"{path}.as", t["as"]) if "as" in t else None
+        if form == "wait":
+            self.check_keys(path, t, ("wait", "as"))
+            return Step(wait=self.time(f"{path}.wait", t["wait"]), bind=bind)
+        if form == "until":
+            self.check_keys(path, t, ("until", "within", "as"))
+            if "within" not in t:
+                raise self.fail(f"{path}.within", 'a deadline for the wait, such as within = "5s" (missing)')
+            until = read_condition(self, f"{path}.until", t["until"])
+            return Step(until=until, within=self.time(f"{path}.within", t["within"], positive=True), bind=bind)
+        if form == "check":
+            self.check_keys(path, t, ("check", "as"))
+            return Step(check=read_condition(self, f"{path}.check", t["check"]), bind=bind)
+        self.check_keys(path, t, ("repeat", "steps", "as"))
+        rounds = self.integer(f"{path}.repeat", t["repeat"], 1, 100_000)
+        if "steps" not in t:
+            raise self.fail(f"{path}.steps", "the steps to repeat ([[steps.steps]] tables) (missing)")
+        inner = t["steps"]
+        if not isinstance(inner, list):
+            raise self.fail(f"{path}.steps", "an array of tables ([[steps.steps]])", inner)
+        return Step(repeat=rounds, steps=self.steps(f"{path}.steps", inner), bind=bind)
 
     # ------------------------------------------------------------------------ expectations
 
@@ -693,8 +489,19 @@ class _Parser:
             if "after" in e:
                 start = within_run(f"{path}.after", self.time(f"{path}.after", e["after"]), e["after"])
             return Expectation(kind, self.time(kpath, value, positive=True), start=start)
-        if kind in ("committed_at_least", "acked_at_least", "min_elections", "max_elections", "max_term"):
+        at = within_run(f"{path}.at", self.time(f"{path}.at", e["at"]), e["at"]) if "at" in e else None
+        if kind == "committed_at_least":
+            servers = self.integer(f"{path}.on", e["on"], 1, self.nodes) if "on" in e else None
+            return Expectation(kind, self.integer(kpath, value, 0), start=at, servers=servers)
+        if kind in ("acked_at_least", "min_elections", "max_elections", "max_term", "snapshots_installed_at_least"):
             return Expectation(kind, self.integer(kpath, value, 0))
+        if kind in ("is_leader", "not_leader"):
+            if isinstance(value, str):
+                if not value.startswith("@"):
+                    raise self.fail(kpath, 'a node id or "@name"', value)
+                read_bound_name(self, kpath, value)
+                return Expectation(kind, value, start=at)
+            return Expectation(kind, self.node_id(kpath, value), start=at)
         if kind == "logs_converge_by":
             t = within_run(kpath, self.time(kpath, value), value)
             lag = self.time(f"{path}.lag", e["lag"]) if "lag" in e else None
@@ -706,12 +513,41 @@ class _Parser:
             end = within_run(f"{kpath}[2]", self.time(f"{kpath}[2]", value[1]), value[1])
             if end < start:
                 raise self.fail(kpath, "an interval [from, to] with from <= to", value)
-            return Expectation(kind, None, start=start, end=end)
+            among = None
+            if "among" in e:
+                if e["among"] not in ("all", "connected"):
+                    raise self.fail(f"{path}.among", '"all" (every live server) or "connected"', e["among"])
+                among = e["among"] if e["among"] != "all" else None
+            return Expectation(kind, None, start=start, end=end, among=among)
         if kind == "violation":
             names = (*EXPECTABLE, "any")
             if value not in names:
                 raise self.fail(kpath, f"a property name: one of {', '.join(names)}", value)
             return Expectation(kind, value)
+        if kind in ("max_messages", "min_messages"):
+            kinds = read_kinds(self, f"{path}.kind", e["kind"]) if "kind" in e else ()
+            start, end, start_name, end_name = None, None, None, None
+            if "during" in e:
+                during = e["during"]
+                dpath = f"{path}.during"
+                if not isinstance(during, list) or len(during) != 2:
+                    raise self.fail(dpath, 'an interval [from, to] of times or "@name"s, like ["1s", "@done"]', during)
+                ends: list[int | str] = []
+                for j, v in enumerate(during):
+                    epath = f"{dpath}[{j + 1}]"
+                    if isinstance(v, str) and v.startswith("@"):
+                        if v[1:] not in self.names:
+                            raise self.fail(epath, "a moment bound by an `as` somewhere in the file", v)
+                        ends.append(v[1:])
+                    else:
+                        ends.append(within_run(epath, self.time(epath, v), v))
+                first, last = ends
+                if isinstance(first, int) and isinstance(last, int) and last < first:
+                    raise self.fail(dpath, "an interval [from, to] with from <= to", during)
+                start, start_name = (first, None) if isinstance(first, int) else (None, first)
+                end, end_name = (last, None) if isinstance(last, int) else (None, last)
+            count = self.integer(kpath, value, 0)
+            return Expectation(kind, count, start=start, end=end, kinds=kinds, start_name=start_name, end_name=end_name)
         if kind in ("clients_complete", "state_machines_agree"):
             if value is not True:
                 raise self.fail(kpath, "true", value)
@@ -727,16 +563,6 @@ class _Parser:
             return Expectation(kind, ids)
         # latency_p99_below
         return Expectation(kind, self.time(kpath, value, positive=True))
-
-
-def _range_text(low: float | None, high: float | None) -> str:
-    if low is not None and high is not None:
-        return f" from {low:g} to {high:g}"
-    if low is not None:
-        return f" >= {low:g}"
-    if high is not None:
-        return f" <= {high:g}"
-    return ""
 
 
 # ============================================================================================ loading

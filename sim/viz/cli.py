@@ -1,4 +1,4 @@
-"""``raftsim plot``: a timeline PNG from a trace file."""
+"""``raftsim plot``: a timeline PNG from a trace file; ``raftsim view``: the interactive HTML timeline."""
 
 from __future__ import annotations
 
@@ -27,6 +27,15 @@ def main(args: argparse.Namespace) -> int:
     return 0
 
 
+def view(args: argparse.Namespace) -> int:
+    from sim.viz.html import summary_line, write_html
+
+    out = output_file("-o", args.output, (".html",))
+    shown = write_html(args.trace, out, title=args.title)
+    print(summary_line(out, shown))
+    return 0
+
+
 def register(subparsers: Any) -> None:
     p = subparsers.add_parser(
         "plot",
@@ -39,3 +48,16 @@ def register(subparsers: Any) -> None:
     p.add_argument("--to", dest="end", type=float, default=None, metavar="MS", help="end of the window (ms)")
     p.add_argument("--title", default=None, help="title of the plot")
     p.set_defaults(func=main)
+
+    v = subparsers.add_parser(
+        "view",
+        help="write the interactive timeline of a trace (one HTML file, works offline)",
+        description=(
+            "Write one self-contained HTML file showing a JSON Lines trace: servers against simulated time, every "
+            "message an arrow, the client history, the state of any server at any event. Open it in a browser."
+        ),
+    )
+    v.add_argument("trace", metavar="TRACE.jsonl", help="a trace written by raftsim run/replay --trace")
+    v.add_argument("-o", "--output", default="timeline.html", help="output file, .html (default timeline.html)")
+    v.add_argument("--title", default=None, help="title of the page (default: the trace's scenario and seed)")
+    v.set_defaults(func=view)

@@ -99,6 +99,20 @@ def _last_time(trace: Trace | Sequence[dict[str, Any]]) -> int:
     return int(trace[-1]["t"]) if trace else 0
 
 
+def read_lines(path: str | Path) -> Iterator[tuple[int, str]]:
+    """The non-empty lines of a trace file with their line numbers; a missing or binary file is one line of
+    ``UsageError``."""
+    try:
+        with open(path, encoding="utf-8") as f:
+            for lineno, line in enumerate(f, 1):
+                if line.strip():
+                    yield lineno, line
+    except OSError as e:
+        raise UsageError(f"{path}: cannot read trace: {e.strerror or e}") from None
+    except UnicodeDecodeError:
+        raise UsageError(f"{path}: expected a JSON Lines trace, got binary data") from None
+
+
 def read_trace(path: str | Path) -> list[dict[str, Any]]:
     """Read the timeline's records of a JSON Lines trace, skipping message traffic without parsing it (but the
     last record, whatever its kind, is kept: the run lasted at least until then).
@@ -117,20 +131,12 @@ def read_trace(path: str | Path) -> list[dict[str, Any]]:
         return d
 
     skipped: tuple[int, str] | None = None  # the last line read, if it was skipped
-    try:
-        with open(path, encoding="utf-8") as f:
-            for lineno, line in enumerate(f, 1):
-                if not line.strip():
-                    continue
-                if any(s in line for s in skip):
-                    skipped = (lineno, line)
-                    continue
-                skipped = None
-                out.append(parse(lineno, line))
-    except OSError as e:
-        raise UsageError(f"{path}: cannot read trace: {e.strerror or e}") from None
-    except UnicodeDecodeError:
-        raise UsageError(f"{path}: expected a JSON Lines trace, got binary data") from None
+    for lineno, line in read_lines(path):
+        if any(s in line for s in skip):
+            skipped = (lineno, line)
+            continue
+        skipped = None
+        out.append(parse(lineno, line))
     if skipped is not None:
         out.append(parse(*skipped))
     return out
@@ -192,6 +198,7 @@ def _build(events: Iterable[dict[str, Any]], run_end_us: int | None = None, last
     network: list[tuple[int, int, str, list[int]]] = []
     open_net: tuple[int, str, list[int]] | None = None
     groups: list[list[int]] | None = None
+    off: set[int] = set()  # disconnected servers (``disconnect``): cut off whatever the partition
     cut_since: dict[tuple[int, int], int] = {}  # the cuts in force, in the order they were made
     cuts: list[tuple[int, int, int, int]] = []
     header: dict[str, Any] | None = None
@@ -220,10 +227,14 @@ def _build(events: Iterable[dict[str, Any]], run_end_us: int | None = None, last
         if groups is not None:
             text, cut_off = _describe_groups(groups, sorted(nodes))
             state = (f"partition {text}", cut_off)
+        if off:
+            shown = "disconnected " + ",".join(map(str, sorted(off)))
+            state = (f"{state[0]}; {shown}", sorted(set(state[1]) | off)) if state else (shown, sorted(off))
         if open_net is not None:
             if state is not None and state == (open_net[1], open_net[2]):
                 return
-            network.append((open_net[0], t, open_net[1], open_net[2]))
+            if open_net[0] != t:  # a state that lasted no time (two changes at once) is not drawn
+                network.append((open_net[0], t, open_net[1], open_net[2]))
             open_net = None
         if state is not None:
             open_net = (t, state[0], state[1])
@@ -280,8 +291,13 @@ def _build(events: Iterable[dict[str, Any]], run_end_us: int | None = None, last
                 cut_since.setdefault((d["src"], d["dst"]), t)
             elif action == "repair":
                 uncut((d["src"], d["dst"]), t)
+            elif action in ("disconnect", "reconnect"):
+                for n in d.get("nodes", []):
+                    (off.add if action == "disconnect" else off.discard)(n)
+                partition_changed(t)
             elif action == "heal":
                 groups = None
+                off.clear()
                 partition_changed(t)
                 for link in list(cut_since):
                     uncut(link, t)

@@ -31,11 +31,10 @@ from itertools import accumulate, groupby
 from operator import itemgetter
 from typing import TYPE_CHECKING, Any, overload
 
-from simpy.events import Event, Process, Timeout
-
 from sim.check.history import Operation
 from sim.raft.messages import ClientReply, ClientRequest, Command
 from sim.world.config import WorkloadConfig
+from sim.world.events import PlainProcess
 from sim.world.timers import LazyTimer
 
 if TYPE_CHECKING:
@@ -126,8 +125,9 @@ class Client:
         self.seen: dict[str, str] = {}
         self.latencies = Latencies()
         self._keys = key_names(config.keys)
-        self._waiter: Event | None = None  # what the process waits on for a reply, None when it does not
-        self.process: Process | None = None
+        # The client's process (sim.world.events): it sleeps (yields microseconds) between operations and before
+        # a retry, and waits (yields None) for a reply or the attempt's timeout, whichever comes first.
+        self.process: PlainProcess | None = None
         self._reply: ClientReply | None = None
         self.target: int | None = None  # the server the current attempt went to
         self.sent_at = 0
@@ -138,26 +138,31 @@ class Client:
     def start(self) -> None:
         cfg = self.config
         if cfg.clients > 0 and (cfg.rate > 0 or cfg.mode == "closed"):
-            self.process = self.env.process(self._run())
+            self.process = PlainProcess(self.env, self._run())
+
+    # Whether the client follows a refusal's leader hint and retries elsewhere on a timeout (a workload client
+    # always does); a client that does not settles its operation after its first attempt (``OneShot``).
+    follow = True
 
     def _run(self) -> Any:
+        # Clients read the clock as ``env._now`` (SimPy 4, pinned), as the network does: ``env.now`` is a property.
         env = self.env
         cfg = self.config
         rng = self.rng
         closed = cfg.mode == "closed"
         mean_gap = cfg.think if closed else cfg.clients / cfg.rate * 1e6
-        due = max(cfg.start, env.now)
-        if closed and due > env.now:
-            yield Timeout(env, due - env.now)
+        due = max(cfg.start, env._now)
+        if closed and due > env._now:
+            yield due - env._now
         while True:
             if closed:
                 if mean_gap > 0:
-                    yield Timeout(env, int(rng.expovariate(1.0 / mean_gap)))
+                    yield int(rng.expovariate(1.0 / mean_gap))
             else:
                 due += int(rng.expovariate(1.0 / mean_gap))
-                if due > env.now:
-                    yield Timeout(env, due - env.now)
-            if cfg.stop is not None and env.now > cfg.stop:
+                if due > env._now:
+                    yield due - env._now
+            if cfg.stop is not None and env._now > cfg.stop:
                 return
             yield from self._operation(self._next_command())
 
@@ -181,7 +186,7 @@ class Client:
         cfg = self.config
         servers = self.servers
         self.outstanding = command
-        self.sent_at = sent_at = env.now
+        self.sent_at = sent_at = env._now
         self.op = op = OpRecord(
             self.name, command.seq, command.op, command.key, command.value, command.expected, sent_at
         )
@@ -191,23 +196,27 @@ class Client:
         attempt = 0
         target = self.leader_guess if self.leader_guess is not None else self.rng.choice(servers)
         while self.outstanding is not None:
-            if give_up_at is not None and env.now >= give_up_at:
+            if give_up_at is not None and env._now >= give_up_at:
                 self._settle("info", None)
                 return
             attempt += 1
-            self.trace.add(env.now, "request", self.name, {"seq": command.seq, "to": target, "attempt": attempt})
+            self.trace.add(env._now, "request", self.name, {"seq": command.seq, "to": target, "attempt": attempt})
             self._reply = None
-            self._waiter = waiter = env.event()
             self.target = target
             self.network.send(ClientRequest(self.name, target, command))
             # Wake on a reply or after the timeout, whichever comes first (a timer callback rather than an
             # AnyOf condition, which costs several events and objects per attempt).
-            wake = env.now + cfg.timeout
+            wake = env._now + cfg.timeout
             self._timeout.arm(wake if give_up_at is None else min(wake, give_up_at))
-            yield waiter
+            yield None
             reply = self._reply
             if self.outstanding is None:
                 break
+            if not self.follow:
+                # One attempt only: a refusal means that server did not take it (it definitely did not happen); no
+                # answer in time leaves the outcome unknown.
+                self._settle("info" if reply is None else "fail", None)
+                return
             if reply is None:  # timed out: try another server
                 self.leader_guess = None
                 target = self._other(servers, target)
@@ -215,14 +224,14 @@ class Client:
                 self.leader_guess = target = reply.leader_hint
             else:  # the server knows no leader (or names itself, stale): wait, then try elsewhere
                 self.leader_guess = None
-                yield Timeout(env, cfg.redirect_backoff)
+                yield cfg.redirect_backoff
                 target = self._other(servers, target)
-        self.latencies.add(env.now - sent_at)
+        self.latencies.add(env._now - sent_at)
 
     def _settle(self, status: str, result: str | None) -> None:
         """The outstanding operation is done: record how it ended."""
         op = self.op
-        now = self.env.now
+        now = self.env._now
         if op is not None:
             op.status = status
             op.result = result
@@ -246,7 +255,7 @@ class Client:
         if m.ok:
             self.acked += 1
             self.leader_guess = m.src
-            now = self.env.now
+            now = self.env._now
             latency = now - self.sent_at
             self.trace.add(now, "ack", self.name, {"seq": m.seq, "index": m.index, "latency_us": latency})
             if m.index:  # index 0: a read answered without a log entry (thesis 6.4), nothing committed to check
@@ -257,17 +266,49 @@ class Client:
         self._timeout.cancel()
         self._wake()
 
+    @property
+    def waiting_for_reply(self) -> bool:
+        """Whether the client's process waits for the current attempt's reply (or its timeout)."""
+        return self.process is not None and self.process.waiting
+
     def _wake(self) -> None:
         """Resume the client's process if it waits for a reply: at once, past the event queue, as
         ``Server.deliver`` does (same time, one event fewer per command). Replies and timeouts reach the client
         only from event callbacks, never from inside its own process."""
-        waiter = self._waiter
-        if waiter is not None:
-            self._waiter = None
-            waiter._ok = True
-            waiter._value = None
-            assert self.process is not None
-            self.process._resume(waiter)
+        process = self.process
+        if process is not None and process.waiting:
+            process.resume(None)
+
+
+class OneShot(Client):
+    """A client of its own for one operation, sent first to a chosen server (a scenario's ``submit``): with
+    ``follow`` it then behaves as a workload client until the operation completes (leader hints, retries, giving
+    up); without, it settles the operation after that one attempt."""
+
+    def __init__(self, *args: Any, command: Command, target: int, follow: bool) -> None:
+        super().__init__(*args)
+        self.command = command
+        self.first_target = target
+        self.follow = follow
+
+    def start(self) -> None:
+        self.process = PlainProcess(self.env, self._one())
+
+    def _one(self) -> Any:
+        self.leader_guess = self.first_target
+        self.seq = self.command.seq
+        yield from self._operation(self.command)
+
+
+def one_command(client: str, op: str, key: str) -> Command:
+    """The only command of a one-shot client: sequence number 1, a value of its own for a write."""
+    if op == "get":
+        return Command(client, 1, op, key)
+    if op == "append":
+        return Command(client, 1, op, key, f"{client}.1;")
+    if op == "cas":
+        return Command(client, 1, op, key, f"{client}.1", "")
+    return Command(client, 1, op, key, f"{client}.1")
 
 
 @cache

@@ -17,34 +17,71 @@ import gc
 import math
 import sys
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import replace
 from functools import partial
+from heapq import heappop, heappush
 from pathlib import Path
 from typing import IO, Any
 
 from simpy import Environment
-from simpy.events import Event, Process, Timeout
+from simpy.events import NORMAL
 
 from sim import __version__
 from sim.check.linearizability import DEFAULT_BUDGET, LinResult, check
 from sim.check.models import KV
-from sim.check.properties import EXCEPTION, LINEARIZABILITY, LIVELOCK
+from sim.check.properties import EXCEPTION, LINEARIZABILITY, LIVELOCK, NODE_FAILURE
 from sim.check.safety import Checker, Violation
+from sim.nodes.contract import DIGEST, STATE, NodeFailure
+from sim.nodes.implementations import implementation
 from sim.raft.messages import Message, RequestVoteReply
 from sim.raft.node import FOLLOWER, LEADER, Node, Output, SoftState
 from sim.raft.quorum import Configuration
+from sim.raft.snapshot import Snapshot
 from sim.rng import stream
 from sim.trace import CHUNK, FORMAT, Trace, format_records
 from sim.world.admin import Admin
-from sim.world.clients import Client, LatencySummary, OpRecord, operations
+from sim.world.clients import Client, LatencySummary, OneShot, OpRecord, key_names, one_command, operations
 from sim.world.config import ClusterConfig, NetworkConfig, WorkloadConfig
+from sim.world.events import PlainProcess, call_later
 from sim.world.network import Delay, Network, describe_delay
 from sim.world.storage import Storage
 from sim.world.timers import LazyTimer
 
 STORM_SLICE = 100_000  # microseconds: the event budget is checked per slice of this length
 STORM_SLACK = 20_000  # events allowed beyond the budget (a run's start, a burst)
+
+
+class _ServerProcess(PlainProcess):
+    """One incarnation of a server's process: the ``Server._run`` generator, which yields ``None`` to wait for
+    its next input (``deliver`` sends it in, or queues it in the inbox while the process is busy) or a number of
+    microseconds to wait for the disk."""
+
+    __slots__ = ("inbox",)
+
+    def __init__(self, env: Environment, generator: Any, inbox: deque[Any]) -> None:
+        super().__init__(env, generator)
+        self.inbox = inbox
+
+    def deliver(self, item: Any) -> None:
+        """Hand an input (a message, or the name of an expired timer) to the process: at once if it is idle, else
+        through the inbox, which it empties before it waits again. Resuming it at once rather than through the
+        event queue keeps the same simulated time and order of inputs, one event fewer per message. Inputs only
+        ever arrive from event callbacks, never from inside a server's own process, so this never resumes a
+        process re-entrantly. (``resume`` written out: this runs once per message.)"""
+        if not self.waiting:
+            self.inbox.append(item)
+            return
+        self.waiting = False
+        try:
+            wait = self.generator.send(item)
+        except BaseException as e:
+            self._ended(e)
+            return
+        if wait is None:
+            self.waiting = True
+        else:
+            self._then(wait)
 
 
 class Server:
@@ -64,8 +101,7 @@ class Server:
         self.node: Node | None = None
         self.incarnation = 0
         self.inbox: deque[Any] = deque()
-        self.waiter: Event | None = None
-        self.process: Process | None = None
+        self.process: _ServerProcess | None = None
         self.writing = False
         self._being_written: Output | None = None  # the Output whose writes are on their way to the disk
         # What the node last reported of its volatile state (``Output.soft_state``): who it follows in which
@@ -96,7 +132,6 @@ class Server:
         self.incarnation += 1
         self.alive = True
         self.inbox = deque()
-        self.waiter = None
         self.timers = {}
         self.fired = {}
         state = self.storage.state()
@@ -107,10 +142,13 @@ class Server:
         # in sim.raft.output).
         self.state = SoftState(FOLLOWER, state.term, None, 0, 0)
         now = self.env.now
-        self.sim.trace.add(now, "boot", self.id, {"term": state.term, "log": len(state.entries)})
-        self.sim.checker.restarted(self.id, state.term, state.entries)
-        self.process = self.env.process(self._run(self.incarnation, node))
-        self.sim.network.attach(self.id, self.deliver)
+        booted: dict[str, Any] = {"term": state.term, "log": len(state.entries)}
+        if state.snapshot is not None:
+            booted["snapshot"] = state.snapshot.index  # the log holds the entries after it
+        self.sim.trace.add(now, "boot", self.id, booted)
+        self.sim.checker.restarted(self.id, state.term, state.entries, state.snapshot)
+        self.process = _ServerProcess(self.env, self._run(self.incarnation, node), self.inbox)
+        self.sim.network.attach(self.id, self.process.deliver)
 
     def crash(self) -> None:
         if not self.alive:
@@ -118,9 +156,9 @@ class Server:
         self.sim.trace.add(self.env.now, "crash", self.id, {"lost_writes": int(self.writing)})
         self.alive = False
         self.incarnation += 1
-        self.node = None
+        self.close()
         self.inbox = deque()
-        self.waiter = None
+        self.process = None  # it waits for an input, or for the disk, which finds it crashed
         self.writing = False
         self._being_written = None
         for timer in self.timers.values():
@@ -130,6 +168,14 @@ class Server:
         self.sim.network.endpoint_restarted(self.id)
         self.sim.network.attach(self.id, self._drop)
         self.sim.checker.crashed(self.id)
+
+    def close(self) -> None:
+        """Let go of the node: an implementation that holds a resource (a process: sim.nodes.process) frees it."""
+        node = self.node
+        self.node = None
+        close = getattr(node, "close", None)
+        if close is not None:
+            close()
 
     # ------------------------------------------------------------------------------------------ the process
 
@@ -152,6 +198,9 @@ class Server:
         traced_role = role
         traced_term = term
         traced_commit = 0
+        disk = sim.cluster.disk
+        from_input = sim.cluster.timers_from_input
+        taken = env._now  # when the node was handed the input being carried out
         out: Output | None = node.start(self.local_now())
         while True:
             if out is not None:
@@ -165,8 +214,8 @@ class Server:
                     self.configuration = out.configuration
                     sim.configured(self)
                 # 1. Durability: messages that depend on the writes leave only once they are durable.
-                if out.hard_state is not None or out.log_from is not None:
-                    latency = sim.cluster.disk_latency
+                if out.hard_state is not None or out.log_from is not None or out.snapshot is not None:
+                    latency = sim.cluster.disk_latency if disk is None else disk.latency(self.storage, out, nid)
                     if latency:
                         early = out.unsynced_messages
                         if early:
@@ -175,7 +224,7 @@ class Server:
                             out.unsynced_messages = []
                         self.writing = True
                         self._being_written = out
-                        yield Timeout(env, latency)
+                        yield latency
                         if self.incarnation != incarnation:
                             return  # crashed before the write became durable: it is lost
                         self.writing = False
@@ -193,11 +242,15 @@ class Server:
                 applied = out.applied
                 log_from = out.log_from
                 if changed or commit != traced_commit or applied or log_from is not None:
-                    # Only inputs that changed something the checker watches are shown to it.
-                    self._observe(nid, term, role, commit, log_from, out.log_entries, applied)
+                    # Only inputs that changed something the checker watches are shown to it (a snapshot comes
+                    # with entries applied, or with a new commit index when installed).
+                    snapshot = out.snapshot
+                    self._observe(nid, term, role, commit, log_from, out.log_entries, applied, snapshot)
                     if log_from is not None:
                         # The durable log changed: enough for a reader to rebuild each log from the trace.
                         record((now, "append", nid, (log_from, out.log_entries)))
+                    if snapshot is not None:
+                        self._snapshot_recorded(now, snapshot, out.snapshot_installed)
                     if commit != traced_commit:
                         traced_commit = commit
                         record((now, "commit", nid, commit))
@@ -224,14 +277,17 @@ class Server:
                     if local_delay is None:
                         timer.cancel()
                     else:
-                        timer.arm(now + (local_delay if self.rate == 1.0 else math.ceil(local_delay / self.rate)))
+                        due = (taken if from_input else now) + (
+                            local_delay if self.rate == 1.0 else math.ceil(local_delay / self.rate)
+                        )
+                        timer.arm(due if due > now else now)  # a timer due during the write expires after it
             # The next input.
             if inbox:
                 item = inbox.popleft()
             else:
-                self.waiter = waiter = Event(env)
-                item = yield waiter  # ``deliver`` hands over the input as the event's value
-            now = env._now + self.offset if self.rate == 1.0 else self.local_now()
+                item = yield None  # ``deliver`` sends the input in
+            taken = env._now
+            now = taken + self.offset if self.rate == 1.0 else self.local_now()
             if item.__class__ is str:
                 if fired.get(item):
                     fired[item] = False
@@ -241,9 +297,26 @@ class Server:
             else:
                 out = node.step(item, now)
 
+    def _snapshot_recorded(self, now: int, snapshot: Snapshot, installed: bool) -> None:
+        self.sim.trace.add(
+            now,
+            "snapshot",
+            self.id,
+            {"index": snapshot.index, "term": snapshot.term, "size": snapshot.size, "installed": installed},
+        )
+        if installed:
+            self.sim.snapshots_installed += 1
+        else:
+            self.sim.snapshots_taken += 1
+
+    @property
+    def snapshot_index(self) -> int:
+        """The index of the server's durable snapshot (0 without one): its log up to there is compacted."""
+        return self.storage.snapshot_index
+
     def term_at(self, index: int) -> int:
         """Term of the entry at ``index`` in the log as the node's Outputs wrote it: the durable log, with the
-        write on its way to the disk applied over it; -1 if there is none."""
+        write on its way to the disk applied over it; -1 if there is none (or it is compacted away)."""
         w = self._being_written
         if w is not None and w.log_from is not None and index >= w.log_from:
             k = index - w.log_from
@@ -251,20 +324,12 @@ class Server:
         return self.storage.term_at(index)
 
     def deliver(self, item: Any) -> None:
-        """Hand an input (a message, or the name of an expired timer) to the process: at once if it is idle,
-        else through the inbox, which it empties before it waits again."""
-        waiter = self.waiter
-        if waiter is None:
-            self.inbox.append(item)
+        """Hand an input (a message, or the name of an expired timer) to the server's process."""
+        process = self.process
+        if process is None:
+            self.inbox.append(item)  # not booted (or crashed): the next boot starts afresh
             return
-        self.waiter = None
-        # Trigger the event the idle process waits on and resume the process at once, rather than through
-        # the event queue (``waiter.succeed(item)``): same simulated time, same order of inputs, and one heap
-        # push, pop and event fewer per message. Inputs only ever arrive from event callbacks, never from
-        # inside a server's own process, so this never resumes a process re-entrantly.
-        waiter._ok = True
-        waiter._value = item
-        self.process._resume(waiter)
+        process.deliver(item)
 
     def _drop(self, m: Message) -> None:
         """Takes the messages that arrive while this server is down."""
@@ -278,13 +343,20 @@ class Server:
         return self.anchor_local + int((self.env.now - self.anchor_real) * self.rate)
 
     def set_drift(self, rate: float) -> None:
-        """From now on this server's clock (and so its timers) runs ``rate`` times as fast as real time."""
+        """From now on this server's clock (and so its timers) runs ``rate`` times as fast as real time. Timers
+        already armed keep the local time they have left, which now passes at the new rate: a 400 ms timer
+        armed at 0 fires at 175 ms if the clock turns four times as fast at 100 ms."""
         if not rate > 0:
             raise ValueError(f"clock rate must be positive, got {rate}")
+        old = self.rate
         self.anchor_local = self.local_now()
-        self.anchor_real = self.env.now
+        now = self.anchor_real = self.env.now
         self.offset = self.anchor_local - self.anchor_real
         self.rate = rate
+        for timer in self.timers.values():
+            due = timer.deadline
+            if due is not None and due > now:
+                timer.arm(now + math.ceil((due - now) * old / rate))
 
     def _expired(self, timer: str) -> None:
         """A timer expired: its name goes to the process as an input, current until the timer is re-armed."""
@@ -296,7 +368,8 @@ class Simulation:
     """A cluster, its network, its clients and the checker, in one SimPy environment, all seeded from ``seed``.
 
     Fault injection: ``crash``, ``restart``, ``partition``, ``isolate``, ``cut``, ``repair``, ``heal``,
-    ``set_drop``, ``set_duplicate``, ``set_delay``, ``set_drift``; ``at(time, fn)`` schedules any of them.
+    ``disconnect``, ``reconnect``, ``set_drop``, ``set_duplicate``, ``set_delay``, ``set_drift``; ``at(time, fn)``
+    schedules any of them. ``submit`` sends one client operation to a chosen server.
     """
 
     def __init__(
@@ -315,7 +388,7 @@ class Simulation:
         self.env = Environment()
         self.trace = Trace(enabled=trace)
         ids = list(range(1, cluster.nodes + 1))
-        self.checker = Checker(ids) if check else _NoChecker(ids)
+        self.checker = Checker(ids, snapshots=cluster.raft.snapshot_every > 0) if check else _NoChecker(ids)
         self.network = Network(
             self.env,
             stream(seed, "network"),
@@ -327,19 +400,30 @@ class Simulation:
             network.fifo,
         )
         self.fault_rng = stream(seed, "faults")
-        node_class: type[Node] = Node
+        node_class: Any = Node
         if cluster.bug:
             from sim.nodes.bugs import node_class_for
 
             node_class = node_class_for(cluster.bug)
+        # What the servers run, and what it declared under the node contract (sim.nodes.contract).
+        self.implementation = implementation(cluster.implementation, cluster.implementation_cmd)
+        if cluster.implementation or cluster.implementation_cmd:
+            node_class = self.implementation.factory
+        # A white box reports its soft state (role, term, leader, commit); a black box is judged by its clients and
+        # its disk only, so what needs its commit reports is not checked (CONTRACT.md, "White box and black box").
+        self.white_box = STATE in self.implementation.capabilities
+        if not self.white_box:
+            self.checker.acked = _ignore  # type: ignore[method-assign]
         self.node_class = node_class
         self.servers: dict[int, Server] = {i: Server(self, i, node_class, tuple(ids)) for i in ids}
         # Membership (thesis Chapter 4): the latest configuration known to be committed, as (log index,
-        # configuration), and the servers clients may contact (the operator keeps it as servers join and leave).
+        # configuration), and the servers clients and the operator contact (the members, and servers joining).
         self.committed_configuration = (0, Configuration(tuple(ids)))
         self.directory = list(ids)
         self.events = 0
         self.committed = 0  # highest commit index any server reached
+        self.snapshots_taken = 0  # by servers of their own state machines (durably)
+        self.snapshots_installed = 0  # from a leader (InstallSnapshot), durably
         self.elections: list[tuple[int, int, int]] = []  # (time, leader, term)
         self.faults: list[tuple[int, str, dict[str, Any]]] = []
         self.violation: Violation | None = None
@@ -354,6 +438,8 @@ class Simulation:
             )
             self.clients[name] = client
             self.network.attach(name, client.on_reply)
+            if workload.beside:
+                self.network.place(name, workload.beside[i % len(workload.beside)])
         self.admin = Admin(
             self.env,
             self.network,
@@ -389,8 +475,7 @@ class Simulation:
         if self.trace.streaming:
             after_event = self._flushing(after_event)
         env = self.env
-        step = env.step
-        queue = env._queue  # SimPy 4's event heap of (time, priority, id, event): peek() without the call
+        queue = env._queue  # SimPy 4's event heap of (time, priority, id, event)
         checker = self.checker
         per_ms = self.cluster.max_events_per_ms
         collecting = gc.isenabled()
@@ -406,11 +491,24 @@ class Simulation:
                 else:
                     end, limit = until, sys.maxsize
                 events = self.events
+                # Each loop below is SimPy 4's ``Environment.step`` written out (one call fewer per event), for
+                # SimPy's events and for the plain calls of sim.world.events: pop the next one; carry out a call,
+                # or run an event's callbacks and treat an event that failed (a process that raised) and that
+                # nobody handled as SimPy would, by raising its exception.
                 try:
                     if after_event is None:
                         while queue and queue[0][0] <= end:
+                            env._now, _, _, event = heappop(queue)
                             try:
-                                step()
+                                if event.__class__ is tuple:
+                                    function, a, b = event
+                                    function(a, b)
+                                else:
+                                    callbacks, event.callbacks = event.callbacks, None
+                                    for callback in callbacks:
+                                        callback(event)
+                                    if not event._ok and not hasattr(event, "_defused"):
+                                        raise event._value
                             except Exception as e:  # a node (or the world) raised: a finding, not a crash
                                 self.events = events + 1
                                 return self._raised(e)
@@ -423,8 +521,17 @@ class Simulation:
                                 return self._storm(per_ms)
                     else:
                         while queue and queue[0][0] <= end:
+                            env._now, _, _, event = heappop(queue)
                             try:
-                                step()
+                                if event.__class__ is tuple:
+                                    function, a, b = event
+                                    function(a, b)
+                                else:
+                                    callbacks, event.callbacks = event.callbacks, None
+                                    for callback in callbacks:
+                                        callback(event)
+                                    if not event._ok and not hasattr(event, "_defused"):
+                                        raise event._value
                             except Exception as e:
                                 self.events = events + 1
                                 return self._raised(e)
@@ -466,6 +573,8 @@ class Simulation:
                 node = (frame.f_locals.get("nid"),)
             where = f"{Path(frame.f_code.co_filename).name}:{tb.tb_lineno} in {frame.f_code.co_name}"
             tb = tb.tb_next
+        if isinstance(e, NodeFailure):  # a node that broke the contract: what it did is the finding, not where
+            return self._stop(Violation(NODE_FAILURE, str(e), node))
         detail = f"{type(e).__name__}: {e} (raised at {where})"
         return self._stop(Violation(EXCEPTION, detail, node))
 
@@ -508,8 +617,18 @@ class Simulation:
 
     def at(self, time: int, action: Callable[[], Any]) -> None:
         """Call ``action`` at simulated time ``time`` (microseconds)."""
-        ev = Timeout(self.env, max(0, time - self.env.now))
-        ev.callbacks.append(lambda _ev: action())
+        call_later(self.env, max(0, time - self.env._now), _call, action, None)
+
+    def at_each(self, actions: Iterable[tuple[int, Callable[[], Any]]]) -> None:
+        """Call each action at its time, ``(time, action)`` in order of time: as ``at`` for each, one after the
+        other, would. Each keeps the very place in the order of events that ``at`` gives it (its key is taken now),
+        but only the next one waits in the event queue: a fault schedule can be as long as the run has messages in
+        flight, and the queue costs more the longer it is."""
+        env = self.env
+        eid = env._eid  # type: ignore[attr-defined]
+        keyed = [(max(env._now, time), NORMAL, next(eid), action) for time, action in actions]
+        if keyed:
+            _Chain(env, keyed)
 
     # ------------------------------------------------------------------------------------------ the trace
 
@@ -598,17 +717,48 @@ class Simulation:
         self.directory[:] = [*members, *(s for s in dict.fromkeys(joining) if s not in members)]
 
     def state_machines_agree(self) -> bool:
-        """Every live member has applied the same entries to its state machine: they report the same last
-        applied index, and the checker's StateMachineSafety holds every entry applied at an index to the one
-        committed there, so their (deterministic) state machines are the same. Judged from what the servers
-        report, so it needs nothing of a node but its Outputs."""
+        """Every live member's state machine is the same (a server still joining, or removed, may lag): they
+        report the same last applied index and, where the implementation answers the contract's digest query, the
+        same digest of their data and sessions (which catches state machines that differ at the same applied
+        index: a node that applies an entry wrongly, or twice). Judged only through the contract: Outputs and
+        queries."""
         members = self.members()
         applied = [s.state.last_applied for i, s in self.servers.items() if s.alive and i in members]
-        return all(a == applied[0] for a in applied[1:])
+        if not all(a == applied[0] for a in applied[1:]):
+            return False
+        digests = self.digests(members)
+        return all(d == digests[0] for d in digests[1:])
+
+    def digests(self, among: tuple[int, ...] | None = None) -> list[str]:
+        """Each live server's state machine digest (the contract's query "digest"), of the servers ``among`` (all:
+        None), if the implementation answers it; else none."""
+        if DIGEST not in self.implementation.capabilities:
+            return []
+        try:
+            return [
+                str(s.node.query("digest"))
+                for i, s in self.servers.items()
+                if s.alive and s.node is not None and (among is None or i in among)
+            ]
+        except NodeFailure as e:  # asked between inputs, it broke the contract: the run stops, as during one
+            self._stop(Violation(NODE_FAILURE, str(e), ()))
+            return ["", "(failed)"]
 
     def state_text(self) -> str:
-        """Each live server's applied index, for reports."""
-        return ", ".join(f"{i}: applied {s.state.last_applied}" for i, s in self.servers.items() if s.alive)
+        """Each live server's applied index (and state machine digest, when there is one), for reports."""
+        digests = iter(self.digests() or [])
+        return ", ".join(
+            f"{i}: applied {s.state.last_applied}" + (f" digest {d[:12]}" if (d := next(digests, "")) else "")
+            for i, s in self.servers.items()
+            if s.alive
+        )
+
+    def close(self) -> None:
+        """End every server's node (a process-backed implementation's processes). Idempotent; a finished run
+        should be closed, though nothing is left behind if it is not (sim.nodes.process ends its processes when
+        they are collected, and at exit)."""
+        for server in self.servers.values():
+            server.close()
 
     def alive(self) -> list[int]:
         return [i for i, s in self.servers.items() if s.alive]
@@ -663,7 +813,48 @@ class Simulation:
         self._fault("heal")
         self.network.heal()
 
-    def set_drop(self, p: float) -> None:
+    def disconnect(self, node: int) -> None:
+        """Cut ``node`` off from every other server until ``reconnect``; composes with other disconnections."""
+        self._fault("disconnect", nodes=[node])
+        self.network.disconnect(node)
+
+    def reconnect(self, node: int) -> None:
+        self._fault("reconnect", nodes=[node])
+        self.network.reconnect(node)
+
+    def submit(
+        self, server: int, op: str, key: str | None = None, follow: bool = True, beside: int | None = None
+    ) -> str:
+        """A client of its own sends one operation to ``server`` now (``OneShot``: with ``follow`` it finds the
+        leader and retries as workload clients do, without it makes that one attempt), beside server ``beside``
+        if given; its key is ``key``, or the workload's keys in turn. Returns the client's name."""
+        number = len(self.clients) - self.workload.clients + 1
+        name = f"s{number}"
+        key = key if key is not None else key_names(self.workload.keys)[(number - 1) % self.workload.keys]
+        rng = stream(self.seed, f"clients/{name}")
+        client = OneShot(
+            self.env, self.network, self.trace, self.checker, list(self.servers), name, rng, self.workload,
+            self.history, command=one_command(name, op, key), target=server, follow=follow,
+        )  # fmt: skip
+        self._fault("submit", nodes=[server], client=name, op=op, key=key)
+        self.clients[name] = client
+        self.network.attach(name, client.on_reply)
+        if beside is not None:
+            self.network.place(name, beside)
+        client.start()
+        return name
+
+    def connected(self) -> list[int]:
+        """Live servers that are not disconnected (``disconnect``), in order."""
+        off = self.network.disconnected()
+        return [i for i, s in self.servers.items() if s.alive and i not in off]
+
+    def set_drop(self, p: float, kinds: tuple[str, ...] = ()) -> None:
+        """The loss probability of every message, or with ``kinds`` (message kind names) of those kinds."""
+        if kinds:
+            self._fault("drop", value=p, kinds=list(kinds))
+            self.network.set_kind(kinds, drop=p)
+            return
         self._fault("drop", value=p)
         self.network.drop = p
 
@@ -671,8 +862,14 @@ class Simulation:
         self._fault("duplicate", value=p)
         self.network.duplicate = p
 
-    def set_delay(self, delay: Delay, src: int | None = None, dst: int | None = None) -> None:
-        if src is None or dst is None:
+    def set_delay(
+        self, delay: Delay, src: int | None = None, dst: int | None = None, kinds: tuple[str, ...] = ()
+    ) -> None:
+        """The delay of every message, of the link ``src`` -> ``dst``, or with ``kinds`` of those kinds."""
+        if kinds:
+            self._fault("delay", value=describe_delay(delay), kinds=list(kinds))
+            self.network.set_kind(kinds, delay=delay)
+        elif src is None or dst is None:
             self._fault("delay", value=describe_delay(delay))
             self.network.delay = delay
         else:
@@ -701,6 +898,35 @@ class Simulation:
         disrupt the cluster)."""
         self._fault("remove_server", nodes=[node])
         self.admin.request("remove", node)
+
+
+def _call(action: Callable[[], Any], _b: None) -> None:
+    action()
+
+
+class _Chain:
+    """Actions keyed in the order of events in advance, queued one at a time (see ``Simulation.at_each``)."""
+
+    __slots__ = ("env", "keyed")
+
+    def __init__(self, env: Environment, keyed: list[tuple[int, int, int, Callable[[], Any]]]) -> None:
+        self.env = env
+        self.keyed = keyed  # (time, priority, event id, action), in order of key
+        self._queue(0)
+
+    def _queue(self, i: int) -> None:
+        time, priority, eid, _action = self.keyed[i]
+        heappush(self.env._queue, (time, priority, eid, (_Chain._fire, self, i)))  # type: ignore[attr-defined]
+
+    def _fire(self, i: int) -> None:
+        """``keyed[i]``'s time has come: queue the next one (its key orders it after this one), then act."""
+        if i + 1 < len(self.keyed):
+            self._queue(i + 1)
+        self.keyed[i][3]()
+
+
+def _ignore(*args: Any) -> None:
+    pass
 
 
 class _NoChecker(Checker):

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 
 from sim.raft.node import RaftConfig
 from sim.world.network import Delay, Uniform
+from sim.world.storage import FsyncDisk
 
 
 @dataclass(frozen=True)
@@ -13,7 +14,17 @@ class ClusterConfig:
     nodes: int = 5
     raft: RaftConfig = field(default_factory=RaftConfig)
     disk_latency: int = 0  # microseconds for a write to become durable
+    # When set, each write's latency instead follows LogCabin's files and fsyncs (sim.world.storage.FsyncDisk).
+    disk: FsyncDisk | None = None
+    # A timer a node arms counts from the input that armed it, as in LogCabin (setElectionTimer runs before the
+    # write it then waits for) and etcd (the election tick count is reset in Step); False: from when the input's
+    # writes became durable. The two differ only with disk latency.
+    timers_from_input: bool = False
     bug: str | None = None  # a known-bug variant from sim.nodes.bugs, None for the correct protocol
+    # Another node implementation (examples/CONTRACT.md): a Python class "module:Class" run in process, or a
+    # command run as one OS process per server boot. None for both: the built-in sim.raft.Node.
+    implementation: str | None = None
+    implementation_cmd: str | None = None
     # A run that needs more SimPy events than this per simulated ms (checked per 100 ms) is a message storm, a
     # livelock in which messages multiply: it stops with the property Livelock. 0: no budget.
     max_events_per_ms: int = 0
@@ -45,3 +56,6 @@ class WorkloadConfig:
     mode: str = "open"  # "open": Poisson arrivals at ``rate``; "closed": the next after the previous completes
     think: int = 0  # closed loop: mean (exponential) pause between one operation's completion and the next
     give_up: int | None = None  # stop waiting after this long: the outcome is unknown (info); None: never
+    # The servers the clients sit beside, client i beside beside[i % len] (sim.world.network.Network.place): its
+    # messages pass where that server's would. Empty: outside every partition.
+    beside: tuple[int, ...] = ()

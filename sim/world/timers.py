@@ -13,7 +13,8 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from simpy import Environment
-from simpy.events import Timeout
+
+from sim.world.events import call_later
 
 
 class LazyTimer:
@@ -38,10 +39,13 @@ class LazyTimer:
     def _schedule(self, due: int) -> None:
         self.pending = due
         # env._now rather than the env.now property: this runs for many timers (SimPy 4, pinned).
-        Timeout(self._env, due - self._env._now, due).callbacks.append(self._fire)
+        delay = due - self._env._now
+        if delay < 0:
+            raise ValueError(f"Negative delay {delay}")  # as a SimPy Timeout would: a bug in the caller
+        call_later(self._env, delay, LazyTimer._fire, self, due)  # self._fire(due) then
 
-    def _fire(self, ev: Timeout) -> None:
-        if ev._value != self.pending:
+    def _fire(self, due: int) -> None:
+        if due != self.pending:
             return  # superseded by an earlier event
         self.pending = None
         deadline = self.deadline
