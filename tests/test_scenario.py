@@ -49,7 +49,8 @@ def test_missing_file_and_directory(tmp_path: Path, capsys: pytest.CaptureFixtur
     assert err.count("\n") == 1 and str(missing) in err and "no such file" in err
     assert run_cli(["run", str(tmp_path)]) == 2
     err = capsys.readouterr().err
-    assert err.count("\n") == 1 and "directory" in err
+    # A folder is a suite of scenario files (subfolders included): an empty one is refused as such.
+    assert err.count("\n") == 1 and str(tmp_path) in err and "a folder of none" in err
 
 
 def test_non_utf8_file(tmp_path: Path) -> None:

@@ -305,7 +305,7 @@ def run_trial(
     sim.close()
     if violation is not None:
         raise RuntimeError(f"figure16 trial {name}/{index} (seed {seed}): {violation.report()}")
-    top_term = max(s.state.term for s in sim.servers.values() if s.node is not None)
+    top_term = max((s.state.term for s in sim.servers.values() if s.alive), default=1)
     return Trial(name, index, seed, crash_us, None, None, top_term, sim.events)
 
 

@@ -33,16 +33,17 @@ _ECHO_JS = (
 )
 
 
-def round_trip_us(argv: tuple[str, ...], inputs: int = 2_000) -> float:
-    """Microseconds of wall-clock time per input fed to a node process that does nothing: the adapter's own cost
-    (encoding, two pipe transfers, two context switches, decoding)."""
+def round_trip_us(argv: tuple[str, ...], inputs: int = 2_000) -> tuple[float, float]:
+    """Per input fed to a node process that does nothing: microseconds of wall-clock time (the adapter's whole
+    cost: encoding, two pipe transfers, two context switches, decoding) and of the simulator's own CPU time (the
+    part the adapter itself spends, whatever the machine's load)."""
     node = ProcessNode(argv, 1, (1, 2, 3), RaftConfig(), random.Random(0))
     try:
         node.start(0)
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         for i in range(inputs):
             node.tick("heartbeat", i)
-        return (time.perf_counter() - t0) / inputs * 1e6
+        return (time.perf_counter() - t0) / inputs * 1e6, (time.process_time() - c0) / inputs * 1e6
     finally:
         node.close()
 
@@ -73,13 +74,18 @@ def measure_nodes(seeds: int = 30, extra: tuple[tuple[str, str | None, str | Non
         }
         for k, (name, _, _) in enumerate(impls)
     ]
-    echo_js = round_trip_us(("node", "-e", _ECHO_JS))
-    echo_py = round_trip_us((sys.executable, "-c", _ECHO_PY))
+    echo_js, cpu_js = round_trip_us(("node", "-e", _ECHO_JS))
+    echo_py, cpu_py = round_trip_us((sys.executable, "-c", _ECHO_PY))
     # The adapter's cost per simulated event: the JavaScript example's wall time per event less the in-process
     # Python example's (similar protocols, so the difference is mostly the pipe and the JSON).
     per_event = rows[2]["us_per_event"] - rows[1]["us_per_event"]
-    return {"rows": rows, "echo_js_us": round(echo_js, 1), "echo_py_us": round(echo_py, 1), "adapter_us_per_event":
-            round(per_event, 1)}  # fmt: skip
+    return {
+        "rows": rows,
+        "echo_js_us": round(echo_js, 1),
+        "echo_py_us": round(echo_py, 1),
+        "adapter_cpu_us": round(min(cpu_js, cpu_py), 1),
+        "adapter_us_per_event": round(per_event, 1),
+    }
 
 
 _ECHO_PY = (
@@ -97,7 +103,7 @@ def format_nodes(r: dict[str, Any]) -> str:
         )
     lines.append(
         f"process adapter: {r['echo_js_us']} us per input round trip with a Node.js node that does nothing "
-        f"({r['echo_py_us']} us with a Python one); {r['adapter_us_per_event']} us more per simulated event for "
-        "raft.js than for figure2.py in process"
+        f"({r['echo_py_us']} us with a Python one), of which the simulator's own CPU time is {r['adapter_cpu_us']} us; "
+        f"{r['adapter_us_per_event']} us more per simulated event for raft.js than for figure2.py in process"
     )
     return "\n".join(lines)

@@ -39,7 +39,8 @@ Usage, in a test file of your own::
         assert sim.established_leader() is not None
 
 Fault families (``sim.fuzz.draw.FAMILIES``): crash, partition, cut, drop, duplicate, delay, drift, disk, prevote,
-check_quorum, small_batch, narrow_timeouts. Use ``deadline=None``: a simulation takes milliseconds to seconds.
+check_quorum, small_batch, narrow_timeouts, long_delay, compaction. Use ``deadline=None``: a simulation takes
+milliseconds to seconds.
 """
 
 from __future__ import annotations
