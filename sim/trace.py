@@ -39,9 +39,13 @@ _encode = json.JSONEncoder(separators=(",", ":"), sort_keys=True).encode
 
 
 def entry_to_list(e: Entry) -> list[Any]:
-    """An entry as ``[term, client, seq]``; client and seq are null for a leader's no-op."""
+    """An entry as ``[term, client, seq]``; client and seq are null for a leader's no-op, and for a configuration
+    entry, which has a fourth element: the configuration's voters."""
     c = e.command
-    return [e.term, None, None] if c is None else [e.term, c.client, c.seq]
+    if c is None:
+        config = e.config
+        return [e.term, None, None] if config is None else [e.term, None, None, list(config.voters)]
+    return [e.term, c.client, c.seq]
 
 
 def message_to_dict(m: Any, entries: bool = True) -> dict[str, Any]:
@@ -98,6 +102,8 @@ def record_to_dict(record: Record, entries: bool = True) -> dict[str, Any]:
         index, entry = data
         c = entry.command
         d.update(index=index, term=entry.term, client=c and c.client, seq=c and c.seq)
+        if entry.config is not None:
+            d["config"] = list(entry.config.voters)
     elif kind == "commit":
         d["index"] = data
     elif kind == "append":

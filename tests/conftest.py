@@ -33,6 +33,7 @@ from sim.raft import (
     ClientRequest,
     Command,
     Entry,
+    MembershipChange,
     Message,
     Node,
     Output,
@@ -84,6 +85,8 @@ class ManualNet:
         self.checker = Checker(self.ids, snapshots=config.snapshot_every > 0)
         self.outputs: list[tuple[int, Output]] = []
         self.reported: dict[int, SoftState | None] = {}  # each node's soft state as its Outputs last reported it
+        self.configurations: dict[int, object] = {}  # each node's configuration as its Outputs last reported it
+        self.bootstrap: dict[int, tuple[int, ...]] = {i: self.ids for i in self.ids}  # configuration it starts with
         for i in self.ids:
             self._boot(i)
 
@@ -108,6 +111,19 @@ class ManualNet:
 
     def step(self, m: Message) -> Output:
         return self._handle(m.dst, self.node(m.dst).step(m, self.now))  # type: ignore[arg-type]
+
+    def change(self, i: int, op: str, server: int, seq: int = 1, admin: str = "admin") -> Output:
+        """An operator asks node ``i`` to ``op`` ("add" or "remove") ``server``; the reply is in ``client_replies``."""
+        return self.step(MembershipChange(admin, i, seq, op, server))
+
+    def join(self, i: int, node_class: type[Node] | None = None) -> Output:
+        """A new server ``i`` boots empty, with no configuration, to be added to the cluster."""
+        self.ids = (*self.ids, i)
+        self.classes[i] = node_class or self.classes[self.ids[0]]
+        self.bootstrap[i] = ()
+        self.durable[i] = PersistentState()
+        self.checker.joined(i)
+        return self._boot(i)
 
     def crash(self, i: int) -> None:
         """Node ``i`` loses its volatile state and the messages in flight to it."""
@@ -184,7 +200,7 @@ class ManualNet:
     def _boot(self, i: int) -> Output:
         state = self.durable[i]
         self.reported[i] = None
-        node = self.classes[i](i, self.ids, self.config, random.Random(self.seed * 100 + i), state)
+        node = self.classes[i](i, self.bootstrap[i], self.config, random.Random(self.seed * 100 + i), state)
         self.nodes[i] = node
         self.checker.restarted(i, state.term, state.entries, state.snapshot)
         return self._handle(i, node.start(self.now))
@@ -205,6 +221,9 @@ class ManualNet:
         if out.soft_state is not None:
             self.reported[i] = out.soft_state
         assert self.reported[i] == (node.role, node.term, node.leader_id, node.commit, node.last_applied)
+        if out.configuration is not None:
+            self.configurations[i] = out.configuration
+        assert self.configurations[i] == (node.membership.index, node.configuration)
         self.checker.observe(
             i, node.term, node.role, node.commit, out.log_from, out.log_entries, out.applied, out.snapshot
         )

@@ -10,7 +10,7 @@ from __future__ import annotations
 import pytest
 
 from sim.check.safety import PROPERTIES, Checker, Violation
-from sim.raft import CANDIDATE, FOLLOWER, LEADER, Command, Configuration, Entry, KeyValueStore, Snapshot
+from sim.raft import CANDIDATE, FOLLOWER, LEADER, Command, ConfigEntry, Configuration, Entry, KeyValueStore, Snapshot
 from sim.raft.snapshot import encode_state
 
 
@@ -308,6 +308,91 @@ def test_ack_of_a_committed_command_is_fine() -> None:
     assert c.violation is None
 
 
+# -------------------------------------------------------------------------------------- ConfigurationOverlap
+
+
+def CE(term: int, *voters: int) -> ConfigEntry:
+    return ConfigEntry(term, Configuration(voters))
+
+
+def test_sibling_configurations_without_a_common_quorum() -> None:
+    """The 2015 bug's state: on {1, 2, 3, 4}, leader 1 of term 1 left {1, 2, 3, 4, 5} on itself; leader 2 of term 2
+    appends {1, 2, 3} before committing anything of its term. Majorities {1, 4, 5} and {2, 3} do not meet."""
+    c = fresh(4)
+    c.observe(1, 1, LEADER, 1, 1, [E(1), CE(1, 1, 2, 3, 4, 5)])
+    leader_with(c, 2, 2, [E(1), E(2)], commit=1)
+    assert c.violation is None  # {1, 2, 3, 4} and {1, 2, 3, 4, 5}: one server apart
+    c.observe(2, 2, LEADER, 1, 3, [CE(2, 1, 2, 3)])
+    assert prop(c) == "ConfigurationOverlap" and set(c.violation.nodes) == {1, 2}
+
+
+def test_a_crashed_servers_configuration_counts() -> None:
+    c = fresh(4)
+    c.observe(1, 1, LEADER, 1, 1, [E(1), CE(1, 1, 2, 3, 4, 5)])
+    c.crashed(1)  # it will come back with what it wrote
+    leader_with(c, 2, 2, [E(1), E(2), CE(2, 1, 2, 3)], commit=1)
+    assert prop(c) == "ConfigurationOverlap"
+
+
+def test_a_sibling_barred_by_the_new_leaders_term_counts_no_more() -> None:
+    """With the 2015 fix: leader 2 first gets its term's entry onto {2, 3, 4}, whose logs are then ahead of node
+    1's: every majority of {1, 2, 3, 4, 5} holds one of them, node 1 cannot be elected again, and its configuration
+    decides nothing."""
+    c = fresh(4)
+    c.observe(1, 1, LEADER, 1, 1, [E(1), CE(1, 1, 2, 3, 4, 5)])
+    leader_with(c, 2, 2, [E(1), E(2)], commit=1)
+    for n in (3, 4):
+        c.observe(n, 2, FOLLOWER, 1, 1, [E(1), E(2)])
+    c.observe(2, 2, LEADER, 2)
+    c.observe(2, 2, LEADER, 2, 3, [CE(2, 1, 2, 3)])  # appended after the commit
+    assert c.violation is None
+    # Committing and appending in the same step is the same thing: what counts is the logs.
+    c = fresh(4)
+    c.observe(1, 1, LEADER, 1, 1, [E(1), CE(1, 1, 2, 3, 4, 5)])
+    leader_with(c, 2, 2, [E(1), E(2)], commit=1)
+    for n in (3, 4):
+        c.observe(n, 2, FOLLOWER, 1, 1, [E(1), E(2)])
+    c.observe(2, 2, LEADER, 2, 3, [CE(2, 1, 2, 3)])
+    assert c.violation is None
+
+
+def test_a_lagging_servers_old_configuration_counts_no_more_once_a_majority_of_it_is_ahead() -> None:
+    """3 never heard of {1, 2, 3, 4} (committed by {1, 2, 4}), and the leader goes on to {1, 2, 3, 4, 5}: {1, 2, 3}
+    and {1, 2, 3, 4, 5} have majorities that do not meet, but 3 cannot be elected: 1 and 2 hold more than it."""
+    c = fresh(3)
+    c.joined(4)
+    c.joined(5)
+    c.observe(1, 1, LEADER, 1, 1, [E(1), CE(1, 1, 2, 3, 4)])
+    for n in (2, 4):
+        c.observe(n, 1, FOLLOWER, 1, 1, [E(1), CE(1, 1, 2, 3, 4)])
+    c.observe(3, 1, FOLLOWER, 1, 1, [E(1)])
+    c.observe(1, 1, LEADER, 2)
+    assert c.violation is None
+    c.observe(1, 1, LEADER, 2, 3, [CE(1, 1, 2, 3, 4, 5)])
+    assert c.violation is None
+
+
+def test_a_commit_by_the_wrong_quorum_hides_nothing() -> None:
+    """A second change started before the first committed: {1, 2, 3, 4, 5} appended after {1, 2, 3, 4}, and both
+    committed by {1, 4, 5}, which is no majority of {1, 2, 3, 4}. 2 and 3, still on {1, 2, 3}, could elect one of
+    themselves: only 1 is ahead of them. The older configuration still counts, and cannot meet the newest."""
+    c = fresh(3)
+    c.joined(4)
+    c.joined(5)
+    c.observe(1, 1, LEADER, 1, 1, [E(1), CE(1, 1, 2, 3, 4)])
+    for n in (4, 5):
+        c.observe(n, 1, FOLLOWER, 1, 1, [E(1), CE(1, 1, 2, 3, 4)])
+    c.observe(1, 1, LEADER, 3, 3, [CE(1, 1, 2, 3, 4, 5)])
+    assert prop(c) == "ConfigurationOverlap"
+
+
+def test_a_joining_servers_empty_configuration_decides_nothing() -> None:
+    c = fresh(3)
+    c.joined(4)
+    c.restarted(4, 0, [])
+    c.observe(4, 1, FOLLOWER, 0, 1, [E(1)])
+
+
 # ------------------------------------------------------------------------------- SnapshotIntegrity, compaction
 
 
@@ -492,6 +577,7 @@ VIOLATING = {
     "TermMonotonic": test_term_goes_back,
     "CommitMonotonic": test_commit_index_goes_back,
     "AckedDurable": test_ack_for_an_index_nobody_committed,
+    "ConfigurationOverlap": test_sibling_configurations_without_a_common_quorum,
     "SnapshotIntegrity": test_snapshot_without_its_client_sessions,
 }
 

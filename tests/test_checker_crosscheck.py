@@ -234,3 +234,68 @@ def test_drifting_clocks_and_lognormal_delays_agree() -> None:
     ref = ReferenceChecker(sim)
     assert sim.run(3 * S, after_event=ref.check) is None
     assert ref.violation is None and ref.checked_events == sim.events
+
+
+# ------------------------------------------------------------------------------------------ membership changes
+
+
+def membership_faults(rng: random.Random, nodes: int, end: int) -> list[Fault]:
+    """Servers added and removed (a burst of changes at times), with crashes and partitions around them."""
+    faults = []
+    new = nodes + 1
+    t = 150 * MS
+    while t < end:
+        k = rng.random()
+        if k < 0.3:
+            faults.append(Fault(t, "add_server", node=new))
+            new += 1
+        elif k < 0.5:
+            faults.append(Fault(t, "remove_server", node=rng.choice(["follower", "random", "leader"])))
+        elif k < 0.65:
+            faults.append(Fault(t, "crash", node=rng.choice(["leader", "random"])))
+            faults.append(Fault(t + rng.randint(0, 300) * MS, "restart", node="all-crashed"))
+        elif k < 0.75:
+            faults.append(Fault(t, "isolate", node="leader"))
+            faults.append(Fault(t + rng.randint(50, 400) * MS, "heal"))
+        else:
+            faults.append(Fault(t, "add_server", node=new))
+            faults.append(Fault(t + rng.randint(0, 20) * MS, "remove_server", node="random"))
+            new += 1
+        t += rng.randint(20 * MS, 250 * MS)
+    return [*faults, Fault(end, "heal"), Fault(end, "restart", node="all-crashed")]
+
+
+def membership_run(seed: int, bug: str | None = None, nodes: int = 4) -> tuple[Violation | None, Violation | None]:
+    sim = Simulation(
+        ClusterConfig(
+            nodes=nodes, raft=RaftConfig(election_timeout_min=100 * MS, election_timeout_max=140 * MS), bug=bug
+        ),
+        NetworkConfig(delay=Exponential(mean=8 * MS, minimum=2 * MS), drop=0.02),
+        WorkloadConfig(clients=2, rate=60),
+        seed=seed,
+    )
+    schedule(sim, membership_faults(random.Random(seed), nodes, 2 * S))
+    ref = ReferenceChecker(sim)
+    v = sim.run(3 * S, after_event=ref.check)
+    if v is not None:
+        ref.check(sim)
+    assert len(sim.admin.changes) >= 2  # the run did change its membership
+    return v, ref.violation
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_membership_changes_both_checkers_find_nothing(seed: int) -> None:
+    v, r = membership_run(seed, nodes=3 + seed % 3)
+    assert v is None and r is None, (v and v.report(), r)
+
+
+@pytest.mark.parametrize("bug", ["config-before-term-commit", "concurrent-config-changes"])
+def test_membership_bugs_both_checkers_flag_the_same_event(bug: str) -> None:
+    found = 0
+    for seed in range(30):
+        v, r = membership_run(seed, bug)
+        assert_agree(v, r, {"ConfigurationOverlap", "LeaderCompleteness", "StateMachineSafety", "ElectionSafety"})
+        found += v is not None
+        if found >= 2:
+            break
+    assert found >= 1, f"{bug}: none of the runs found it"

@@ -104,9 +104,7 @@ def test_every_message_copy_runs_from_its_send_to_its_end(faulty: Any) -> None:
     # that is down: the copy is dropped, not delivered).
     assert {p for p, d in enumerate(records) if d["ev"] == "drop"} <= set(ends)
     delivered_to_the_down = sum(
-        1
-        for p, d in enumerate(records)
-        if d["ev"] == "deliver" and p not in ends and records[p + 1]["ev"] == "drop"
+        1 for p, d in enumerate(records) if d["ev"] == "deliver" and p not in ends and records[p + 1]["ev"] == "drop"
     )
     assert delivered_to_the_down > 0
     assert kinds["deliver"] - delivered_to_the_down == sum(1 for o in c["outcome"] if outcomes[o] == "delivered")
@@ -281,6 +279,5 @@ def test_bench_html_durations_must_be_whole_seconds(capsys: pytest.CaptureFixtur
     assert raftsim(["bench", "--html", "--html-durations", value]) == 2
     err = capsys.readouterr().err.strip()
     assert err == (
-        "raftsim bench: --html-durations: expected whole seconds from 1 to 86400, comma-separated, "
-        f"got {value!r}"
+        f"raftsim bench: --html-durations: expected whole seconds from 1 to 86400, comma-separated, got {value!r}"
     )

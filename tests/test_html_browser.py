@@ -256,8 +256,10 @@ def test_the_pages_model_agrees_with_the_trace_at_every_sampled_event(browser: A
     _open(browser, page)
     sample = set(range(0, len(records), max(1, len(records) // 120))) | {len(records) - 1}
     expected: dict[int, list[dict[str, Any]]] = {}
-    state = {n: {"role": "not started", "term": 0, "vote": None, "commit": None, "applied": None, "log": []}
-             for n in tables["servers"]}
+    state = {
+        n: {"role": "not started", "term": 0, "vote": None, "commit": None, "applied": None, "log": []}
+        for n in tables["servers"]
+    }
     for p, d in enumerate(records):
         n = d.get("node")
         if n in state:
@@ -364,7 +366,7 @@ def test_clicking_an_operation_shows_it(browser: Any, pages: Any) -> None:
     assert _js(browser, "return raftsim.view().selected.op") == i
     text = browser.find_element(By.ID, "operation").text
     client = tables["clients"][ops["client"][i]]
-    assert text.startswith(f"{client} #{ops['seq'][i]}: put {ops['key'][i]} \"{ops['value'][i]}\"")
+    assert text.startswith(f'{client} #{ops["seq"][i]}: put {ops["key"][i]} "{ops["value"][i]}"')
     assert f"invoked {a / 1000:.3f} ms" in text and f"completed {b / 1000:.3f} ms" in text
 
 
@@ -392,9 +394,7 @@ def test_filters_by_message_kind_and_server(browser: Any, pages: Any) -> None:
     two = tables["servers"].index(2)
     frame = _js(browser, "return raftsim.renderNow()")
     assert frame["arrows"] == sum(
-        1
-        for i, k in enumerate(kind)
-        if k not in ("AppendEntries", "heartbeat") and two in (c["src"][i], c["dst"][i])
+        1 for i, k in enumerate(kind) if k not in ("AppendEntries", "heartbeat") and two in (c["src"][i], c["dst"][i])
     )
 
 

@@ -163,6 +163,51 @@ def test_event_vocabulary_maps_to_faults() -> None:
     )
 
 
+def test_membership_events_and_the_servers_they_add() -> None:
+    s = loads(
+        """
+        duration = "5s"
+        [cluster]
+        nodes = 3
+        [[events]]
+        at = "1s"
+        do = "add_server"
+        node = 6
+        [[events]]
+        at = "2s"
+        do = "crash"
+        node = 6
+        restart_after = "100ms"
+        [[events]]
+        at = "3s"
+        do = "remove_server"
+        node = "leader"
+        [[events]]
+        at = "3s"
+        do = "remove_server"
+        node = [2, 6]
+        [[events]]
+        at = "4s"
+        do = "add_server"
+        node = 2
+        [[expect]]
+        members_at_end = [1, 3, 2]
+        [[expect]]
+        members_at_end = 3
+        """
+    )
+    assert s.faults == (
+        Fault(1_000_000, "add_server", node=6),
+        Fault(2_000_000, "crash", node=6),
+        Fault(2_100_000, "restart", node=6),
+        Fault(3_000_000, "remove_server", node="leader"),
+        Fault(3_000_000, "remove_server", node=(2, 6)),
+        Fault(4_000_000, "add_server", node=2),  # added back: a known server
+    )
+    assert s.expectations == (Expectation("members_at_end", (1, 3, 2)), Expectation("members_at_end", 3))
+    assert loads(to_toml(s)) == s
+
+
 def test_expectations_parse() -> None:
     s = loads(
         """

@@ -58,7 +58,7 @@ def test_every_toml_example_in_the_documentation_is_valid() -> None:
 
 def test_the_documented_steps_example_passes() -> None:
     text = README.read_text(encoding="utf-8")
-    start = text.index("# The lab's \"election after network failure\", in its own order")
+    start = text.index('# The lab\'s "election after network failure", in its own order')
     s = loads(text[start : text.index("```", start)], "README.md")
     for seed in range(5):
         r = run_scenario(s, seed=seed)
@@ -470,8 +470,10 @@ def test_bad_randomness_and_conditions() -> None:
     assert "events[1].every: expected a time, or a [min, max] range" in _bad(
         base + 'do = "heal"\nevery = ["300ms"]\ncount = 2\n'
     )
-    assert "events[1]: expected events within the run (duration 3000ms), but repetition 9 of this event fires at " \
+    assert (
+        "events[1]: expected events within the run (duration 3000ms), but repetition 9 of this event fires at "
         "at most 3400ms" in _bad(base + 'do = "heal"\nevery = ["100ms", "300ms"]\ncount = 9\n')
+    )
     assert "events[1].restart_after: expected a time shorter than every gap (100ms)" in _bad(
         base + 'do = "crash"\nnode = 1\nevery = ["100ms", "300ms"]\ncount = 2\nrestart_after = "100ms"\n'
     )
@@ -881,12 +883,12 @@ def test_a_client_beside_a_server_shares_its_side_of_the_network() -> None:
 
 def test_bad_submits() -> None:
     base = 'duration = "3s"\n[[events]]\nat = "1s"\ndo = "submit"\nnode = "leader"\n'
-    assert "x.toml:6: events[1].op: expected one of get, put, append, cas, got \"delete\"" in _bad(
+    assert 'x.toml:6: events[1].op: expected one of get, put, append, cas, got "delete"' in _bad(
         base + 'op = "delete"\n'
     )
     assert "events[1].ops: expected an integer from 1 to 100000, got 0" in _bad(base + "ops = 0\n")
     assert "events[1].key: expected a non-empty key" in _bad(base + 'key = ""\n')
-    assert "events[1].follow: expected true or false, got \"no\"" in _bad(base + 'follow = "no"\n')
+    assert 'events[1].follow: expected true or false, got "no"' in _bad(base + 'follow = "no"\n')
     assert 'events[1].beside: expected one server: a node id, "@name" or one of "leader"' in _bad(
         base + 'beside = "all"\n'
     )
@@ -899,6 +901,7 @@ def test_bad_submits() -> None:
 
 
 # ---------------------------------------------------------------------------------------------- message counts
+
 
 def test_message_counts_in_an_interval_and_between_moments() -> None:
     text = """
@@ -978,11 +981,9 @@ def test_message_counts_can_fail() -> None:
 
 def test_bad_message_counts() -> None:
     base = 'duration = "3s"\n[[expect]]\nmax_messages = 3\n'
-    assert 'x.toml:4: expect[1].kind: expected a message kind: one of all, requests' in _bad(base + 'kind = "rpc"\n')
+    assert "x.toml:4: expect[1].kind: expected a message kind: one of all, requests" in _bad(base + 'kind = "rpc"\n')
     assert "expect[1].kind: expected each kind once" in _bad(base + 'kind = ["replies", "replies"]\n')
-    assert "expect[1].during: expected an interval [from, to] with from <= to" in _bad(
-        base + 'during = ["2s", "1s"]\n'
-    )
+    assert "expect[1].during: expected an interval [from, to] with from <= to" in _bad(base + 'during = ["2s", "1s"]\n')
     assert "expect[1].during[2]: expected a moment bound by an `as` somewhere in the file" in _bad(
         base + 'during = ["1s", "@x"]\n'
     )
@@ -1155,11 +1156,11 @@ def test_scoped_expectations() -> None:
 
 def test_bad_scoped_expectations() -> None:
     base = 'duration = "3s"\n[[expect]]\n'
-    assert "x.toml:4: expect[1].among: expected \"all\" (every live server) or \"connected\", got \"live\"" in _bad(
+    assert 'x.toml:4: expect[1].among: expected "all" (every live server) or "connected", got "live"' in _bad(
         base + 'no_leader = ["1s", "2s"]\namong = "live"\n'
     )
     assert "expect[1].on: expected an integer from 1 to 5, got 6" in _bad(base + "committed_at_least = 1\non = 6\n")
-    assert "expect[1].at: expected a time within the run (duration 3000ms), got \"4s\"" in _bad(
+    assert 'expect[1].at: expected a time within the run (duration 3000ms), got "4s"' in _bad(
         base + 'is_leader = 1\nat = "4s"\n'
     )
     assert 'expect[1].not_leader: expected a node id or "@name", got "leader"' in _bad(base + 'not_leader = "leader"\n')
@@ -1194,7 +1195,7 @@ def test_leader_within_fails_when_the_leader_comes_after_its_window() -> None:
     """One server elects itself at 400 ms, and nothing happens in between: the first event after the 200 ms window
     is the election itself, which used to pass."""
     r = run_scenario(loads(ONE_SERVER + '[[expect]]\nleader_within = "200ms"\n'), seed=1)
-    (_, passed, why), = r.expectations
+    ((_, passed, why),) = r.expectations
     assert not passed and why.startswith("no leader followed by a majority within 200ms after start at 0ms")
     r = run_scenario(loads(ONE_SERVER + '[[expect]]\nleader_within = "400ms"\n'), seed=1)
     assert r.expectations[0][1], r.expectations[0][2]  # at 400 ms exactly: within

@@ -125,6 +125,26 @@ def test_expected_violation_passes_and_without_the_bug_fails() -> None:
     assert r.expectations[0][2].startswith("no invariant was violated")
 
 
+def test_the_2015_bug_scenario_breaks_only_with_the_bug() -> None:
+    path = SCENARIO_DIR / "bug-config-before-term-commit.toml"
+    r = run_scenario(load(path))
+    assert r.violation is not None and r.violation.property == "ConfigurationOverlap" and r.passed
+    # With the fix, the new leader waits until an entry of its term is on a majority: no seed breaks anything.
+    text = path.read_text().replace('bug = "config-before-term-commit"\n', "")
+    for seed in range(1, 6):
+        r = run_scenario(loads(text, "fixed.toml"), seed=seed)
+        assert r.violation is None, (seed, r.violation)
+
+
+def test_members_at_end_judges_the_committed_configuration() -> None:
+    text = (SCENARIO_DIR / "membership-grow-shrink.toml").read_text()
+    r = run_scenario(loads(text.replace("members_at_end = [1, 2, 3]", "members_at_end = [1, 2, 3, 4]"), "x.toml"))
+    ((_, passed, why),) = [(e, p, w) for e, p, w in r.expectations if e.kind == "members_at_end"]
+    assert not passed and why.startswith("members 1, 2, 3 (the configuration committed at index")
+    assert "members:     1, 2, 3 (committed at index" in r.summary()
+    assert "add 4 ok, add 5 ok, remove 4 ok, remove 5 ok" in r.summary()
+
+
 def test_unexpected_violation_fails_with_report() -> None:
     text = (
         (SCENARIO_DIR / "bug-vote-without-log-check.toml")

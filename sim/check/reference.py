@@ -19,8 +19,9 @@ committed ones (a snapshot it installed, which a leader took from committed entr
 SnapshotIntegrity is checked for each new snapshot by replaying the committed entries 1..s from scratch into a
 fresh key-value store and comparing data and client sessions.
 
-It reads the nodes' in-memory state, while the incremental checker observes a node once its writes are durable:
-the two agree when ``ClusterConfig.disk_latency`` is 0 (the default), so cross-check runs use that.
+It reads the nodes' in-memory state (a crashed server's durable log and snapshot, for ConfigurationOverlap), while
+the incremental checker observes a node once its writes are durable: the two agree when
+``ClusterConfig.disk_latency`` is 0 (the default), so cross-check runs use that.
 
 ``Simulation.run`` does not call ``after_event`` for the event at which the incremental checker stops the run, so
 after such a stop call ``ref.check(sim)`` once more to look at that last event (a second call for the same event
@@ -30,12 +31,14 @@ number does nothing).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from itertools import combinations
 from typing import TYPE_CHECKING, Any
 
 from sim.check.safety import Violation
 from sim.raft.kv import KeyValueStore
 from sim.raft.messages import Entry
 from sim.raft.node import LEADER, Node
+from sim.raft.quorum import Configuration
 from sim.raft.snapshot import Snapshot
 from sim.trace import record_to_dict
 
@@ -111,7 +114,7 @@ class ReferenceChecker:
                 now[i] = _Snapshot(node, node.term, node.role, log, node.commit, node.last_applied, snapshot)
         new_records = sim.trace.records[self._trace_cursor :]
         self._trace_cursor = len(sim.trace.records)
-        found = found or self._find(now, new_records)
+        found = found or self._find(now, new_records) or self._overlap(sim)
         self.previous = now
         if found is not None:
             prop, detail, nodes = found
@@ -247,5 +250,42 @@ class ReferenceChecker:
                 return "SnapshotIntegrity", f"node {i}'s snapshot at {index} is not the committed state", (i,)
         return None
 
+    def _overlap(self, sim: Simulation) -> tuple[str, str, tuple[int | str, ...]] | None:
+        """ConfigurationOverlap (see ``sim.check.safety``), from scratch: every server's log (a crashed one's
+        durable log) and snapshot, its configuration in force (the latest in the log, else the snapshot's, else the
+        one it started with), whether some majority of it would still elect the server (every voter's last entry
+        compared with its own), and every majority of each configuration that might."""
+        held: dict[int, tuple[Configuration, tuple[int, int]]] = {}  # server -> (configuration, (last term, index))
+        for i, server in sim.servers.items():
+            node = server.node
+            if server.alive and node is not None:
+                entries, snapshot = tuple(node.log.entries()), node.snapshot
+                point = (node.log.snapshot_term, node.log.snapshot_index)
+            else:
+                entries, snapshot = tuple(server.storage.entries), server.storage.snapshot
+                point = (snapshot.term, snapshot.index) if snapshot is not None else (0, 0)
+            config = snapshot.configuration if snapshot is not None else Configuration(server.bootstrap)
+            for entry in entries:
+                if entry.config is not None:
+                    config = entry.config
+            last = (entries[-1].term, point[1] + len(entries)) if entries else point
+            held[i] = (config, last)
+        electable: dict[int, Configuration] = {}
+        for i, (config, last) in held.items():
+            # Voters that would grant it their vote on the log check (Section 5.4.1): are a majority among them?
+            willing = {v for v in config.voters if v not in held or held[v][1] <= last}
+            if any(q <= willing for q in _majorities(config)):
+                electable[i] = config
+        for (i, a), (j, b) in combinations(sorted(electable.items()), 2):
+            if a != b and any(not qa & qb for qa in _majorities(a) for qb in _majorities(b)):
+                return "ConfigurationOverlap", f"nodes {i} and {j} use {list(a.voters)} and {list(b.voters)}", (i, j)
+        return None
+
     def _committed_at(self, index: int) -> Entry | None:
         return self.committed[index - 1] if 1 <= index <= len(self.committed) else None
+
+
+def _majorities(config: Configuration) -> list[set[int]]:
+    """Every majority of a configuration's voters (the smallest ones: any larger one contains one of them)."""
+    voters = config.voters
+    return [set(q) for q in combinations(voters, len(voters) // 2 + 1)]

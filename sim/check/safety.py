@@ -29,6 +29,20 @@ Properties (names as reported):
 - SnapshotIntegrity: a snapshot at index i (taken or installed) covers committed entries only, its term is that
   of the committed entry at i, and its state is the one produced by applying exactly the committed entries 1..i,
   the client sessions included (``sim.check.statemachine`` keeps that state and a digest of it per index).
+- ConfigurationOverlap: any two configurations in force at once share a quorum (every majority of one meets every
+  majority of the other). Each server's configuration in force counts (the latest in its log, thesis 4.1; a crashed
+  server's too: it comes back with it) unless the server can never be elected with it: it is empty (a server still
+  joining), or every majority of it holds a server whose log is more up-to-date than this one's (Section 5.4.1:
+  each of them refuses its vote; being behind such logs also bars a leader in office from committing, since their
+  terms are higher). That judgement rests on the logs alone, not on what was committed, so a commit made with the
+  wrong quorum cannot hide a configuration. In a correct run with one change at a time, what counts is the latest
+  committed configuration and at most one successor, one server away: a server behind a committed configuration is
+  barred by the majority of that configuration that holds it, and a sibling that a leader of an older term left on a
+  minority is barred once the new leader commits an entry of its term, which it does before changing anything. A
+  violation is a state from which two leaders, or two different commits, are a schedule away: the 2015
+  single-server bug and a second change started too early both reach one. Checked when a server's configuration in
+  force changes (the only way a new pair arises in a correct run: a server's log overtakes logs that bar it only by
+  taking their configuration entries too): O(servers^2) per change, and nothing per entry beyond a term comparison.
 
 ``ReferenceChecker`` in ``sim.check.reference`` recomputes the same properties from scratch; the tests use it to
 cross-check this one.
@@ -41,8 +55,10 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 from sim.check.statemachine import CommittedState, state_digest
+from sim.raft.membership import share_quorum
 from sim.raft.messages import Entry
 from sim.raft.node import LEADER
+from sim.raft.quorum import Configuration
 from sim.raft.snapshot import Snapshot
 
 PROPERTIES = (
@@ -55,6 +71,7 @@ PROPERTIES = (
     "CommitMonotonic",
     "AckedDurable",
     "SnapshotIntegrity",
+    "ConfigurationOverlap",
 )
 
 
@@ -90,6 +107,13 @@ class _ServerView:
     # Command identity (client number, seq) per position, None for a no-op; position 0 is the base (index 0: the
     # sentinel).
     ids: list[tuple[int, int] | None] = field(default_factory=lambda: [None])
+    # For ConfigurationOverlap, in log indexes (not positions), kept through a rebase of the tables: the
+    # configuration the server started with, or its snapshot's, at that index; the configuration entries its log
+    # holds after it, (index, config); where each term's entries start, (index, term); and its last index.
+    base_config: tuple[int, Configuration] = (0, Configuration(()))
+    configs: list[tuple[int, Configuration]] = field(default_factory=list)
+    terms: list[tuple[int, int]] = field(default_factory=list)
+    last: int = 0
 
 
 class Checker:
@@ -103,7 +127,10 @@ class Checker:
     REBASE_MIN = 1024
 
     def __init__(self, nodes: Iterable[int], snapshots: bool = False) -> None:
-        self.servers: dict[int, _ServerView] = {n: _ServerView() for n in nodes}
+        """The checker of a cluster whose initial servers, and first configuration, are ``nodes``."""
+        nodes = tuple(nodes)
+        first = (0, Configuration(nodes))
+        self.servers: dict[int, _ServerView] = {n: _ServerView(base_config=first) for n in nodes}
         self.properties = PROPERTIES if snapshots else tuple(p for p in PROPERTIES if p != "SnapshotIntegrity")
         self._state = CommittedState() if snapshots else None
         self.violation: Violation | None = None
@@ -157,6 +184,8 @@ class Checker:
         was_leader = v.role == LEADER and v.term == term
         base = self._base
         commit -= base  # positions from here on
+        configs = v.configs
+        in_force = configs[-1] if configs else v.base_config
         if log_from is not None:
             last = len(v.chain) - 1
             log_from -= base
@@ -178,6 +207,12 @@ class Checker:
                 kept_committed = v.chain[log_from : v.commit + 1]
                 del v.chain[log_from:]
                 del v.ids[log_from:]
+                cut = base + log_from
+                while configs and configs[-1][0] >= cut:
+                    configs.pop()
+                starts = v.terms
+                while starts and starts[-1][0] >= cut:
+                    starts.pop()
             elif log_from != last + 1:
                 if snapshot is None or log_entries or base + log_from != snapshot.index + 1:
                     return self._fail("LogMatching", f"node {node} left a hole before index {base + log_from}", node)
@@ -200,8 +235,11 @@ class Checker:
                     f"node {node} deleted committed entry {base + index} (commit {base + v.commit})",
                     node,
                 )
-        if snapshot is not None and not self._snapshot_view(node, v, snapshot):
-            return
+        if snapshot is not None:
+            if not self._snapshot_view(node, v, snapshot):
+                return
+            self._snapshot_configuration(v, snapshot)
+        v.last = base + len(v.chain) - 1
         v.term = term
         v.max_term = term
         if role == LEADER and not was_leader:
@@ -232,6 +270,14 @@ class Checker:
                 state.apply(index, entry)  # the first server to apply it: the committed state machine follows
         if snapshot is not None:
             self._snapshot_integrity(node, v, snapshot)
+            if self.violation:
+                return
+        if (configs[-1] if configs else v.base_config) is not in_force:
+            self._check_overlap(node, v)
+
+    def joined(self, node: int) -> None:
+        """A server that boots empty to join the cluster (it has no configuration until its log gives it one)."""
+        self.servers.setdefault(node, _ServerView())
 
     def crashed(self, node: int) -> None:
         v = self.servers[node]
@@ -262,7 +308,15 @@ class Checker:
         v.commit = k  # a snapshot holds committed entries only: the node restarts with them committed
         v.chain = self._committed[: k + 1]
         v.ids = self._committed_ids[: k + 1]
-        self._extend_chain(node, v, entries)
+        v.configs = []
+        if snapshot is not None:
+            v.base_config = (snapshot.index, snapshot.configuration)
+            v.terms = [(snapshot.index, snapshot.term)]
+        else:
+            v.terms = []
+        if self._extend_chain(node, v, entries):
+            v.last = self._base + len(v.chain) - 1
+            self._check_overlap(node, v)
 
     def acked(self, client: str, seq: int, index: int) -> None:
         """A client was told that its command ``seq`` committed at ``index``."""
@@ -310,8 +364,16 @@ class Checker:
         firsts = self._first_entries
         chain = v.chain
         h = chain[-1]
+        base = self._base
+        starts = v.terms
+        last_term = starts[-1][1] if starts else 0
         for entry in entries:
             index = len(chain)
+            if entry.term != last_term:
+                last_term = entry.term
+                starts.append((base + index, last_term))
+            if entry.config is not None:
+                v.configs.append((base + index, entry.config))
             if index < len(firsts) and firsts[index] is entry and h is chains[index - 1]:
                 # The very entry object first seen here, after the very same prefix: the same hash, not
                 # recomputed (the common case: followers append the objects the leader sent).
@@ -320,9 +382,9 @@ class Checker:
                 v.ids.append(ids[index])
                 continue
             term = entry.term
-            c = entry.command  # its identity: (client number, seq), None for a no-op
+            c = entry.command  # its identity: (client number, seq), None for a no-op or a configuration
             if c is None:
-                n = seq = -1
+                n, seq = (-1, -1) if entry.config is None else (-2, hash(entry.config.voters))
             else:
                 n = numbers.get(c.client) or self._client_number(c.client)  # numbers start at 1
                 seq = c.seq
@@ -532,6 +594,53 @@ class Checker:
         assert self._state is not None
         self._state.rebase(low)
         self._base = low
+
+    def _snapshot_configuration(self, v: _ServerView, snapshot: Snapshot) -> None:
+        """A snapshot taken or installed: its configuration is the one as of its index, and the view's log is what
+        follows it (an installed snapshot may have replaced everything before: the snapshot's term ends there)."""
+        index = snapshot.index
+        v.base_config = (index, snapshot.configuration)
+        v.configs = [c for c in v.configs if c[0] > index]
+        starts = v.terms
+        while starts and starts[-1][0] > index and self._base + len(v.chain) - 1 <= index:
+            starts.pop()
+        if self._base + len(v.chain) - 1 == index and (not starts or starts[-1][1] != snapshot.term):
+            starts.append((index, snapshot.term))
+
+    def _in_force(self, v: _ServerView) -> tuple[int, Configuration] | None:
+        """The server's configuration in force with its index, unless the server can never be elected with it (see
+        ConfigurationOverlap in the module docstring): None then."""
+        index, config = v.configs[-1] if v.configs else v.base_config
+        voters = config.voters
+        if not voters:
+            return None
+        mine = (v.terms[-1][1] if v.terms else 0, v.last)
+        ahead = 0  # voters whose logs are more up-to-date than this one's
+        for voter in voters:
+            w = self.servers.get(voter)
+            if w is not None and (w.terms[-1][1] if w.terms else 0, w.last) > mine:
+                ahead += 1
+        if ahead > len(voters) - (len(voters) // 2 + 1):
+            return None  # every majority holds one of them
+        return index, config
+
+    def _check_overlap(self, node: int, v: _ServerView) -> None:
+        mine = self._in_force(v)
+        if mine is None:
+            return
+        for other, w in self.servers.items():
+            if w is v:
+                continue
+            theirs = self._in_force(w)
+            if theirs is not None and theirs[1] != mine[1] and not share_quorum(mine[1], theirs[1]):
+                self._fail(
+                    "ConfigurationOverlap",
+                    f"node {node} uses configuration {list(mine[1].voters)} (index {mine[0]}) while node {other} uses "
+                    f"{list(theirs[1].voters)} (index {theirs[0]}): they have majorities that do not meet",
+                    node,
+                    other,
+                )
+                return
 
     def _fail(self, prop: str, detail: str, *nodes: int | str) -> None:
         self.violation = Violation(prop, detail, tuple(nodes))

@@ -102,7 +102,7 @@ def liveness_problem(sim: Simulation) -> tuple[str, str] | None:
         )
     if pending:
         return LIVENESS, (
-            f"{pending} client commands never acknowledged by the end of the liveness phase"
+            f"{pending} client commands (or membership changes) never acknowledged by the end of the liveness phase"
             + (f" (leader {leader[0]})" if sim.white_box else "")
         )
     if not sim.state_machines_agree():

@@ -53,14 +53,15 @@ FAMILIES = (
     "narrow_timeouts",  # election timeouts in a narrow range: split votes, competing candidates
     "long_delay",  # a share of messages on a long tail of 200-2200 ms (the MIT labs' "long reordering")
     "compaction",  # snapshots every few entries, InstallSnapshot in small chunks (drawn last: see draw_compaction)
+    "membership",  # servers added (new ones boot empty) and removed, alone, in bursts, in failovers (drawn last)
 )
 # Families drawn after every other choice of a case, so that the seeds of earlier versions keep their cases
 # whenever such a family is off.
-DRAWN_LAST = frozenset({"compaction"})
+DRAWN_LAST = frozenset({"compaction", "membership"})
 
 
 # Families that switch on something an implementation must declare it supports (examples/CONTRACT.md).
-CAPABILITY_FAMILIES = frozenset({"prevote", "check_quorum"})
+CAPABILITY_FAMILIES = frozenset({"prevote", "check_quorum", "membership"})
 
 
 @dataclass(frozen=True)
@@ -147,6 +148,46 @@ def draw_compaction(d: Draw, raft: RaftConfig) -> RaftConfig:
     return replace(raft, snapshot_every=every, snapshot_chunk=chunk)
 
 
+def draw_membership(d: Draw, nodes: int, duration: int) -> list[Fault]:
+    """Membership churn (thesis Chapter 4): a walk in time of up to four episodes, each one of
+
+    - one server added (a new id: it boots empty and joins) or removed (a follower, anyone, or the leader);
+    - a burst: two changes asked for at once, which the leader must take one at a time;
+    - a failover: the leader cut off just before two removals are asked for. It appends the first alone (its
+      configuration entry stays on its log) and refuses the second as busy; once it steps down (CheckQuorum) the
+      operator takes the second to the next leader: the shape of the 2015 single-server bug, which needs that
+      leader to append it before committing an entry of its own term.
+    """
+    faults: list[Fault] = []
+    new = nodes + 1
+
+    def change(at: int) -> Fault:
+        nonlocal new
+        if d.chance(0.5):
+            new += 1
+            return Fault(at, "add_server", node=new - 1)
+        return Fault(at, "remove_server", node=d.pick(("follower", "follower", "random", "leader")))
+
+    t = d.integer(100, 800) * MS
+    for _ in range(d.integer(1, 4)):
+        if t >= duration:
+            break
+        style = d.pick(("one", "burst", "burst", "failover", "failover"))
+        if style == "failover":
+            faults.append(Fault(t, "isolate", node="leader"))
+            first = d.integer(1, nodes)
+            second = d.pick([i for i in range(1, nodes + 1) if i != first])
+            faults.append(Fault(t, "remove_server", node=first))
+            faults.append(Fault(t + d.integer(1, 50) * MS, "remove_server", node=second))
+            faults.append(Fault(t + d.integer(300, 1_000) * MS, "heal"))
+        else:
+            faults.append(change(t))
+            if style == "burst":
+                faults.append(change(t))
+        t += d.integer(100, 800) * MS
+    return faults
+
+
 def draw_case(
     d: Draw,
     seed: int,
@@ -164,6 +205,7 @@ def draw_case(
     (so every other choice stays the same) and then left off."""
     swarm = draw_swarm(d, families, nodes)
     on = swarm.families
+    can: tuple[str, ...] = ()
     if node is not None or node_cmd is not None:
         from sim.nodes.implementations import implementation
 
@@ -308,6 +350,11 @@ def draw_case(
     kept = tuple(sorted((f for f in faults if f.at < duration), key=lambda f: f.at))  # stable: same-time order kept
     if (families is None or "compaction" in families) and d.chance(0.4):
         cluster = replace(cluster, raft=draw_compaction(d, raft))
+    # Membership churn, drawn after everything else (and not in the focused modes, which stay as they were).
+    allowed = (node is None and node_cmd is None) or "membership" in can
+    if swarm.nodes is None and allowed and (families is None or "membership" in families) and d.chance(0.4):
+        churn = [f for f in draw_membership(d, nodes, duration) if f.at < duration]
+        kept = tuple(sorted((*kept, *churn), key=lambda f: f.at))
     # The liveness bound: many election rounds and client retries, longer with a slow disk. The phase ends as soon
     # as the cluster has recovered, so the bound costs only the seeds that fail; it is generous because split votes
     # with narrow timeouts and a slow disk can go on for seconds (over 1,000 such clusters: p99 4.4 s, worst 6.6 s

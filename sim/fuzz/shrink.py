@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -31,10 +31,17 @@ def restrict(
     if clients == 0 or (rate <= 0 and w.mode == "open"):
         clients, rate = 0, 0.0
     faults: list[Fault] = []
+    added: set[int] = set()  # servers kept add_server events boot: beyond ``nodes``, but there
     for i, f in enumerate(case.faults):
         if (keep is not None and not keep[i]) or f.at >= duration:
             continue
-        g = _narrow(f, nodes)
+        if f.do == "add_server":
+            assert isinstance(f.node, int)
+            if f.node > case.cluster.nodes:
+                added.add(f.node)
+            elif f.node > nodes:
+                continue  # adding back a server that is gone
+        g = _narrow(f, nodes, added)
         if g is not None:
             faults.append(g)
     return Case(
@@ -48,19 +55,24 @@ def restrict(
     )
 
 
-def _narrow(f: Fault, nodes: int) -> Fault | None:
-    """``f`` on a cluster of ``nodes`` servers, or None when it names only servers that are gone."""
-    if isinstance(f.node, int) and f.node > nodes:
+def _narrow(f: Fault, nodes: int, added: Collection[int] = ()) -> Fault | None:
+    """``f`` on a cluster of ``nodes`` servers (and the servers in ``added``, which add_server events boot), or None
+    when it names only servers that are gone."""
+
+    def there(n: int) -> bool:
+        return n <= nodes or n in added
+
+    if isinstance(f.node, int) and not there(f.node):
         return None
     if isinstance(f.node, tuple):
-        kept = tuple(n for n in f.node if n <= nodes)
+        kept = tuple(n for n in f.node if there(n))
         if not kept:
             return None
         f = replace(f, node=kept)
-    if (f.src is not None and f.src > nodes) or (f.dst is not None and f.dst > nodes):
+    if (f.src is not None and not there(f.src)) or (f.dst is not None and not there(f.dst)):
         return None
     if f.do == "partition":
-        groups = tuple(g for g in (tuple(n for n in grp if n <= nodes) for grp in f.groups) if g)
+        groups = tuple(g for g in (tuple(n for n in grp if there(n)) for grp in f.groups) if g)
         if not groups:
             return None
         f = replace(f, groups=groups)

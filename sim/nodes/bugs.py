@@ -91,8 +91,7 @@ class TruncateOnMatch(Node):
 
     def _merge_entries(self, prev: int, entries: tuple[Entry, ...]) -> None:
         if prev < self.log.last_index:
-            self.log.truncate_from(prev + 1)
-            self._mark_log(prev + 1)
+            self._truncate(prev + 1)
         for e in entries:
             self._append(e)
 
@@ -207,6 +206,29 @@ class AckBeforeCommit(Node):
                 self._send(ClientReply(self.id, c.client, c.seq, True, c.value, None, index))
 
 
+class ConfigBeforeTermCommit(Node):
+    """Appends a configuration entry before it has committed an entry of its term (the 2015 single-server bug).
+
+    Ongaro's raft-dev post of 2015: a leader's uncommitted change is left on a minority when it fails; a new leader
+    appends a sibling change before committing anything of its term, the two configurations have majorities that
+    do not meet, and the old leader can come back and win with its own. ConfigurationOverlap (then
+    LeaderCompleteness or StateMachineSafety)."""
+
+    def _may_change_configuration(self) -> bool:
+        return not self._configuration_pending()
+
+
+class ConcurrentConfigChanges(Node):
+    """Starts a second configuration change before the first is committed.
+
+    It takes only the change it is catching up a server for as "in progress", not a configuration entry on its way
+    to commit. The configuration two changes away from the committed one can have majorities that do not meet the
+    committed one's, which servers that have not heard of the first change still use: ConfigurationOverlap."""
+
+    def _configuration_pending(self) -> bool:
+        return False
+
+
 class SnapshotLastIndex(Node):
     """Labels a snapshot with its last log index instead of its last applied index.
 
@@ -251,6 +273,8 @@ BUGS: dict[str, type[Node]] = {
     "stale-leader-read": StaleLeaderRead,
     "follower-read": FollowerRead,
     "ack-before-commit": AckBeforeCommit,
+    "config-before-term-commit": ConfigBeforeTermCommit,
+    "concurrent-config-changes": ConcurrentConfigChanges,
     "snapshot-last-index": SnapshotLastIndex,
     "snapshot-without-sessions": SnapshotWithoutSessions,
     "install-older-snapshot": InstallOlderSnapshot,

@@ -22,7 +22,7 @@ def add_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--node-cmd",
         metavar="COMMAND",
-        help='run every server as an OS process of this command, speaking JSON Lines (examples/CONTRACT.md), e.g. '
+        help="run every server as an OS process of this command, speaking JSON Lines (examples/CONTRACT.md), e.g. "
         '"node examples/raft.js"',
     )
     p.add_argument(
@@ -68,15 +68,23 @@ def overrides(spec: str | None, command: str | None) -> dict[str, Any]:
     return {"implementation": spec, "implementation_cmd": command, "bug": None}
 
 
-def refuse_unsupported(cluster: Any, where: str, expectations: tuple[str, ...] = ()) -> None:
+def refuse_unsupported(
+    cluster: Any, where: str, expectations: tuple[str, ...] = (), actions: tuple[str, ...] = ()
+) -> None:
     """A UsageError if ``cluster`` switches on what its implementation did not declare (PreVote, CheckQuorum,
-    early vote requests), or if ``expectations`` name one a black box cannot be judged on. ``where`` names the
-    file (or flag) for the message."""
+    early vote requests), if ``expectations`` name one a black box cannot be judged on, or if ``actions`` change
+    the membership (the contract has no membership messages yet). ``where`` names the file (or flag)."""
     if not (cluster.implementation or cluster.implementation_cmd):
         return
     if cluster.bug:
         raise UsageError(
             f"{where}: cluster.bug: a known bug is a variant of the built-in node, not of {_name(cluster)}"
+        )
+    changes = [a for a in actions if a in ("add_server", "remove_server")]
+    if changes:
+        raise UsageError(
+            f"{where}: events: {changes[0]}: membership changes run on the built-in node only (the node contract "
+            f"has no membership messages), not on {_name(cluster)}"
         )
     impl = load(cluster.implementation, cluster.implementation_cmd, where)
     raft = cluster.raft

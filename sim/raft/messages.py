@@ -15,7 +15,10 @@ Addresses: servers are ints 1..N; clients are strings such as ``"c1"``.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .quorum import Configuration
 
 Address = int | str
 
@@ -89,16 +92,34 @@ class Command(_Value):
 
 
 class Entry(_Value):
-    """One log entry. ``command`` is None for the no-op a leader appends at the start of its term (Section 8)."""
+    """One log entry. ``command`` is None for the no-op a leader appends at the start of its term (Section 8), and
+    for a configuration entry (``ConfigEntry``)."""
 
     _fields = ("term", "command")
     __slots__ = _fields
     term: int
     command: Command | None
+    # A class attribute, not a slot: a plain entry carries no configuration, and building one (once per client
+    # command) costs nothing more for it. ``ConfigEntry``'s slot overrides it.
+    config: Configuration | None = None
 
     def __init__(self, term: int, command: Command | None = None) -> None:
         self.term = term
         self.command = command
+
+
+class ConfigEntry(Entry):
+    """A configuration entry (thesis 4.1): the cluster's whole new configuration. A server uses it as soon as it is
+    in its log, committed or not, and falls back to the one before if it is deleted. It carries no command."""
+
+    _fields = ("term", "config")
+    __slots__ = ("config",)
+    config: Configuration
+
+    def __init__(self, term: int, config: Configuration) -> None:
+        self.term = term
+        self.command = None
+        self.config = config
 
 
 class RequestVote(_Value):
@@ -330,6 +351,49 @@ class ClientReply(_Value):
         self.term = term
 
 
+class MembershipChange(_Value):
+    """An operator asks the leader to add or remove one server: the thesis's AddServer and RemoveServer RPCs
+    (Figure 4.1) as one message. ``op`` is ``"add"`` or ``"remove"``; ``seq`` numbers the operator's requests, and
+    a retry reuses it."""
+
+    _fields = ("src", "dst", "seq", "op", "server")
+    __slots__ = _fields
+    src: str
+    dst: int
+    seq: int
+    op: str
+    server: int
+
+    def __init__(self, src: str, dst: int, seq: int, op: str, server: int) -> None:
+        self.src = src
+        self.dst = dst
+        self.seq = seq
+        self.op = op
+        self.server = server
+
+
+class MembershipReply(_Value):
+    """The answer to a ``MembershipChange``. ``status`` is one of ``sim.raft.membership.STATUSES``: ``"ok"`` (the
+    configuration that makes it so is committed), ``"not_leader"`` (with ``leader_hint``, who the server thinks
+    leads, or None), ``"busy"`` (another change is under way: try again later), ``"timeout"`` (the new server did
+    not catch up, thesis 4.2.1) or ``"invalid"`` (it would leave no voter)."""
+
+    _fields = ("src", "dst", "seq", "status", "leader_hint")
+    __slots__ = _fields
+    src: int
+    dst: str
+    seq: int
+    status: str
+    leader_hint: int | None
+
+    def __init__(self, src: int, dst: str, seq: int, status: str, leader_hint: int | None = None) -> None:
+        self.src = src
+        self.dst = dst
+        self.seq = seq
+        self.status = status
+        self.leader_hint = leader_hint
+
+
 Message = (
     RequestVote
     | RequestVoteReply
@@ -339,4 +403,6 @@ Message = (
     | InstallSnapshotReply
     | ClientRequest
     | ClientReply
+    | MembershipChange
+    | MembershipReply
 )

@@ -10,6 +10,9 @@ arm timers. Inputs:
 - ``tick(timer, now)``: a timer the node armed has expired;
 - ``Node(..., state=PersistentState)`` followed by ``start(now)``: a restart from what was made durable.
 
+Membership changes (thesis Chapter 4) are in ``membership``: the node holds the configuration in force, takes an
+operator's ``MembershipChange`` as a leader, and reports its configuration in its Outputs.
+
 Randomness (election timeouts) comes only from the ``random.Random`` the caller passes in.
 
 Concerns beside this step function: ``log`` (the log after a snapshot point), ``quorum`` (every majority
@@ -23,15 +26,31 @@ from dataclasses import dataclass
 
 from .kv import KeyValueStore
 from .log import RaftLog
+from .membership import (
+    ADD,
+    BUSY,
+    INVALID,
+    MAX_ROUNDS,
+    NOT_LEADER,
+    OK,
+    TIMEOUT,
+    CatchUp,
+    Change,
+    ConfigurationLog,
+    changed,
+)
 from .messages import (
     AppendEntries,
     AppendEntriesReply,
     ClientReply,
     ClientRequest,
     Command,
+    ConfigEntry,
     Entry,
     InstallSnapshot,
     InstallSnapshotReply,
+    MembershipChange,
+    MembershipReply,
     Message,
     RequestVote,
     RequestVoteReply,
@@ -116,14 +135,12 @@ class Node(SnapshotRules):
         state: PersistentState | None = None,
     ) -> None:
         """Server ``node_id`` of a cluster whose voters are ``voters`` (itself included), restarting from
-        ``state`` (what it had made durable) or booting empty."""
+        ``state`` (what it had made durable) or booting empty. ``voters`` is the configuration the server starts
+        with: configuration entries in its log replace it (``()`` for a server that boots empty to join a cluster:
+        it learns its configuration from the leader)."""
         state = state or PersistentState()
         snapshot = state.snapshot
         self.id = node_id
-        # A snapshot holds the configuration as of its last entry (Section 7); ``voters`` is the initial one.
-        self.configuration = snapshot.configuration if snapshot else Configuration(tuple(voters))
-        # Every other server of the configuration, in its order: whom a candidate and a leader send to.
-        self.peers = tuple(p for p in self.configuration.ids() if p != node_id)
         self.config = config
         self.rng = rng
         self._timeout_min = config.election_timeout_min
@@ -133,6 +150,17 @@ class Node(SnapshotRules):
         self.term = state.term
         self.voted_for = state.voted_for
         self.log = RaftLog(state.entries, snapshot.index, snapshot.term) if snapshot else RaftLog(state.entries)
+        # The configurations the log holds, after the one it started with or its snapshot holds (as of the
+        # snapshot's last entry, Section 7); the latest is in force (thesis 4.1).
+        if snapshot:
+            self.membership = ConfigurationLog(snapshot.configuration, snapshot.index)
+        else:
+            self.membership = ConfigurationLog(Configuration(tuple(voters)))
+        self.membership.scan(self.log.first_index, state.entries)
+        self.configuration = self.membership.current
+        # Every other server of the configuration, in its order: whom a candidate and a leader send to (a leader
+        # also to a server it is catching up, and to one whose removal is not yet committed).
+        self.peers = tuple(p for p in self.configuration.ids() if p != node_id)
         # Volatile, all servers.
         self.role = FOLLOWER
         self.leader_id: int | None = None
@@ -151,10 +179,13 @@ class Node(SnapshotRules):
         self.match: dict[int, int] = {}
         self.last_ack: dict[int, int] = {}
         self.pending: dict[int, Command] = {}  # log index -> client command waiting for its reply
+        self.change: Change | None = None  # the membership change being carried out, until its entry is appended
+        self.awaiting: list[tuple[int, str, int]] = []  # (config entry index, admin, seq) waiting for the commit
         self._hard_dirty = False
         self._log_from: int | None = None
         # The soft state last reported in an Output (None: nothing yet, so the first Output reports it).
         self._reported: tuple[str, int, int | None, int, int] | None = None
+        self._config_changed = True  # the configuration in force is to be reported (always in the first Output)
         self.out = Output()
         self._init_snapshots(snapshot)  # sim.raft.snapshot: a restart from a snapshot starts from its state
 
@@ -170,7 +201,9 @@ class Node(SnapshotRules):
         self.now = now
         if timer == ELECTION:
             if self.role != LEADER:
-                if self.config.prevote:
+                if not self._may_campaign():
+                    self._reset_election_timer()
+                elif self.config.prevote:
                     self._pre_campaign()
                 else:
                     self._campaign()
@@ -184,9 +217,12 @@ class Node(SnapshotRules):
         if kind is ClientRequest:
             self._on_client_request(m)
             return self._take()
+        if kind is MembershipChange:
+            self._on_membership_change(m)
+            return self._take()
         term = m.term
         if term > self.term:
-            if kind is RequestVote and (m.prevote or self._in_leader_lease()):
+            if kind is RequestVote and (m.prevote or self._in_leader_lease() or self._disrupts(m)):
                 # A pre-vote changes nobody's term; a real vote inside the lease is ignored so a server that
                 # was partitioned away cannot depose a working leader (thesis 4.2.3).
                 if not m.prevote:
@@ -294,6 +330,21 @@ class Node(SnapshotRules):
     def _in_leader_lease(self) -> bool:
         return self.config.check_quorum and self._heard_from_leader_recently()
 
+    def _may_campaign(self) -> bool:
+        """Whether this server may stand for election: it knows a configuration, and is a voter of it or does not
+        know it to be committed. A server still joining (no configuration) or whose removal it knows to be
+        committed stays out; one whose configuration excludes it but may still be undone must not (it may hold
+        the most up-to-date log, which the others need to elect anyone: a leader removing itself, cut off
+        before the change commits, comes back as such a server)."""
+        voters = self.configuration.voters
+        return bool(voters) and (self.id in voters or self.membership.index > self.commit)
+
+    def _disrupts(self, m: RequestVote) -> bool:
+        """A RequestVote from a server outside this one's configuration (removed, most likely: it will never hear
+        from the leader again and times out over and over) within the minimum election timeout of hearing from a
+        leader: ignored, term and all (thesis 4.2.3)."""
+        return m.src not in self.configuration.voters and self._heard_from_leader_recently()
+
     # ------------------------------------------------------------- role changes
 
     def _become_follower(self, term: int, leader: int | None) -> None:
@@ -307,7 +358,11 @@ class Node(SnapshotRules):
             self.progress = {}
             self.match = {}
             self.pending = {}
+            self.change = None
+            self.awaiting = []
         self.role = FOLLOWER
+        if was_leader:
+            self._refresh_peers()
         self.leader_id = leader
         self.votes = set()
         self.rejections = set()
@@ -324,10 +379,10 @@ class Node(SnapshotRules):
         self.leader_id = self.id
         self.votes = set()
         self.rejections = set()
-        next_index = self.log.last_index + 1
-        self.progress = {p: Progress(next_index) for p in self.peers}
-        self.match = {p: 0 for p in self.peers}
-        self.last_ack = {p: self.now for p in self.peers}
+        self.progress = {}
+        self.match = {}
+        self.last_ack = {}
+        self._refresh_peers()
         self.pending = {}
         self.out.timers.append((ELECTION, None))
         self.out.timers.append((HEARTBEAT, self.config.heartbeat_interval))
@@ -345,6 +400,8 @@ class Node(SnapshotRules):
                 self._become_follower(self.term, None)
                 return
         self.out.timers.append((HEARTBEAT, self.config.heartbeat_interval))
+        if self.change is not None:
+            self._advance_change()  # a catch-up may have run out of time
         self._broadcast_append(heartbeat=True)
 
     # -------------------------------------------------------------- replication
@@ -395,18 +452,23 @@ class Node(SnapshotRules):
             if entries:
                 self._mark_log(prev + 1)
                 log.extend(entries)
+                self._note_configurations(prev + 1, entries)
             return
         k = log.matching_prefix(prev, entries)
         if k == len(entries):
             return  # every entry already held: a duplicate or a reordered, older AppendEntries
         index = prev + 1 + k
         if index <= log.last_index:
-            log.truncate_from(index)
+            self._truncate(index)
         self._mark_log(index)
-        log.extend(entries[k:] if k else entries)
+        new = entries[k:] if k else entries
+        log.extend(new)
+        self._note_configurations(index, new)
 
     def _on_append_reply(self, m: AppendEntriesReply) -> None:
-        pr = self.progress[m.src]
+        pr = self.progress.get(m.src)
+        if pr is None:
+            return  # from a server this leader no longer replicates to (removed)
         self.last_ack[m.src] = self.now
         if m.success:
             advanced = m.match_index > pr.match
@@ -414,6 +476,11 @@ class Node(SnapshotRules):
             if advanced:
                 self.match[m.src] = pr.match
                 self._maybe_commit()
+                if self.progress.get(m.src) is not pr:
+                    return  # the commit removed the follower, or this leader (see _configuration_committed)
+                change = self.change
+                if change is not None and change.catch_up is not None and m.src == change.server:
+                    self._advance_change()
             if pr.next <= self.log.last_index:
                 self._send_append(m.src)
             return
@@ -505,21 +572,27 @@ class Node(SnapshotRules):
         if candidate > self.commit and self.log.term_at(candidate) == self.term:
             self.commit = candidate
             self._apply_committed()
+            if self.change is not None and self.role == LEADER:
+                self._advance_change()  # it may have been waiting for this commit
 
     def _apply_committed(self) -> None:
         leader = self.role == LEADER
+        configured = False
         start = self.last_applied + 1
         for index, entry in enumerate(self.log.slice(start, self.commit + 1), start):
             self.last_applied = index
             command = entry.command
             self.out.applied.append((index, entry))
             if command is None:
+                configured = configured or entry.config is not None
                 continue
             result, first_index = self.kv.apply(command, index)
             if leader:
                 waiting = self.pending.pop(index, None)
                 if waiting is not None:
                     self._send(ClientReply(self.id, command.client, command.seq, True, result, None, first_index))
+        if configured and leader:
+            self._configuration_committed()
         every = self._snapshot_every
         if every and self.last_applied - self._snapshot_point >= every:
             self._take_snapshot()  # Section 7: compact the log once enough has been applied since
@@ -542,12 +615,181 @@ class Node(SnapshotRules):
         self._broadcast_append()
         self._maybe_commit()
 
+    # -------------------------------------------------------------- membership
+
+    def _note_configurations(self, first_index: int, entries: tuple[Entry, ...]) -> None:
+        """Entries were appended from ``first_index`` on: a configuration among them is in force at once (thesis
+        4.1). One attribute read per entry appended: configuration entries are rare."""
+        for entry in entries:
+            if entry.config is not None:
+                self.membership.scan(first_index, entries)
+                self._configuration_changed()
+                return
+
+    def _configuration_changed(self) -> None:
+        self.configuration = self.membership.current
+        self._config_changed = True
+        self._refresh_peers()
+
+    def _refresh_peers(self) -> None:
+        """Whom to send to: the configuration's servers; for a leader also a server it is catching up and, while
+        the configuration in force is not committed, the servers of the one before (so that a server being
+        removed learns of it, and does not campaign once it has)."""
+        ids = self.configuration.ids()
+        if self.role == LEADER:
+            extra: tuple[int, ...] = ()
+            change = self.change
+            if change is not None and change.catch_up is not None:
+                extra = (change.server,)
+            previous = self.membership.previous()
+            if previous is not None and self.membership.index > self.commit:
+                extra += previous.ids()
+            if extra:
+                ids = ids + tuple(dict.fromkeys(p for p in extra if p not in ids))
+        self.peers = tuple(p for p in ids if p != self.id)
+        if self.role == LEADER:
+            progress = self.progress
+            for p in self.peers:
+                if p not in progress:
+                    progress[p] = Progress(self.log.last_index + 1)
+                    self.match[p] = 0
+                    self.last_ack[p] = self.now
+            log = self.log
+            for p in [p for p in progress if p not in self.peers]:
+                # A last AppendEntries, with what the server may still lack and the commit index: a removed server
+                # learns that its removal is committed, and stays out of elections.
+                prev = progress[p].match
+                if prev >= log.snapshot_index:  # else what it lacks is compacted: it will not hear of it
+                    entries = log.slice(prev + 1, prev + 1 + self.config.max_batch)
+                    self._send(AppendEntries(self.term, self.id, p, prev, log.term_at(prev), entries, self.commit))
+                del progress[p]
+                del self.match[p]
+                del self.last_ack[p]
+                self._transfers.pop(p, None)  # an InstallSnapshot on its way to it is dropped
+
+    def _on_membership_change(self, m: MembershipChange) -> None:
+        """An operator's AddServer or RemoveServer (thesis Figure 4.1), answered once the configuration that makes
+        it so is committed."""
+        if self.role != LEADER:
+            self._send(MembershipReply(self.id, m.src, m.seq, NOT_LEADER, self.leader_id))
+            return
+        change = self.change
+        if (change is not None and (change.admin, change.seq) == (m.src, m.seq)) or any(
+            (admin, seq) == (m.src, m.seq) for _, admin, seq in self.awaiting
+        ):
+            return  # a retry of the change under way, or of one whose entry is on its way to commit
+        target = changed(self.configuration, m.op, m.server)
+        if not target.voters:
+            self._send(MembershipReply(self.id, m.src, m.seq, INVALID, self.id))
+            return
+        if target == self.configuration:
+            # Already so in the configuration in force: done once that configuration is committed.
+            self.awaiting.append((self.membership.index, m.src, m.seq))
+            self._reply_committed_changes()
+            return
+        if change is not None or self._configuration_pending():
+            # One change at a time (thesis 4.1): the operator asks again later.
+            self._send(MembershipReply(self.id, m.src, m.seq, BUSY, self.id))
+            return
+        self.change = Change(m.op, m.server, m.src, m.seq)
+        if m.op == ADD and m.server != self.id:
+            # Thesis 4.2.1: catch the new server up, as a member that does not vote, before it joins.
+            limit = MAX_ROUNDS * self.config.election_timeout_max
+            self.change.catch_up = CatchUp(self.now, self.log.last_index, self.config.election_timeout_min, limit)
+            self._refresh_peers()
+            self._send_append(m.server)
+        self._advance_change()
+
+    def _advance_change(self) -> None:
+        """Carry the membership change under way as far as it can go now: the new server's catch-up, then its
+        configuration entry once one may be appended."""
+        change = self.change
+        assert change is not None
+        catch_up = change.catch_up
+        if catch_up is not None:
+            caught_up = catch_up.step(self.progress[change.server].match, self.log.last_index, self.now)
+            if caught_up is None:
+                return
+            change.catch_up = None
+            if not caught_up:
+                self.change = None
+                self._refresh_peers()
+                self._send(MembershipReply(self.id, change.admin, change.seq, TIMEOUT, self.id))
+                return
+        if not self._may_change_configuration():
+            return
+        self.change = None
+        target = changed(self.configuration, change.op, change.server)
+        index = self._append(ConfigEntry(self.term, target))
+        self.awaiting.append((index, change.admin, change.seq))
+        self._broadcast_append()
+        self._maybe_commit()
+
+    def _configuration_pending(self) -> bool:
+        """Whether the configuration in force is not yet committed: a change is in progress (thesis 4.1)."""
+        return self.membership.index > self.commit
+
+    def _snapshot_configuration(self, index: int) -> Configuration:
+        """The configuration a snapshot through ``index`` holds: the latest at or before it (Section 7), not the
+        one in force, which may be later and uncommitted."""
+        return self.membership.committed(index)[1]
+
+    def _hand_over_snapshot(self, out: Output) -> None:
+        installed = self._new_snapshot_installed
+        super()._hand_over_snapshot(out)
+        if not installed:  # a snapshot taken: the log now starts after it, and so do its configurations
+            snapshot = self.snapshot
+            assert snapshot is not None
+            index, config = self.membership.committed(snapshot.index)  # the entry it holds, index unchanged
+            self.membership.rebase(snapshot.index, config, index)
+
+    def _adopt_configuration(self, configuration: Configuration) -> None:
+        """An installed snapshot: its configuration is the base of the log that follows it (Figure 13, step 8),
+        and the configurations of entries the installation discarded are gone."""
+        log = self.log
+        before = (self.membership.index, self.configuration)
+        self.membership.rebase(log.snapshot_index, configuration)
+        self.membership.truncated(log.last_index + 1)
+        if (self.membership.index, self.membership.current) != before:
+            self._configuration_changed()
+
+    def _may_change_configuration(self) -> bool:
+        """Whether a leader may append a configuration entry now: its configuration in force is committed (one
+        change at a time) and so is an entry of its own term (the 2015 fix: see ``membership``)."""
+        return not self._configuration_pending() and self.log.term_at(self.commit) == self.term
+
+    def _configuration_committed(self) -> None:
+        """A configuration entry committed: answer who waited for it, stop replicating to servers it removed, and
+        step down if it removed this leader (thesis 4.2.2)."""
+        self._reply_committed_changes()
+        self._refresh_peers()
+        if self.id not in self.configuration.voters and self.membership.index <= self.commit:
+            self._become_follower(self.term, None)
+
+    def _reply_committed_changes(self) -> None:
+        if not self.awaiting:
+            return
+        done = [w for w in self.awaiting if w[0] <= self.commit]
+        if done:
+            self.awaiting = [w for w in self.awaiting if w[0] > self.commit]
+            for _, admin, seq in done:
+                self._send(MembershipReply(self.id, admin, seq, OK, self.id))
+
     # ------------------------------------------------------------------ helpers
 
     def _append(self, entry: Entry) -> int:
         index = self.log.append(entry)
         self._mark_log(index)
+        if entry.config is not None:
+            self._note_configurations(index, (entry,))
         return index
+
+    def _truncate(self, index: int) -> None:
+        """Delete the log from ``index`` on (a follower's conflicting suffix), and the configurations it held."""
+        self.log.truncate_from(index)
+        self._mark_log(index)
+        if self.membership.truncated(index):
+            self._configuration_changed()
 
     def _mark_log(self, index: int) -> None:
         if self._log_from is None or index < self._log_from:
@@ -575,6 +817,9 @@ class Node(SnapshotRules):
         if soft != self._reported:
             self._reported = soft
             out.soft_state = _soft_state(SoftState, soft)
+        if self._config_changed:
+            self._config_changed = False
+            out.configuration = (self.membership.index, self.configuration)
         if self._hard_dirty:
             out.hard_state = (self.term, self.voted_for)
             self._hard_dirty = False

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import NamedTuple
 
 from .messages import Entry, Message
+from .quorum import Configuration
 from .snapshot import Snapshot
 
 
@@ -64,12 +65,17 @@ class Output:
     5. ``applied``: (index, entry) applied to the state machine by this input, in index order. (Client replies
        for them are among ``messages``.) An installed snapshot replaces the state machine without applying
        entries: the soft state's last applied index jumps to the snapshot's.
+    6. ``configuration``: (index, ``Configuration``), present when the configuration in force changed (thesis
+       4.1: the latest configuration entry in the log, at that index; the one the node was started with, at 0,
+       when there is none; a snapshot's, at its index, when the log holds none after it), and always in the first
+       Output after a boot. Informative, like ``soft_state``: the environment keeps it to know who the members are.
 
     A plain slotted class rather than a dataclass: one is built per input, on the simulator's hottest path.
     """
 
     __slots__ = (
         "applied",
+        "configuration",
         "hard_state",
         "log_entries",
         "log_from",
@@ -90,6 +96,7 @@ class Output:
         self.unsynced_messages: list[Message] = []
         self.timers: list[tuple[str, int | None]] = []
         self.applied: list[tuple[int, Entry]] = []
+        self.configuration: tuple[int, Configuration] | None = None
         self.snapshot: Snapshot | None = None
         self.snapshot_installed = False
 

@@ -163,7 +163,12 @@ class SnapshotRules:
         """Snapshot the state machine as of the last applied entry. The log up to it is discarded once the
         Output hands the snapshot over (``_hand_over_snapshot``), after the log write it may carry is taken."""
         index = self.last_applied
-        self._keep(Snapshot(index, self.log.term_at(index), self.configuration, self._snapshot_state()), False)
+        config = self._snapshot_configuration(index)
+        self._keep(Snapshot(index, self.log.term_at(index), config, self._snapshot_state()), False)
+
+    def _snapshot_configuration(self, index: int) -> Configuration:
+        """The configuration as of ``index``, for a snapshot through it (the node's membership rules refine it)."""
+        return self.configuration
 
     def _snapshot_state(self) -> bytes:
         """The state machine's content for a snapshot: the data and the client sessions."""
@@ -219,7 +224,9 @@ class SnapshotRules:
         )
 
     def _on_install_reply(self, m: InstallSnapshotReply) -> None:
-        pr = self.progress[m.src]
+        pr = self.progress.get(m.src)
+        if pr is None:
+            return  # from a server this leader no longer replicates to (removed)
         self.last_ack[m.src] = self.now
         if m.done:
             # The follower's state covers the snapshot: its log matches this leader's up to match_index.

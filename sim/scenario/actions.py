@@ -494,9 +494,7 @@ _ACTIONS = (
         _drop,
         _write_drop,
     ),
-    Action(
-        "duplicate", "change the duplication probability", ("value",), ("value",), _probability, _write_probability
-    ),
+    Action("duplicate", "change the duplication probability", ("value",), ("value",), _probability, _write_probability),
     Action(
         "delay",
         "change the delay distribution, for every link, one (`from`, `to`: both or neither) or some kinds of message "
@@ -526,7 +524,7 @@ _ACTIONS = (
     ),
     Action(
         "reconnect",
-        "undo `disconnect` for each target (`\"disconnected\"`: all of them)",
+        'undo `disconnect` for each target (`"disconnected"`: all of them)',
         ("node",),
         ("node",),
         _node,
@@ -537,12 +535,31 @@ _ACTIONS = (
         "client operations sent now to each target, each from a client of its own: `ops` of them (1), of kind `op` "
         '(`"put"`), on `key` (the workload\'s keys in turn); with `follow` (true) a client follows leader hints and '
         "retries as workload clients do, without it makes one attempt (a refusal: the operation failed; no answer: "
-        "unknown); `beside` (a node id, `\"@name\"`, `\"leader\"`, `\"follower\"` or `\"random\"`): the clients sit "
+        'unknown); `beside` (a node id, `"@name"`, `"leader"`, `"follower"` or `"random"`): the clients sit '
         "beside that server, on its side of every partition",
         ("node", "ops", "op", "key", "follow", "beside"),
         ("node",),
         _submit,
         _write_submit,
+    ),
+    Action(
+        "add_server",
+        "ask the cluster to add a server (see [Membership changes](#membership-changes)): an id above "
+        "`cluster.nodes` is a new machine, booted empty at that moment; a known id (a server removed earlier) is added "
+        "back as it is. Later events may name a new id",
+        ("node",),
+        ("node",),
+        lambda r, path, e: {"do": "add_server", "node": r.server_to_add(f"{path}.node", e["node"])},
+        _write_node,
+    ),
+    Action(
+        "remove_server",
+        'ask the cluster to remove the target(s), one change each (`"leader"` removes whoever leads when the event '
+        "fires); a removed server keeps running",
+        ("node",),
+        ("node",),
+        _node,
+        _write_node,
     ),
 )
 

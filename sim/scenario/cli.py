@@ -20,7 +20,7 @@ from sim.outputs import output_dir, output_file
 from sim.rng import check_seed
 from sim.scenario.emit import to_toml
 from sim.scenario.library import DEFAULT_SCENARIO, default_scenario, in_library, library_dir, scenario_files
-from sim.scenario.model import Scenario
+from sim.scenario.model import Scenario, actions_of
 from sim.scenario.parse import load
 from sim.scenario.run import ScenarioResult, expectation_text, run_scenario
 from sim.units import format_ms
@@ -169,7 +169,8 @@ def run_command(args: argparse.Namespace) -> int:
         chosen = node_flags.overrides(spec, command)
         scenarios = [replace(s, cluster=replace(s.cluster, **chosen)) for s in scenarios]
         for s in scenarios:
-            node_flags.refuse_unsupported(s.cluster, f"{s.source} (with {flag})", tuple(e.kind for e in s.expectations))
+            kinds = tuple(e.kind for e in s.expectations)
+            node_flags.refuse_unsupported(s.cluster, f"{s.source} (with {flag})", kinds, actions_of(s))
     plans = _plan_outputs(args, scenarios)
     several = len(scenarios) > 1
     failed = 0

@@ -31,6 +31,8 @@ class Expectation:
     - violation: ``value`` = a property name from ``sim.check.properties.EXPECTABLE`` or ``"any"``.
     - clients_complete, state_machines_agree: ``value`` True (judged at the end of the run).
     - latency_p99_below: ``value`` = a latency.
+    - members_at_end: ``value`` = the members (a tuple of ids, in any order) or how many there are (an int): the
+      voters of the latest committed configuration at the end of the run.
     - committed_at_least with ``servers`` (``on``): at least that many live servers have committed index ``value``,
       judged at ``start`` (``at``) or at the end of the run; without, the highest commit index reached (by
       ``start`` if set).
@@ -95,6 +97,22 @@ class Scenario:
     ends_with_steps: bool = False
 
 
+def actions_of(s: Scenario) -> tuple[str, ...]:
+    """The actions a scenario's events and steps carry out, each once, in order of appearance."""
+    seen: dict[str, None] = {}
+
+    def walk(steps: tuple[Step, ...]) -> None:
+        for step in steps:
+            if step.action is not None:
+                seen.setdefault(step.action.do)
+            walk(step.steps)
+
+    for f in s.faults:
+        seen.setdefault(f.do)
+    walk(s.steps)
+    return tuple(seen)
+
+
 EXPECTATION_KINDS = (
     "leader_within",
     "committed_at_least",
@@ -109,6 +127,7 @@ EXPECTATION_KINDS = (
     "max_elections",
     "max_term",
     "latency_p99_below",
+    "members_at_end",
     "max_messages",
     "min_messages",
     "is_leader",

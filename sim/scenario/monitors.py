@@ -161,6 +161,8 @@ class _LogsConverge(_Monitor):
         note = f"; crashed, not counted: {', '.join(map(str, crashed))}" if crashed else ""
         if not live:
             return False, f"at {format_ms(self.t)} no server is alive"
+        members = sim.members()
+        live = {i: s for i, s in live.items() if i in members}  # a removed or joining server need not converge
         commits = ", ".join(f"{i}:{s.state.commit}" for i, s in live.items())
         behind = [i for i, s in live.items() if s.state.commit < base]
         if behind:
@@ -388,6 +390,12 @@ class _AtEnd(_Monitor):
                 )
                 return False, f"{pending} of {issued} commands never acknowledged: {waiting}{note}"
             return True, f"all {issued} commands acknowledged{note}"
+        if kind == "members_at_end":
+            members = sim.members()
+            index = sim.committed_configuration[0]
+            ok = len(members) == value if isinstance(value, int) else set(members) == set(value)  # type: ignore[arg-type]
+            where = f"committed at index {index}" if index else "the initial one"
+            return ok, f"members {', '.join(map(str, sorted(members)))} (the configuration {where}){note}"
         if kind == "state_machines_agree":
             if sim.state_machines_agree():
                 return True, f"every live server's state machine is the same{note}"

@@ -14,7 +14,6 @@ Times are integer microseconds inside; in files they are milliseconds when writt
 unit: ``"500us"``, ``"150ms"``, ``"2.5s"``, ``"1min"``, ``"1h"``.
 """
 
-
 from __future__ import annotations
 
 import re
@@ -44,6 +43,7 @@ from sim.scenario.model import (
     Scenario,
     ScenarioError,
     Step,
+    actions_of,
 )
 from sim.scenario.steps import longest
 from sim.scenario.values import Reader
@@ -96,12 +96,7 @@ class _Parser(Reader):
         if not isinstance(expects, list):
             raise self.fail("expect", "an array of tables ([[expect]])", expects)
         expectations = tuple(self.expectation(f"expect[{i + 1}]", e, duration) for i, e in enumerate(expects))
-        if cluster.implementation or cluster.implementation_cmd:
-            from sim.nodes.flags import refuse_unsupported
-
-            # Loads the class, or boots the command once: what it declared decides what it can be asked for.
-            refuse_unsupported(cluster, self.source, tuple(e.kind for e in expectations))
-        return Scenario(
+        scenario = Scenario(
             name,
             description,
             seed,
@@ -115,6 +110,13 @@ class _Parser(Reader):
             steps=steps,
             ends_with_steps=ends_with_steps,
         )
+        if cluster.implementation or cluster.implementation_cmd:
+            from sim.nodes.flags import refuse_unsupported
+
+            # Loads the class, or boots the command once: what it declared decides what it can be asked for.
+            kinds = tuple(e.kind for e in expectations)
+            refuse_unsupported(cluster, self.source, kinds, actions_of(scenario))
+        return scenario
 
     def cluster(self, t: dict[str, Any]) -> ClusterConfig:
         from sim.nodes.bugs import BUGS
@@ -183,7 +185,7 @@ class _Parser(Reader):
         if "implementation_cmd" in t:
             cmd = self.string("cluster.implementation_cmd", t["implementation_cmd"])
             if not cmd.strip():
-                raise self.fail("cluster.implementation_cmd", "a command line such as \"node examples/raft.js\"", cmd)
+                raise self.fail("cluster.implementation_cmd", 'a command line such as "node examples/raft.js"', cmd)
             if impl is not None:
                 raise self.fail("cluster.implementation_cmd", "either implementation or implementation_cmd", "both")
         if bug is not None and (impl or cmd):
@@ -236,7 +238,6 @@ class _Parser(Reader):
             if "delay" in rule:
                 faults.append(Fault(0, "delay", delay=self.delay(f"{path}.delay", rule["delay"]), kinds=kinds))
         return NetworkConfig(delay=delay, drop=drop, duplicate=duplicate, fifo=fifo), faults
-
 
     def workload(self, t: dict[str, Any], duration: int) -> WorkloadConfig:
         keys = (
@@ -446,7 +447,7 @@ class _Parser(Reader):
         if form == "until":
             self.check_keys(path, t, ("until", "within", "as"))
             if "within" not in t:
-                raise self.fail(f"{path}.within", "a deadline for the wait, such as within = \"5s\" (missing)")
+                raise self.fail(f"{path}.within", 'a deadline for the wait, such as within = "5s" (missing)')
             until = read_condition(self, f"{path}.until", t["until"])
             return Step(until=until, within=self.time(f"{path}.within", t["within"], positive=True), bind=bind)
         if form == "check":
@@ -546,16 +547,22 @@ class _Parser(Reader):
                 start, start_name = (first, None) if isinstance(first, int) else (None, first)
                 end, end_name = (last, None) if isinstance(last, int) else (None, last)
             count = self.integer(kpath, value, 0)
-            return Expectation(
-                kind, count, start=start, end=end, kinds=kinds, start_name=start_name, end_name=end_name
-            )
+            return Expectation(kind, count, start=start, end=end, kinds=kinds, start_name=start_name, end_name=end_name)
         if kind in ("clients_complete", "state_machines_agree"):
             if value is not True:
                 raise self.fail(kpath, "true", value)
             return Expectation(kind, True)
+        if kind == "members_at_end":
+            if isinstance(value, int) and not isinstance(value, bool):
+                return Expectation(kind, self.integer(kpath, value, 1, MAX_NODES))
+            if not isinstance(value, list) or not value:
+                raise self.fail(kpath, "a non-empty list of node ids (the members), or how many there are", value)
+            ids = tuple(self.node_id(f"{kpath}[{i + 1}]", v) for i, v in enumerate(value))
+            if len(set(ids)) != len(ids):
+                raise self.fail(kpath, "a list of distinct node ids", value)
+            return Expectation(kind, ids)
         # latency_p99_below
         return Expectation(kind, self.time(kpath, value, positive=True))
-
 
 
 # ============================================================================================ loading

@@ -98,6 +98,8 @@ class ScenarioResult:
         faults = [fault_text(t, action, d) for t, action, d in sim.faults]
         more = f", ... {len(faults) - 10} more" if len(faults) > 10 else ""
         out.append(f"  faults:      {len(faults)} applied{': ' + ', '.join(faults[:10]) if faults else ''}{more}")
+        if sim.admin.changes:
+            out.append(f"  members:     {membership_text(sim)}")
         issued = sum(c.seq for c in sim.clients.values())
         out.append(
             f"  commits:     commit index {sim.committed}; {sim.acked()} of {issued} client commands acknowledged, "
@@ -142,6 +144,18 @@ def _shell_quote(text: str) -> str:
     return shlex.quote(text)
 
 
+def membership_text(sim: Simulation) -> str:
+    """The members at the end and what became of each change asked for."""
+    index, config = sim.committed_configuration
+    changes = sim.admin.changes
+    outcomes = ", ".join(f"{c.op} {c.server} {c.status or 'pending'}" for c in changes[:8])
+    more = f", ... {len(changes) - 8} more" if len(changes) > 8 else ""
+    return (
+        f"{', '.join(map(str, config.voters))} (committed at index {index}); {len(changes)} changes asked: "
+        f"{outcomes}{more}"
+    )
+
+
 def fault_text(t: int, action: str, d: dict[str, Any]) -> str:
     if "nodes" in d:
         arg = ",".join(map(str, d["nodes"]))
@@ -170,6 +184,8 @@ def expectation_text(e: Expectation) -> str:
         return f"{e.kind} {format_ms(int(e.value))}"  # type: ignore[call-overload]
     if e.kind in ("clients_complete", "state_machines_agree"):
         return e.kind
+    if e.kind == "members_at_end" and isinstance(e.value, tuple):
+        return f"{e.kind} [{', '.join(map(str, e.value))}]"
     return f"{e.kind} {e.value}"
 
 

@@ -16,7 +16,7 @@ import re
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from sim.scenario.model import ScenarioError
+from sim.scenario.model import MAX_NODES, ScenarioError
 from sim.units import TIME_RE, UNITS, format_time
 from sim.world.network import Delay, Exponential, Fixed, LogNormal, Mixture, Uniform
 
@@ -143,6 +143,7 @@ class Reader:
         self.source = source
         self.lines = key_lines(text)
         self.nodes = 5
+        self.added: list[int] = []  # ids above cluster.nodes that add_server actions boot, in the order read
         # The names the file's ``as`` keys bind, each with whether it names servers (an ``as`` on an action with
         # a target) or only a moment.
         self.names: dict[str, bool] = {}
@@ -241,8 +242,23 @@ class Reader:
         return us
 
     def node_id(self, path: str, value: Any) -> int:
-        if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= self.nodes:
-            raise self.fail(path, f"a node id from 1 to {self.nodes} (cluster.nodes)", value)
+        """A server that exists by now: one of the cluster's first ``nodes``, or one an add_server read earlier
+        added."""
+        integer = isinstance(value, int) and not isinstance(value, bool)
+        known = integer and (1 <= value <= self.nodes or value in self.added)
+        if not known:
+            added = f" or one added by an earlier add_server ({', '.join(map(str, self.added))})" if self.added else ""
+            raise self.fail(path, f"a node id from 1 to {self.nodes} (cluster.nodes){added}", value)
+        return value
+
+    def server_to_add(self, path: str, value: Any) -> int:
+        """add_server's ``node``: a new id above cluster.nodes (it boots empty and joins), or a known server (added
+        back: a removed one, say)."""
+        if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_NODES:
+            what = f"a node id from 1 to {MAX_NODES}: a new one above cluster.nodes, or a known one"
+            raise self.fail(path, what, value)
+        if value > self.nodes and value not in self.added:
+            self.added.append(value)
         return value
 
     def link(self, path: str, t: dict[str, Any]) -> tuple[int, int]:
@@ -306,4 +322,3 @@ def range_text(low: float | None, high: float | None) -> str:
     if high is not None:
         return f" <= {high:g}"
     return ""
-

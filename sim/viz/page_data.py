@@ -414,9 +414,7 @@ def _entries_or_log(m: dict[str, Any], sender: _Server | None) -> list[Any] | No
     if sender is not None:
         lo = m.get("prev_index", 0)
         log = sender.log
-        if lo + len(entries) <= len(log) and all(
-            tuple(e) == log[lo + j] for j, e in enumerate(entries)
-        ):
+        if lo + len(entries) <= len(log) and all(tuple(e) == log[lo + j] for j, e in enumerate(entries)):
             return None
     return entries
 

@@ -37,9 +37,11 @@ from sim.nodes.contract import DIGEST, STATE, NodeFailure
 from sim.nodes.implementations import implementation
 from sim.raft.messages import Message, RequestVoteReply
 from sim.raft.node import FOLLOWER, LEADER, Node, Output, SoftState
+from sim.raft.quorum import Configuration
 from sim.raft.snapshot import Snapshot
 from sim.rng import stream
 from sim.trace import CHUNK, FORMAT, Trace, format_records
+from sim.world.admin import Admin
 from sim.world.clients import Client, LatencySummary, OneShot, OpRecord, key_names, one_command, operations
 from sim.world.config import ClusterConfig, NetworkConfig, WorkloadConfig
 from sim.world.events import PlainProcess, call_later
@@ -86,11 +88,14 @@ class _ServerProcess(PlainProcess):
 class Server:
     """One simulated machine: its Raft node, inbox, timers, disk and (possibly drifting) clock."""
 
-    def __init__(self, sim: Simulation, node_id: int, node_class: type[Node]) -> None:
+    def __init__(self, sim: Simulation, node_id: int, node_class: type[Node], bootstrap: tuple[int, ...]) -> None:
+        """Server ``node_id``, whose node starts with the configuration ``bootstrap`` (the cluster's initial servers;
+        none for a server that boots empty to join)."""
         self.sim = sim
         self.env = sim.env
         self.id = node_id
         self.node_class = node_class
+        self.bootstrap = bootstrap
         self.storage = Storage()
         self.rng = stream(sim.seed, f"timers/{node_id}")
         self.alive = False
@@ -104,6 +109,8 @@ class Server:
         # term, what it has committed and applied. The world reads a server only through this and what its
         # Outputs carry, never through the node's attributes. Meaningful while ``alive``.
         self.state = SoftState(FOLLOWER, 0, None, 0, 0)
+        # Its configuration in force as its Outputs last reported it: (log index, configuration).
+        self.configuration = (0, Configuration(bootstrap))
         # The node's timers by name, lazy (sim.world.timers): re-arming the election timer on every AppendEntries
         # creates no event.
         self.timers: dict[str, LazyTimer] = {}
@@ -130,8 +137,7 @@ class Server:
         self.fired = {}
         state = self.storage.state()
         raft = self.sim.cluster.raft
-        peers = tuple(range(1, self.sim.cluster.nodes + 1))
-        node = self.node_class(self.id, peers, raft, self.rng, state)
+        node = self.node_class(self.id, self.bootstrap, raft, self.rng, state)
         self.node = node
         # Until its first Output reports otherwise, a booted node is a follower in its durable term (the contract
         # in sim.raft.output).
@@ -205,6 +211,9 @@ class Server:
                 if soft is not None:
                     self.state = soft
                     role, term, _, commit, _ = soft
+                if out.configuration is not None:
+                    self.configuration = out.configuration
+                    sim.configured(self)
                 # 1. Durability: messages that depend on the writes leave only once they are durable.
                 if out.hard_state is not None or out.log_from is not None or out.snapshot is not None:
                     latency = sim.cluster.disk_latency if disk is None else disk.latency(self.storage, out, nid)
@@ -248,6 +257,8 @@ class Server:
                         record((now, "commit", nid, commit))
                         if commit > sim.committed:
                             sim.committed = commit
+                        if commit >= self.configuration[0] > sim.committed_configuration[0]:
+                            sim.commit_configuration(self.configuration)
                     for index_entry in applied:
                         record((now, "apply", nid, index_entry))
                 # 3. Messages.
@@ -404,7 +415,12 @@ class Simulation:
         self.white_box = STATE in self.implementation.capabilities
         if not self.white_box:
             self.checker.acked = _ignore  # type: ignore[method-assign]
-        self.servers: dict[int, Server] = {i: Server(self, i, node_class) for i in ids}
+        self.node_class = node_class
+        self.servers: dict[int, Server] = {i: Server(self, i, node_class, tuple(ids)) for i in ids}
+        # Membership (thesis Chapter 4): the latest configuration known to be committed, as (log index,
+        # configuration), and the servers clients and the operator contact (the members, and servers joining).
+        self.committed_configuration = (0, Configuration(tuple(ids)))
+        self.directory = list(ids)
         self.events = 0
         self.committed = 0  # highest commit index any server reached
         self.snapshots_taken = 0  # by servers of their own state machines (durably)
@@ -418,11 +434,23 @@ class Simulation:
         for i in range(workload.clients):
             name = f"c{i + 1}"
             rng = stream(seed, f"clients/{name}")
-            client = Client(self.env, self.network, self.trace, self.checker, ids, name, rng, workload, self.history)
+            client = Client(
+                self.env, self.network, self.trace, self.checker, self.directory, name, rng, workload, self.history
+            )
             self.clients[name] = client
             self.network.attach(name, client.on_reply)
             if workload.beside:
                 self.network.place(name, workload.beside[i % len(workload.beside)])
+        self.admin = Admin(
+            self.env,
+            self.network,
+            self.trace,
+            self.directory,
+            stream(seed, "admin"),
+            workload.timeout,
+            workload.redirect_backoff,
+            workload.give_up,
+        )
         for server in self.servers.values():
             server.boot()
         for client in self.clients.values():
@@ -650,44 +678,69 @@ class Simulation:
         return ls[0] if ls else None
 
     def established_leader(self) -> tuple[int, int] | None:
-        """The leader that a majority of servers (itself included) follow in its term, as (leader, term), or None.
-        Unlike ``leader``, this ignores a deposed leader that has not heard of the newer term yet."""
-        need = len(self.servers) // 2 + 1
-        for s in self.servers.values():
+        """The leader that a majority of its configuration's voters (itself included, if it is one) follow in its
+        term, as (leader, term), or None. Unlike ``leader``, this ignores a deposed leader that has not heard of the
+        newer term yet."""
+        servers = self.servers
+        for s in servers.values():
             state = s.state
             if not s.alive or state.role != LEADER:
                 continue
-            count = 1 + sum(
-                1
-                for o in self.servers.values()
-                if o.alive
-                and o.id != s.id
-                and o.state.role == FOLLOWER
-                and o.state.term == state.term
-                and o.state.leader_id == s.id
-            )
-            if count >= need:
+            voters = s.configuration[1].voters
+            count = 0
+            for v in voters:
+                o = servers.get(v)
+                if o is None or not o.alive:
+                    continue
+                if v == s.id or (o.state.role == FOLLOWER and o.state.term == state.term and o.state.leader_id == s.id):
+                    count += 1
+            if count > len(voters) // 2:
                 return s.id, state.term
         return None
 
+    def members(self) -> tuple[int, ...]:
+        """The voters of the latest configuration known to be committed (thesis 4.1): the cluster's members. A
+        server that is not one (still joining, or removed) takes no part in what the cluster must agree on."""
+        return self.committed_configuration[1].voters
+
+    def configured(self, server: Server) -> None:
+        """``server`` reported a new configuration in force: if it is committed there, it is the cluster's."""
+        config = server.configuration
+        if server.state.commit >= config[0] > self.committed_configuration[0]:
+            self.commit_configuration(config)
+
+    def commit_configuration(self, config: tuple[int, Configuration]) -> None:
+        """A newer configuration is known to be committed: the members change, and so do the servers clients
+        contact (the members, and servers whose addition is still under way)."""
+        self.committed_configuration = config
+        joining = [c.server for c in self.admin.outstanding.values() if c.op == "add"]
+        members = config[1].voters
+        self.directory[:] = [*members, *(s for s in dict.fromkeys(joining) if s not in members)]
+
     def state_machines_agree(self) -> bool:
-        """Every live server's state machine is the same: they report the same last applied index and, where the
-        implementation answers the contract's digest query, the same digest of their data and sessions (which
-        catches state machines that differ at the same applied index: a node that applies an entry wrongly, or
-        twice). Judged only through the contract: Outputs and queries."""
-        applied = [s.state.last_applied for s in self.servers.values() if s.alive]
+        """Every live member's state machine is the same (a server still joining, or removed, may lag): they
+        report the same last applied index and, where the implementation answers the contract's digest query, the
+        same digest of their data and sessions (which catches state machines that differ at the same applied
+        index: a node that applies an entry wrongly, or twice). Judged only through the contract: Outputs and
+        queries."""
+        members = self.members()
+        applied = [s.state.last_applied for i, s in self.servers.items() if s.alive and i in members]
         if not all(a == applied[0] for a in applied[1:]):
             return False
-        digests = self.digests()
+        digests = self.digests(members)
         return all(d == digests[0] for d in digests[1:])
 
-    def digests(self) -> list[str]:
-        """Each live server's state machine digest (the contract's query "digest"), if the implementation answers
-        it; else none."""
+    def digests(self, among: tuple[int, ...] | None = None) -> list[str]:
+        """Each live server's state machine digest (the contract's query "digest"), of the servers ``among`` (all:
+        None), if the implementation answers it; else none."""
         if DIGEST not in self.implementation.capabilities:
             return []
         try:
-            return [str(s.node.query("digest")) for s in self.servers.values() if s.alive and s.node is not None]
+            return [
+                str(s.node.query("digest"))
+                for i, s in self.servers.items()
+                if s.alive and s.node is not None and (among is None or i in among)
+            ]
         except NodeFailure as e:  # asked between inputs, it broke the contract: the run stops, as during one
             self._stop(Violation(NODE_FAILURE, str(e), ()))
             return ["", "(failed)"]
@@ -712,7 +765,8 @@ class Simulation:
         return [i for i, s in self.servers.items() if s.alive]
 
     def pending_commands(self) -> int:
-        return sum(1 for c in self.clients.values() if c.outstanding is not None)
+        """Client commands not yet answered, and membership changes the operator still waits for."""
+        return sum(1 for c in self.clients.values() if c.outstanding is not None) + len(self.admin.outstanding)
 
     def acked(self) -> int:
         return sum(c.acked for c in self.clients.values())
@@ -826,6 +880,25 @@ class Simulation:
     def set_drift(self, node: int, rate: float) -> None:
         self._fault("drift", nodes=[node], value=rate)
         self.servers[node].set_drift(rate)
+
+    # --------------------------------------------------------------------------------------- membership
+
+    def add_server(self, node: int) -> None:
+        """Ask the cluster to add server ``node`` (thesis 4.2.1). A new id gets a new machine first: it boots
+        empty, with no configuration, on the network (and in the checker's view), and waits for the leader."""
+        self._fault("add_server", nodes=[node])
+        if node not in self.servers:
+            server = self.servers[node] = Server(self, node, self.node_class, ())
+            self.network.join(node)
+            self.checker.joined(node)
+            server.boot()
+        self.admin.request("add", node)
+
+    def remove_server(self, node: int) -> None:
+        """Ask the cluster to remove server ``node``. The server itself goes on running (thesis 4.2.3: it must not
+        disrupt the cluster)."""
+        self._fault("remove_server", nodes=[node])
+        self.admin.request("remove", node)
 
 
 def _call(action: Callable[[], Any], _b: None) -> None:

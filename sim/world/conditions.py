@@ -387,9 +387,7 @@ class Condition:
 
 # ================================================================================================ parsing
 
-_TOKEN = re.compile(
-    r"\s*(?:(?P<int>\d+)|(?P<name>@?[A-Za-z_][A-Za-z0-9_]*)|(?P<op><=|>=|==|!=|[<>()+\-*]))"
-)
+_TOKEN = re.compile(r"\s*(?:(?P<int>\d+)|(?P<name>@?[A-Za-z_][A-Za-z0-9_]*)|(?P<op><=|>=|==|!=|[<>()+\-*]))")
 _KEYWORDS = ("and", "or", "not")
 
 
@@ -496,7 +494,7 @@ class _Parser:
     def atom(self) -> _Node:
         word = self.peek()
         if word is None:
-            raise self.fail("a number, a quantity, a name or \"(\"")
+            raise self.fail('a number, a quantity, a name or "("')
         kind = self.tokens[self.i][0]
         if kind == "int":
             self.i += 1

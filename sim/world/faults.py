@@ -21,6 +21,8 @@ drift      ``node``: target, ``value``: clock rate (1.1 = timers fire 10% early)
 disconnect ``node``: target (each resolved node is cut off from every other server until reconnected; composes)
 reconnect  ``node``: target (undo a disconnect)
 submit     ``node``: target, ``submit``: ``Submit`` (client operations sent to each resolved server)
+add_server ``node``: a server id; a new one (no such server yet) boots empty first; the operator asks for it
+remove_*   ``remove_server``, ``node``: target (each resolved server is asked to be removed; it keeps running)
 =========  ==========================================================================
 
 Targets: a node id, a tuple of ids, ``"leader"`` (the current leader, if any), ``"follower"`` (one live
@@ -71,6 +73,8 @@ ACTIONS = (
     "disconnect",
     "reconnect",
     "submit",
+    "add_server",
+    "remove_server",
 )
 TARGET_WORDS = (
     "leader",
@@ -181,6 +185,8 @@ def apply(sim: Simulation, fault: Fault, names: Names | None = None) -> None:
     nodes: list[int] = []
     if fault.node is not None:
         nodes = resolve(sim, fault.node, names, fault.pick)
+        if do != "add_server":
+            nodes = [n for n in nodes if n in sim.servers]  # a server an add_server left out (shrinking) is none
     if fault.bind is not None and names is not None:
         names.bind(fault.bind, nodes, sim.now, State.of(sim))
     if do == "crash":
@@ -231,6 +237,12 @@ def apply(sim: Simulation, fault: Fault, names: Names | None = None) -> None:
     elif do == "drift":
         for n in nodes:
             sim.set_drift(n, float(fault.value if fault.value is not None else 1.0))
+    elif do == "add_server":
+        for n in nodes:
+            sim.add_server(n)
+    elif do == "remove_server":
+        for n in nodes:
+            sim.remove_server(n)
     else:
         raise ValueError(f"unknown fault action {do!r}")
 

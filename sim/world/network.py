@@ -173,6 +173,7 @@ class Network:
         # each disconnected server in a group of its own, -id) and one-way cuts (src, dst).
         self._parts: dict[int, int] = {s: 0 for s in self.servers}
         self._group: dict[int, int] = dict(self._parts)
+        self._rest = 0  # the group of the servers the last partition did not name (where a new server joins)
         self._cuts: set[tuple[int, int]] = set()
         self._off: set[int] = set()  # disconnected servers
         self._host: dict[Address, int] = {}  # a placed client -> the server it sits beside
@@ -226,9 +227,11 @@ class Network:
         delay for every link, no FIFO links."""
         d = self._delay
         self._by_kind = self._sent is not None or bool(self._kind_drop) or bool(self._kind_delay)
-        self._plain = d.__class__ is Uniform and not (
-            self._split or self._drop or self._duplicate or self._link_delay or self._fifo
-        ) and not self._by_kind
+        self._plain = (
+            d.__class__ is Uniform
+            and not (self._split or self._drop or self._duplicate or self._link_delay or self._fifo)
+            and not self._by_kind
+        )
         if d.__class__ is Uniform:
             self._low = d.low
             self._span = d.high - d.low + 1
@@ -392,10 +395,20 @@ class Network:
         groups = [tuple(g) for g in groups]
 
         def change() -> None:
+            self._rest = len(groups)
             self._parts = {s: len(groups) for s in self.servers}
             for i, g in enumerate(groups):
                 for s in g:
                     self._parts[s] = i
+
+        self._reconfigure(change)
+
+    def join(self, node: int) -> None:
+        """A new server is on the network, with the servers the current partition (if any) did not name."""
+
+        def change() -> None:
+            self.servers = (*self.servers, node)
+            self._parts[node] = self._rest
 
         self._reconfigure(change)
 
@@ -425,6 +438,7 @@ class Network:
         """Undo every partition, cut and disconnection."""
         self._parts = {s: 0 for s in self.servers}
         self._group = dict(self._parts)
+        self._rest = 0
         self._cuts = set()
         self._off = set()
         self._split = False
