@@ -13,6 +13,8 @@ from .messages import (
     Message,
     RequestVote,
     RequestVoteReply,
+    TimeoutNow,
+    TransferLeader,
 )
 from .node import (
     CANDIDATE,
@@ -62,4 +64,6 @@ __all__ = [
     "RequestVote",
     "RequestVoteReply",
     "SoftState",
+    "TimeoutNow",
+    "TransferLeader",
 ]

@@ -13,7 +13,9 @@ arm timers. Inputs:
 Randomness (election timeouts) comes only from the ``random.Random`` the caller passes in.
 
 Concerns beside this step function: ``log`` (the log after a snapshot point), ``quorum`` (every majority
-decision, given the ``Configuration`` the node holds), ``progress`` (each follower as the leader sees it).
+decision, given the ``Configuration`` the node holds), ``progress`` (each follower as the leader sees it),
+``read_only`` (reads without a log entry: ReadIndex and leases) and ``transfer`` (leadership transfer); the last two
+bring the node's side of their feature as a class ``Node`` inherits from.
 """
 
 from __future__ import annotations
@@ -33,10 +35,14 @@ from .messages import (
     Message,
     RequestVote,
     RequestVoteReply,
+    TimeoutNow,
+    TransferLeader,
 )
 from .output import Output, PersistentState, SoftState
 from .progress import REPLICATE, SNAPSHOT, Progress
 from .quorum import WON, Configuration
+from .read_only import LEASE, LOG, READ_MODES, LeaderReads, ReadOnly, lease_duration
+from .transfer import TRANSFER, LeadershipTransfer
 
 __all__ = [
     "CANDIDATE",
@@ -45,6 +51,7 @@ __all__ = [
     "HEARTBEAT",
     "LEADER",
     "PRECANDIDATE",
+    "TRANSFER",
     "Node",
     "Output",
     "PersistentState",
@@ -80,15 +87,22 @@ class RaftConfig:
     # RequestVote commits the sender to nothing, and the candidate handles no reply, so counts no vote, before its
     # own write is durable: its environment feeds it one input at a time, after the previous Output's writes.
     early_vote_requests: bool = False
+    # How a leader answers a get (sim.raft.read_only): "log" (a command like the others), "readindex" or "lease"
+    # (thesis 6.4, without a log entry). lease_drift: the bound on how much faster one server's clock may run
+    # than another's (0.1: 10%); the lease is election_timeout_min / (1 + lease_drift).
+    read: str = LOG
+    lease_drift: float = 0.1
 
     def __post_init__(self) -> None:
         if not 0 < self.election_timeout_min <= self.election_timeout_max:
             raise ValueError("need 0 < election_timeout_min <= election_timeout_max")
         if self.heartbeat_interval <= 0 or self.max_batch <= 0 or self.max_inflight <= 0:
             raise ValueError("heartbeat_interval, max_batch and max_inflight must be positive")
+        if self.read not in READ_MODES or not self.lease_drift >= 0:
+            raise ValueError(f"read must be one of {', '.join(READ_MODES)} and lease_drift >= 0")
 
 
-class Node:
+class Node(LeaderReads, LeadershipTransfer):
     def __init__(
         self,
         node_id: int,
@@ -130,6 +144,8 @@ class Node:
         self.match: dict[int, int] = {}
         self.last_ack: dict[int, int] = {}
         self.pending: dict[int, Command] = {}  # log index -> client command waiting for its reply
+        self.reads = ReadOnly()  # rounds, lease, reads waiting (sim.raft.read_only): a new one for each term led
+        self.transferee: int | None = None  # the server a leadership transfer hands over to (sim.raft.transfer)
         self._hard_dirty = False
         self._log_from: int | None = None
         # The soft state last reported in an Output (None: nothing yet, so the first Output reports it).
@@ -141,6 +157,9 @@ class Node:
     def start(self, now: int) -> Output:
         """First input after construction (a boot or a restart): arm the election timer."""
         self.now = now
+        if self.config.read == LEASE:
+            # It may have answered a lease round just before a crash: the promise not to vote stands (read_only).
+            self.last_leader_contact = now
         self._reset_election_timer()
         return self._take()
 
@@ -154,6 +173,8 @@ class Node:
                     self._campaign()
         elif timer == HEARTBEAT and self.role == LEADER:
             self._on_heartbeat_timer()
+        elif timer == TRANSFER:
+            self._on_transfer_timeout()
         return self._take()
 
     def step(self, m: Message, now: int) -> Output:
@@ -162,9 +183,12 @@ class Node:
         if kind is ClientRequest:
             self._on_client_request(m)
             return self._take()
+        if kind is TransferLeader:
+            self._on_transfer_leader(m)
+            return self._take()
         term = m.term
         if term > self.term:
-            if kind is RequestVote and (m.prevote or self._in_leader_lease()):
+            if kind is RequestVote and (m.prevote or (self._in_leader_lease() and not m.transfer)):
                 # A pre-vote changes nobody's term; a real vote inside the lease is ignored so a server that
                 # was partitioned away cannot depose a working leader (thesis 4.2.3).
                 if not m.prevote:
@@ -189,6 +213,8 @@ class Node:
             self._on_request_vote(m)
         elif kind is RequestVoteReply:
             self._on_vote_reply(m)
+        elif kind is TimeoutNow:
+            self._on_timeout_now(m)
         return self._take()
 
     # --------------------------------------------------------------- elections
@@ -206,7 +232,7 @@ class Node:
         for p in self.peers:
             self._send(RequestVote(self.term + 1, self.id, p, self.log.last_index, self.log.last_term, True))
 
-    def _campaign(self) -> None:
+    def _campaign(self, transfer: bool = False) -> None:
         self.role = CANDIDATE
         self.term += 1
         self.voted_for = self.id
@@ -220,7 +246,7 @@ class Node:
             return
         out = self.out.unsynced_messages if self.config.early_vote_requests else self.out.messages
         for p in self.peers:
-            out.append(RequestVote(self.term, self.id, p, self.log.last_index, self.log.last_term))
+            out.append(RequestVote(self.term, self.id, p, self.log.last_index, self.log.last_term, False, transfer))
 
     def _on_request_vote(self, m: RequestVote) -> None:
         up_to_date = self.log.is_up_to_date(m.last_log_index, m.last_log_term)
@@ -263,6 +289,8 @@ class Node:
         )
 
     def _in_leader_lease(self) -> bool:
+        if self.config.read == LEASE and self._vote_promised_away():
+            return True
         return self.config.check_quorum and self._heard_from_leader_recently()
 
     # ------------------------------------------------------------- role changes
@@ -278,6 +306,8 @@ class Node:
             self.progress = {}
             self.match = {}
             self.pending = {}
+            self.reads = ReadOnly()  # reads waiting are dropped, as pending commands are: clients retry
+            self._end_transfer()
         self.role = FOLLOWER
         self.leader_id = leader
         self.votes = set()
@@ -300,6 +330,7 @@ class Node:
         self.match = {p: 0 for p in self.peers}
         self.last_ack = {p: self.now for p in self.peers}
         self.pending = {}
+        self.reads = ReadOnly(self._lease_duration())
         self.out.timers.append((ELECTION, None))
         self.out.timers.append((HEARTBEAT, self.config.heartbeat_interval))
         # A no-op of the new term lets the leader commit (and so learn) what earlier terms left (Section 8).
@@ -316,7 +347,13 @@ class Node:
                 self._become_follower(self.term, None)
                 return
         self.out.timers.append((HEARTBEAT, self.config.heartbeat_interval))
+        if self.config.read != LOG:
+            self._begin_round()  # every heartbeat is a round: it renews the lease, and confirms reads waiting
         self._broadcast_append(heartbeat=True)
+
+    def _lease_duration(self) -> int:
+        c = self.config
+        return lease_duration(c.election_timeout_min, c.lease_drift) if c.read == LEASE else 0
 
     # -------------------------------------------------------------- replication
 
@@ -332,12 +369,12 @@ class Node:
         log = self.log
         prev = m.prev_index
         if prev > log.last_index:
-            self._send(AppendEntriesReply(self.term, self.id, m.src, False, prev, 0, log.last_index + 1, 0))
+            self._send(AppendEntriesReply(self.term, self.id, m.src, False, prev, 0, log.last_index + 1, 0, m.round))
             return
         conflict_term = log.term_at(prev)  # prev <= last_index here
         if conflict_term != m.prev_term:
             first = log.first_index_of_term(conflict_term)
-            self._send(AppendEntriesReply(self.term, self.id, m.src, False, prev, 0, first, conflict_term))
+            self._send(AppendEntriesReply(self.term, self.id, m.src, False, prev, 0, first, conflict_term, m.round))
             return
         self._merge_entries(prev, m.entries)
         match = prev + len(m.entries)
@@ -347,7 +384,7 @@ class Node:
             if new_commit > self.commit:
                 self.commit = new_commit
                 self._apply_committed()
-        self.out.messages.append(AppendEntriesReply(self.term, self.id, m.src, True, prev, match))
+        self.out.messages.append(AppendEntriesReply(self.term, self.id, m.src, True, prev, match, 0, 0, m.round))
 
     def _merge_entries(self, prev: int, entries: tuple[Entry, ...]) -> None:
         """Append ``entries`` after ``prev``, deleting an existing entry only where it conflicts (Figure 2,
@@ -371,6 +408,8 @@ class Node:
     def _on_append_reply(self, m: AppendEntriesReply) -> None:
         pr = self.progress[m.src]
         self.last_ack[m.src] = self.now
+        if m.round and self.reads.acknowledge(m.src, m.round, self.configuration):
+            self._serve_reads()
         if m.success:
             advanced = m.match_index > pr.match
             pr.acknowledge(m.match_index)
@@ -379,6 +418,8 @@ class Node:
                 self._maybe_commit()
             if pr.next <= self.log.last_index:
                 self._send_append(m.src)
+            if m.src == self.transferee:
+                self._transfer_progress(m.src)
             return
         # Rejections of requests this leader has since moved past are stale (reordered or duplicated).
         if pr.state is REPLICATE:
@@ -408,7 +449,9 @@ class Node:
                 return  # SNAPSHOT: nothing until the InstallSnapshot is done (sending it is issue 11's)
             prev = pr.next - 1
             entries = log.slice(pr.next, min(last + 1, pr.next + self.config.max_batch))
-            self._send(AppendEntries(self.term, self.id, peer, prev, log.term_at(prev), entries, self.commit))
+            self._send(
+                AppendEntries(self.term, self.id, peer, prev, log.term_at(prev), entries, self.commit, self.reads.round)
+            )
             pr.probe_sent = True
             return
         inflight = pr.inflight
@@ -426,11 +469,12 @@ class Node:
             return
         sent = False
         messages = self.out.messages
+        rnd = self.reads.round
         while pr.next <= last and len(inflight) < self.config.max_inflight:
             prev = pr.next - 1
             stop = min(last + 1, pr.next + self.config.max_batch)
             entries = log.slice(pr.next, stop)
-            messages.append(AppendEntries(self.term, self.id, peer, prev, log.term_at(prev), entries, self.commit))
+            messages.append(AppendEntries(self.term, self.id, peer, prev, log.term_at(prev), entries, self.commit, rnd))
             inflight.append((stop - 1, self.now))
             pr.next = stop  # optimistic: stream the rest without waiting for replies
             sent = True
@@ -439,7 +483,7 @@ class Node:
             # still in flight, and it carries the commit index only as far as that match (Figure 2's min rule on
             # the follower's side does the rest).
             prev = pr.match
-            messages.append(AppendEntries(self.term, self.id, peer, prev, log.term_at(prev), (), self.commit))
+            messages.append(AppendEntries(self.term, self.id, peer, prev, log.term_at(prev), (), self.commit, rnd))
 
     def _quorum_match(self) -> int:
         """The highest index stored on a quorum of the configuration (the leader's own log counts in full)."""
@@ -454,6 +498,8 @@ class Node:
         if candidate > self.commit and self.log.term_at(candidate) == self.term:
             self.commit = candidate
             self._apply_committed()
+            if self.reads.held:
+                self._release_held_reads()  # the term's first commit: reads held for it may go on
 
     def _apply_committed(self) -> None:
         leader = self.role == LEADER
@@ -483,6 +529,12 @@ class Node:
             return
         if self.kv.is_stale(c.client, c.seq):
             return  # an old retry the client has stopped waiting for
+        if self.transferee is not None:
+            self._refuse_during_transfer(m)
+            return
+        if c.op == "get" and self.config.read != LOG:
+            self._on_reads([m])
+            return
         index = self._append(Entry(self.term, c))
         self.pending[index] = c
         self._broadcast_append()

@@ -31,7 +31,7 @@ from sim.check.linearizability import DEFAULT_BUDGET, LinResult, check
 from sim.check.models import KV
 from sim.check.properties import EXCEPTION, LINEARIZABILITY, LIVELOCK
 from sim.check.safety import Checker, Violation
-from sim.raft.messages import Message, RequestVoteReply
+from sim.raft.messages import Message, RequestVoteReply, TransferLeader
 from sim.raft.node import FOLLOWER, LEADER, Node, Output, SoftState
 from sim.rng import stream
 from sim.trace import CHUNK, FORMAT, Trace, format_records
@@ -285,7 +285,8 @@ class Simulation:
     """A cluster, its network, its clients and the checker, in one SimPy environment, all seeded from ``seed``.
 
     Fault injection: ``crash``, ``restart``, ``partition``, ``isolate``, ``cut``, ``repair``, ``heal``,
-    ``set_drop``, ``set_duplicate``, ``set_delay``, ``set_drift``; ``at(time, fn)`` schedules any of them.
+    ``set_drop``, ``set_duplicate``, ``set_delay``, ``set_drift``, and the operator's ``transfer_leader``;
+    ``at(time, fn)`` schedules any of them.
     """
 
     def __init__(
@@ -633,6 +634,14 @@ class Simulation:
     def set_drift(self, node: int, rate: float) -> None:
         self._fault("drift", nodes=[node], value=rate)
         self.servers[node].set_drift(rate)
+
+    def transfer_leader(self, target: int | None) -> None:
+        """Tell the leader of the moment (``leader()``) to hand over to ``target`` (thesis 3.10): an input to its
+        node, not a message on the network. Nothing happens without a leader, or when ``target`` is it."""
+        leader = self.leader()
+        self._fault("transfer_leader", nodes=[] if target is None else [target], leader=leader)
+        if leader is not None and target is not None and target != leader:
+            self.servers[leader].deliver(TransferLeader(leader, target))
 
 
 class _NoChecker(Checker):

@@ -18,6 +18,8 @@ drop       ``value``: probability that a message is lost
 duplicate  ``value``: probability that a message is delivered twice
 delay      ``delay``: the delay distribution (for the link ``src`` -> ``dst`` if both set)
 drift      ``node``: target, ``value``: clock rate (1.1 = timers fire 10% early)
+transfer_leader  ``node``: the target (one server: an id, ``"follower"`` or ``"random"``) to which the
+           leader of the moment is told to hand over (thesis 3.10); nothing happens when there is no leader
 =========  ==========================================================================
 
 Targets: a node id, a tuple of ids, ``"leader"`` (the current leader, if any), ``"follower"`` (one live
@@ -51,6 +53,7 @@ ACTIONS = (
     "duplicate",
     "delay",
     "drift",
+    "transfer_leader",
 )
 TARGET_WORDS = ("leader", "follower", "random", "all", "all-crashed", "majority")
 
@@ -129,6 +132,9 @@ def apply(sim: Simulation, fault: Fault) -> None:
     elif do == "drift":
         for n in resolve(sim, fault.node):
             sim.set_drift(n, float(fault.value if fault.value is not None else 1.0))
+    elif do == "transfer_leader":
+        targets = resolve(sim, fault.node)
+        sim.transfer_leader(targets[0] if targets else None)
     else:
         raise ValueError(f"unknown fault action {do!r}")
 
