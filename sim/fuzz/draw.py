@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
 from sim.fuzz.case import BASE_DELAY, EVENTS_PER_MS, MS, Case
 from sim.raft.node import RaftConfig
+from sim.raft.read_only import LEASE, READ_INDEX
 from sim.world.config import ClusterConfig, NetworkConfig, WorkloadConfig
 from sim.world.faults import Fault
 from sim.world.network import Delay, Exponential, Fixed, Mixture, Uniform
@@ -52,7 +53,14 @@ FAMILIES = (
     "small_batch",  # max_batch 1 or 2
     "narrow_timeouts",  # election timeouts in a narrow range: split votes, competing candidates
     "long_delay",  # a share of messages on a long tail of 200-2200 ms (the MIT labs' "long reordering")
+    "transfer",  # leadership transfers (thesis 3.10) to followers and random servers
+    "readindex",  # reads without a log entry, confirmed by a heartbeat round (thesis 6.4)
+    "lease",  # lease reads (thesis 6.4.1), with clocks that drift as far as the lease's bound allows
 )
+# Families drawn after everything else, by ``draw_late``: a seed whose late families are all off draws the very
+# case it drew before they existed.
+LATE_FAMILIES = ("transfer", "readindex", "lease")
+LATE_CHANCE = {"transfer": 0.3, "readindex": 0.3, "lease": 0.4}
 
 
 @dataclass(frozen=True)
@@ -87,7 +95,7 @@ def draw_swarm(d: Draw, families: Iterable[str] | None = None, nodes: int | None
             return Swarm(list(MODES.values())[k - 1], load, nodes=3)
     # Crashes and partitions are where consensus bugs live: on more often than the rest.
     p = {"crash": 0.75, "partition": 0.6}
-    on = frozenset(f for f in allowed if d.chance(p.get(f, 0.4)))
+    on = frozenset(f for f in allowed if f not in LATE_FAMILIES and d.chance(p.get(f, 0.4)))
     load = d.pick(("none", "light", "medium", "medium", "heavy", "heavy"))
     return Swarm(on, load)
 
@@ -271,6 +279,9 @@ def draw_case(
         elif family == "drift":
             faults.append(Fault(t, "drift", node=d.pick(ids), value=d.pick((0.5, 0.8, 0.95, 1.0, 1.05, 1.3, 2.0))))
         t += d.integer(mean_gap // 4, mean_gap * 2) * MS
+    if swarm.nodes is None:  # not a focused mode: those keep to their own few families
+        late = frozenset(f for f in LATE_FAMILIES if f in (FAMILIES if families is None else families))
+        cluster, workload, faults, duration = draw_late(d, late, cluster, workload, faults, ids, duration)
     kept = tuple(sorted((f for f in faults if f.at < duration), key=lambda f: f.at))  # stable: same-time order kept
     # The liveness bound: many election rounds and client retries, longer with a slow disk. The phase ends as soon
     # as the cluster has recovered, so the bound costs only the seeds that fail; it is generous because split votes
@@ -278,3 +289,113 @@ def draw_case(
     # to a first leader), and Raft promises a leader eventually, not by a deadline.
     liveness = 10_000 * MS + 20 * disk + 4 * workload.timeout
     return Case(seed, cluster, network, workload, kept, duration, liveness)
+
+
+def draw_late(
+    d: Draw,
+    allowed: frozenset[str],
+    cluster: ClusterConfig,
+    workload: WorkloadConfig,
+    faults: list[Fault],
+    ids: list[int],
+    duration: int,
+) -> tuple[ClusterConfig, WorkloadConfig, list[Fault], int]:
+    """The families of ``LATE_FAMILIES`` among ``allowed``: which are on, then what they add to the case (its
+    cluster, workload, faults and duration). Drawn after the rest of the case, so that the rest stays what it was."""
+    on = [f for f in LATE_FAMILIES if f in allowed and d.chance(LATE_CHANCE[f])]
+    faults = list(faults)
+    if "transfer" in on:
+        # An operator moving leadership around: now to a follower, now to a random server (sometimes the leader
+        # itself, which changes nothing), now to a server that may be down or behind.
+        t = d.integer(100, 800) * MS
+        gap = d.pick((150, 400, 1_000))
+        while t < duration:
+            faults.append(Fault(t, "transfer_leader", node=d.pick(("follower", "follower", "random", d.pick(ids)))))
+            t += d.integer(gap // 2, gap * 2) * MS
+    modes = [mode for family, mode in (("readindex", READ_INDEX), ("lease", LEASE)) if family in on]
+    if not modes:
+        return cluster, workload, faults, duration
+    read = d.pick(modes) if len(modes) > 1 else modes[0]
+    raft = replace(cluster.raft, read=read)
+    if read == LEASE:
+        raft, workload, faults, duration = _draw_lease(d, raft, workload, faults, duration)
+    else:
+        raft, workload, faults, duration = _draw_readindex(d, raft, workload, faults, duration)
+    return replace(cluster, raft=raft), workload, faults, duration
+
+
+def _read_mostly(
+    d: Draw, workload: WorkloadConfig, duration: int, weights: tuple[float, ...] = (8.0, 1.0, 1.0)
+) -> WorkloadConfig:
+    """Read-mostly clients (``weights`` of get, put and append) on few keys that soon give up on a silent server
+    and go on with their next operation: some read at one leader just after others wrote at another, the history
+    in which a stale read shows."""
+    many = {"clients": 3, "rate": 60.0} if workload.clients < 2 else {}
+    mix = {"ops": ("get", "put", "append"), "weights": weights, "keys": d.pick((2, 4))}
+    patience = {"timeout": d.pick((100, 150)) * MS, "give_up": d.pick((200, 400)) * MS}
+    return replace(workload, stop=duration, **patience, **mix, **many)
+
+
+def _draw_readindex(
+    d: Draw, raft: RaftConfig, workload: WorkloadConfig, faults: list[Fault], duration: int
+) -> tuple[RaftConfig, WorkloadConfig, list[Fault], int]:
+    """ReadIndex reads. Their hardest case is a new leader whose commit index is behind writes its predecessor
+    committed and acknowledged just before it was cut off, and whose no-op takes long to commit because a follower
+    it needs is far behind (small batches): until the no-op commits, reads must wait."""
+    if not d.chance(0.7):
+        return raft, workload, faults, duration
+    high = raft.election_timeout_max
+    raft = replace(raft, max_batch=d.pick((1, 2, 4, raft.max_batch)))
+    t = high + d.integer(50, 500) * MS
+    for _ in range(d.integer(1, 2)):
+        faults.append(Fault(t, "isolate", node="follower"))  # falls behind
+        t += d.integer(200, 800) * MS
+        faults.append(Fault(t, "heal"))
+        t += d.integer(0, 30) * MS
+        faults.append(Fault(t, "isolate", node="leader"))  # right after writes it acknowledged
+        t += d.integer(high // MS, 2 * high // MS) * MS  # time enough to elect another
+        faults.append(Fault(t, "heal"))
+        t += d.integer(100, 600) * MS
+    duration = max(duration, t)
+    # Writes a third of the operations: the more writes, the likelier one was acknowledged just before the cut.
+    return raft, _read_mostly(d, workload, duration, (2.0, 1.0, 1.0)), faults, duration
+
+
+def _draw_lease(
+    d: Draw, raft: RaftConfig, workload: WorkloadConfig, faults: list[Fault], duration: int
+) -> tuple[RaftConfig, WorkloadConfig, list[Fault], int]:
+    """Lease reads: a drift bound, and clocks that drift as far apart as it allows (all drifting clocks one way, so
+    that any two stay within the bound of each other). The lease must hold. Its hardest case is a leader whose
+    clock runs slower than its followers' and that is then cut off. It answers reads for as long as its own clock
+    says its lease lasts, while the others elect a new leader by theirs."""
+    # Election timeouts up to 4x as long (up to 24 heartbeats; etcd's defaults are 10). A lease then lasts well
+    # beyond a client's timeout, and clocks can drift far apart before a slow leader's heartbeats come too rarely
+    # for its followers.
+    stretch = d.pick((1, 2, 3, 4, 4))
+    low, high = raft.election_timeout_min * stretch, raft.election_timeout_max * stretch
+    raft = replace(raft, election_timeout_min=low, election_timeout_max=high)
+    bound = d.pick((0.25, 0.5, 1.0, 2.0, 2.0))
+    t = high + d.integer(50, 500) * MS  # after the first election, so that "leader" names a server
+    style = d.pick(("slow leader", "slow leader", "slow leader", "fast followers", "one server"))
+    if style == "slow leader":
+        faults.append(Fault(t, "drift", node="leader", value=1 / (1 + bound)))
+    elif style == "fast followers":
+        faults.append(Fault(t, "drift", node="all", value=1 + bound))
+        faults.append(Fault(t, "drift", node="leader", value=1.0))
+    else:
+        rate = d.pick((1 / (1 + bound), 1 + bound))
+        faults.append(Fault(t, "drift", node=d.pick(("random", "follower")), value=rate))
+    if d.chance(0.7):
+        # The leader cut off for long enough that the others elect a new one and take writes, with nothing else
+        # happening meanwhile (the other families' events of that window are left out); the run lasts until some
+        # time after it is back.
+        t += d.integer(30, 400) * MS
+        healed = t + high * 2 + d.integer(0, 500) * MS
+        faults = [f for f in faults if not t <= f.at <= healed]
+        faults.append(Fault(t, "isolate", node="leader"))
+        faults.append(Fault(healed, "heal"))
+        duration = max(duration, healed + 300 * MS)
+        workload = _read_mostly(d, workload, duration)
+    # Whatever drift the schedule holds besides (the drift family), the bound covers it.
+    rates = [1.0, *(float(f.value) for f in faults if f.do == "drift" and f.value is not None)]
+    return replace(raft, lease_drift=max(bound, max(rates) / min(rates) - 1)), workload, faults, duration

@@ -41,7 +41,7 @@ from .messages import (
 from .output import Output, PersistentState, SoftState
 from .progress import REPLICATE, SNAPSHOT, Progress
 from .quorum import WON, Configuration
-from .read_only import LEASE, LOG, READ_MODES, LeaderReads, ReadOnly, lease_duration
+from .read_only import DEFAULT_LEASE_DRIFT, LEASE, LOG, READ_MODES, LeaderReads, ReadOnly, lease_duration
 from .transfer import TRANSFER, LeadershipTransfer
 
 __all__ = [
@@ -91,7 +91,7 @@ class RaftConfig:
     # (thesis 6.4, without a log entry). lease_drift: the bound on how much faster one server's clock may run
     # than another's (0.1: 10%); the lease is election_timeout_min / (1 + lease_drift).
     read: str = LOG
-    lease_drift: float = 0.1
+    lease_drift: float = DEFAULT_LEASE_DRIFT
 
     def __post_init__(self) -> None:
         if not 0 < self.election_timeout_min <= self.election_timeout_max:

@@ -56,6 +56,7 @@ LOG = "log"
 READ_INDEX = "readindex"
 LEASE = "lease"
 READ_MODES = (LOG, READ_INDEX, LEASE)
+DEFAULT_LEASE_DRIFT = 0.1  # clocks that run at most 10% apart
 
 
 def lease_duration(election_timeout_min: int, lease_drift: float) -> int:

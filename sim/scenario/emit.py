@@ -58,7 +58,7 @@ def _target_value(node: Target) -> Any:
 
 def _fault_table(f: Fault) -> dict[str, Any]:
     t: dict[str, Any] = {"at": format_time(f.at), "do": f.do}
-    if f.do in ("crash", "restart", "isolate"):
+    if f.do in ("crash", "restart", "isolate", "transfer_leader"):
         t["node"] = _target_value(f.node)
     elif f.do == "drift":
         t["node"] = _target_value(f.node)
@@ -121,6 +121,10 @@ def to_toml(s: Scenario) -> str:
         out.append(f"bug = {_toml_value(c.bug)}")
     if c.max_events_per_ms:
         out.append(f"max_events_per_ms = {c.max_events_per_ms}")
+    if raft.read != "log":  # written only when not the default, so files of runs without it stay as they were
+        out.append(f"read = {_toml_value(raft.read)}")
+        if raft.read == "lease":
+            out.append(f"lease_drift = {_toml_value(float(raft.lease_drift))}")
     out += [
         "",
         "[network]",

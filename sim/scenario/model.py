@@ -28,6 +28,7 @@ class Expectation:
     - no_leader, no_commit: ``start``..``end`` = the interval, ``value`` None.
     - violation: ``value`` = a property name from ``sim.check.properties.EXPECTABLE`` or ``"any"``.
     - clients_complete, state_machines_agree: ``value`` True (judged at the end of the run).
+    - leader_at_end: ``value`` = the server that leads, followed by a majority, when the run ends.
     - latency_p99_below: ``value`` = a latency.
     """
 
@@ -66,6 +67,7 @@ EXPECTATION_KINDS = (
     "max_elections",
     "max_term",
     "latency_p99_below",
+    "leader_at_end",
 )
 EXPECTATION_MODIFIERS: dict[str, tuple[str, ...]] = {"leader_within": ("after",), "logs_converge_by": ("lag",)}
 MODIFIER_NAMES = ("after", "lag")

@@ -241,6 +241,12 @@ class _AtEnd(_Monitor):
                 )
                 return False, f"{pending} of {issued} commands never acknowledged: {waiting}{note}"
             return True, f"all {issued} commands acknowledged{note}"
+        if kind == "leader_at_end":
+            found = sim.established_leader()
+            if found is None:
+                return False, f"no leader followed by a majority at the end, need node {value}{note}"
+            leader, term = found
+            return leader == value, f"node {leader} leads (term {term}) at the end, need node {value}{note}"
         if kind == "state_machines_agree":
             if sim.state_machines_agree():
                 return True, f"every live server's state machine is the same{note}"

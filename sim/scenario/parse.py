@@ -28,6 +28,7 @@ from typing import Any
 from sim.check.properties import EXPECTABLE
 from sim.raft.kv import OPS
 from sim.raft.node import RaftConfig
+from sim.raft.read_only import DEFAULT_LEASE_DRIFT, LEASE, LOG, READ_MODES
 from sim.rng import SEED_RULE, is_seed
 from sim.scenario.model import (
     EXPECTATION_KINDS,
@@ -352,6 +353,8 @@ class _Parser:
             "early_vote_requests",
             "bug",
             "max_events_per_ms",
+            "read",
+            "lease_drift",
         )
         self.check_keys("cluster", t, keys)
         self.nodes = nodes = self.integer("cluster.nodes", t.get("nodes", 5), 1, MAX_NODES)
@@ -365,6 +368,7 @@ class _Parser:
             if high < low:
                 raise self.fail("cluster.election_timeout", "[min, max] with min <= max", value)
         heartbeat = self.time("cluster.heartbeat", t.get("heartbeat", 50), positive=True)
+        read, lease_drift = self.reads(t)
         raft = RaftConfig(
             election_timeout_min=low,
             election_timeout_max=high,
@@ -374,6 +378,8 @@ class _Parser:
             prevote=self.boolean("cluster.prevote", t.get("prevote", False)),
             check_quorum=self.boolean("cluster.check_quorum", t.get("check_quorum", False)),
             early_vote_requests=self.boolean("cluster.early_vote_requests", t.get("early_vote_requests", False)),
+            read=read,
+            lease_drift=lease_drift,
         )
         bug = None
         if "bug" in t:
@@ -383,6 +389,20 @@ class _Parser:
         disk = self.time("cluster.disk_latency", t.get("disk_latency", 0))
         budget = self.integer("cluster.max_events_per_ms", t.get("max_events_per_ms", 0), 0, 1_000_000_000)
         return ClusterConfig(nodes=nodes, raft=raft, disk_latency=disk, bug=bug, max_events_per_ms=budget)
+
+    def reads(self, t: dict[str, Any]) -> tuple[str, float]:
+        """``read`` (how a leader answers a get) and ``lease_drift`` (lease mode's clock-drift bound)."""
+        read = t.get("read", LOG)
+        if read not in READ_MODES:
+            modes = ", ".join(f'"{m}"' for m in READ_MODES)
+            raise self.fail("cluster.read", f"one of {modes}", read)
+        if "lease_drift" not in t:
+            return read, DEFAULT_LEASE_DRIFT
+        if read != LEASE:
+            raise self.fail(
+                "cluster.lease_drift", f'no lease_drift unless read = "{LEASE}" (it bounds the lease)', t["lease_drift"]
+            )
+        return read, self.number("cluster.lease_drift", t["lease_drift"], 0.0, 100.0)
 
     def network(self, t: dict[str, Any]) -> tuple[NetworkConfig, list[Fault]]:
         self.check_keys("network", t, ("delay", "drop", "duplicate", "fifo", "links"))
@@ -508,6 +528,7 @@ class _Parser:
         "duplicate": ("value",),
         "delay": ("delay", "from", "to"),
         "drift": ("node", "rate"),
+        "transfer_leader": ("node",),
     }
     REQUIRED: dict[str, tuple[str, ...]] = {
         "crash": ("node",),
@@ -520,6 +541,7 @@ class _Parser:
         "duplicate": ("value",),
         "delay": ("delay",),
         "drift": ("node", "rate"),
+        "transfer_leader": ("node",),
     }
 
     def events(self, events: list[Any], duration: int) -> list[Fault]:
@@ -608,6 +630,8 @@ class _Parser:
             return [(0, fault), *undo_after("repair_after", {"do": "repair", "src": src, "dst": dst})]
         if do == "heal":
             return [(0, {"do": do})]
+        if do == "transfer_leader":
+            return [(0, {"do": do, "node": self.transfer_target(f"{path}.node", e["node"])})]
         if do in ("drop", "duplicate"):
             return [(0, {"do": do, "value": self.probability(f"{path}.value", e["value"])})]
         # delay
@@ -618,6 +642,15 @@ class _Parser:
             src, dst = self.link(path, e)
             return [(0, {"do": do, "delay": delay, "src": src, "dst": dst})]
         return [(0, {"do": do, "delay": delay})]
+
+    def transfer_target(self, path: str, value: Any) -> Target:
+        """The one server a leadership transfer hands over to: an id, "follower" or "random"."""
+        words = ("follower", "random")
+        if isinstance(value, str) and value in words:
+            return value
+        if isinstance(value, int) and not isinstance(value, bool):
+            return self.node_id(path, value)
+        raise self.fail(path, 'one server to hand leadership to: a node id, "follower" or "random"', value)
 
     def groups(self, path: str, value: Any) -> tuple[tuple[int, ...], ...]:
         if not isinstance(value, list) or not value:
@@ -686,6 +719,8 @@ class _Parser:
             if value not in names:
                 raise self.fail(kpath, f"a property name: one of {', '.join(names)}", value)
             return Expectation(kind, value)
+        if kind == "leader_at_end":
+            return Expectation(kind, self.node_id(kpath, value))
         if kind in ("clients_complete", "state_machines_agree"):
             if value is not True:
                 raise self.fail(kpath, "true", value)
