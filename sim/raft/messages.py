@@ -265,6 +265,7 @@ class TransferLeader(_Value):
     __slots__ = _fields
     dst: int
     target: int
+    term = -1  # below every term: the node's step takes it past the term rules, off the path of peer messages
 
     def __init__(self, dst: int, target: int) -> None:
         self.dst = dst

@@ -183,9 +183,6 @@ class Node(LeaderReads, LeadershipTransfer):
         if kind is ClientRequest:
             self._on_client_request(m)
             return self._take()
-        if kind is TransferLeader:
-            self._on_transfer_leader(m)
-            return self._take()
         term = m.term
         if term > self.term:
             if kind is RequestVote and (m.prevote or (self._in_leader_lease() and not m.transfer)):
@@ -203,6 +200,8 @@ class Node(LeaderReads, LeadershipTransfer):
                 self._send(AppendEntriesReply(self.term, self.id, m.src, False, m.prev_index, 0))
             elif kind is RequestVote:
                 self._send(RequestVoteReply(self.term, self.id, m.src, False, m.prevote))
+            elif kind is TransferLeader:  # an operator's input, with no term: its -1 brings it here, off the hot path
+                self._on_transfer_leader(m)
             return self._take()
         if kind is AppendEntries:
             self._on_append_entries(m)
@@ -347,6 +346,8 @@ class Node(LeaderReads, LeadershipTransfer):
                 self._become_follower(self.term, None)
                 return
         self.out.timers.append((HEARTBEAT, self.config.heartbeat_interval))
+        if self.transferee is not None:
+            self._transfer_progress(self.transferee)  # its TimeoutNow again, in case it was lost
         if self.config.read != LOG:
             self._begin_round()  # every heartbeat is a round: it renews the lease, and confirms reads waiting
         self._broadcast_append(heartbeat=True)
@@ -416,10 +417,10 @@ class Node(LeaderReads, LeadershipTransfer):
             if advanced:
                 self.match[m.src] = pr.match
                 self._maybe_commit()
+                if m.src == self.transferee:
+                    self._transfer_progress(m.src)
             if pr.next <= self.log.last_index:
                 self._send_append(m.src)
-            if m.src == self.transferee:
-                self._transfer_progress(m.src)
             return
         # Rejections of requests this leader has since moved past are stale (reordered or duplicated).
         if pr.state is REPLICATE:

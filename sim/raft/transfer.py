@@ -5,8 +5,8 @@ The operator's ``TransferLeader(target)`` reaches the leader as an input. The le
 1. stops accepting client requests (they are refused with no leader named, so the client waits a little and
    tries again), and gives up its read lease for the rest of its term (``sim.raft.read_only``);
 2. brings the target's log up to date through ordinary replication;
-3. once the target's matchIndex is its last index, sends it ``TimeoutNow``. It sends it again on each later reply
-   that shows the same, in case one is lost.
+3. once the target's matchIndex is its last index, sends it ``TimeoutNow`` (at once, or on the reply that brings
+   it there), and again with each heartbeat while the transfer lasts, in case one was lost.
 
 On ``TimeoutNow`` of its current term, a follower starts an election at once. It skips PreVote, and its
 RequestVotes carry ``transfer``: voters grant them even while they hear from the leader, skipping the check of
