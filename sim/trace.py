@@ -63,6 +63,8 @@ def message_to_dict(m: Any, entries: bool = True) -> dict[str, Any]:
             first_term=m.entries[0].term if m.entries else None,
             commit=m.commit,
         )
+        if m.round:  # a heartbeat round of reads without a log entry (sim.raft.read_only); absent otherwise
+            d["round"] = m.round
         if entries:
             d["entries"] = [entry_to_list(e) for e in m.entries]
         return d

@@ -289,13 +289,28 @@ def test_membership_changes_both_checkers_find_nothing(seed: int) -> None:
     assert v is None and r is None, (v and v.report(), r)
 
 
-@pytest.mark.parametrize("bug", ["config-before-term-commit", "concurrent-config-changes"])
-def test_membership_bugs_both_checkers_flag_the_same_event(bug: str) -> None:
+def test_concurrent_config_changes_both_checkers_flag_the_same_event() -> None:
     found = 0
     for seed in range(30):
-        v, r = membership_run(seed, bug)
+        v, r = membership_run(seed, "concurrent-config-changes")
         assert_agree(v, r, {"ConfigurationOverlap", "LeaderCompleteness", "StateMachineSafety", "ElectionSafety"})
         found += v is not None
         if found >= 2:
             break
-    assert found >= 1, f"{bug}: none of the runs found it"
+    assert found >= 1, "none of the runs found it"
+
+
+def test_the_2015_bug_both_checkers_flag_the_same_event() -> None:
+    """config-before-term-commit needs the fuzzer's failover episode (a leader cut off just before two removals,
+    sim.fuzz.draw.draw_membership); seed 1893 of the default campaign is one (found by ``raftsim bench --bugs``)."""
+    from sim.fuzz.campaign import Options, case_for_seed
+    from sim.fuzz.case import build
+
+    case = case_for_seed(1893, Options(bug="config-before-term-commit"))
+    sim = build(case, trace=True)
+    ref = ReferenceChecker(sim)
+    v = sim.run(case.duration, after_event=ref.check)
+    if v is not None:
+        ref.check(sim)
+    assert v is not None and v.property == "ConfigurationOverlap", v and v.report()
+    assert_agree(v, ref.violation, {"ConfigurationOverlap"})

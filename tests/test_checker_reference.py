@@ -100,3 +100,21 @@ def test_reference_checks_each_event_once() -> None:
     assert ref.violation is None and ref.checked_events == sim.events
     assert ref.leaders and all(len(who) == 1 for who in ref.leaders.values())
     assert len(ref.committed) == sim.committed
+
+
+def test_disjoint_majorities_counts_what_enumerating_every_pair_finds() -> None:
+    """The reference's count of disjoint majorities against the enumeration of every pair, for every pair of voter
+    sets drawn from six servers."""
+    from itertools import combinations
+
+    from sim.check.reference import _disjoint_majorities
+    from sim.raft.quorum import Configuration
+
+    def majorities(voters: tuple[int, ...]) -> list[set[int]]:
+        return [set(q) for q in combinations(voters, len(voters) // 2 + 1)]
+
+    sets = [c for k in range(1, 7) for c in combinations(range(1, 7), k)]
+    for a in sets:
+        for b in sets:
+            enumerated = any(not qa & qb for qa in majorities(a) for qb in majorities(b))
+            assert _disjoint_majorities(Configuration(a), Configuration(b)) == enumerated, (a, b)

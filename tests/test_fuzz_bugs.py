@@ -30,6 +30,9 @@ EXPECTED = {
     "snapshot-last-index": (("SnapshotIntegrity",), 10),
     "snapshot-without-sessions": (("SnapshotIntegrity",), 10),
     "install-older-snapshot": (("StateMachineSafety", "CommitMonotonic"), 20),
+    # Reads without a log entry, in their own families (see BUG_HUNTS).
+    "lease-without-drift-margin": (("Linearizability",), 120),
+    "readindex-before-term-commit": (("Linearizability",), 60),
 }
 
 

@@ -23,7 +23,7 @@ def _action_rows() -> dict[str, str]:
     """The rows of scenarios/README.md's tables that start with an action's name, by action."""
     rows: dict[str, str] = {}
     for line in README.read_text(encoding="utf-8").splitlines():
-        match = re.match(r'^\| `"([a-z-]+)"` \|', line)
+        match = re.match(r'^\| `"([a-z_-]+)"` \|', line)
         if match:
             rows.setdefault(match.group(1), line)
     return rows

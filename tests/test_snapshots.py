@@ -176,9 +176,9 @@ def test_the_summary_names_the_snapshots() -> None:
     result = run_scenario(load(ROOT / "scenarios" / "snapshot-catch-up.toml"), trace=False)
     text = result.summary()
     assert "  snapshots:   " in text and "taken" in text and "installed from a leader" in text
-    assert "9 properties checked" in text
+    assert "10 properties checked" in text
     plain = run_scenario(load(ROOT / "scenarios" / "first-election.toml"), trace=False).summary()
-    assert "snapshots:" not in plain and "8 properties checked" in plain
+    assert "snapshots:" not in plain and "9 properties checked" in plain
 
 
 # -------------------------------------------------------------------------------------------------- fuzzing

@@ -273,11 +273,11 @@ class ReferenceChecker:
         electable: dict[int, Configuration] = {}
         for i, (config, last) in held.items():
             # Voters that would grant it their vote on the log check (Section 5.4.1): are a majority among them?
-            willing = {v for v in config.voters if v not in held or held[v][1] <= last}
-            if any(q <= willing for q in _majorities(config)):
+            willing = [v for v in config.voters if v not in held or held[v][1] <= last]
+            if len(willing) >= _majority(config):
                 electable[i] = config
         for (i, a), (j, b) in combinations(sorted(electable.items()), 2):
-            if a != b and any(not qa & qb for qa in _majorities(a) for qb in _majorities(b)):
+            if a != b and _disjoint_majorities(a, b):
                 return "ConfigurationOverlap", f"nodes {i} and {j} use {list(a.voters)} and {list(b.voters)}", (i, j)
         return None
 
@@ -285,7 +285,17 @@ class ReferenceChecker:
         return self.committed[index - 1] if 1 <= index <= len(self.committed) else None
 
 
-def _majorities(config: Configuration) -> list[set[int]]:
-    """Every majority of a configuration's voters (the smallest ones: any larger one contains one of them)."""
-    voters = config.voters
-    return [set(q) for q in combinations(voters, len(voters) // 2 + 1)]
+def _majority(config: Configuration) -> int:
+    return len(config.voters) // 2 + 1
+
+
+def _disjoint_majorities(a: Configuration, b: Configuration) -> bool:
+    """Whether some majority of ``a`` and some majority of ``b`` share no server. Counted rather than enumerated
+    (ten voters have 210 majorities, two such configurations 44,100 pairs): a majority of ``a`` takes what it can
+    from the voters only ``a`` has and the rest from those both have, a majority of ``b`` likewise, and the two
+    are disjoint exactly when the shared voters suffice for both rests."""
+    va, vb = set(a.voters), set(b.voters)
+    shared = len(va & vb)
+    need_a = max(0, _majority(a) - len(va - vb))
+    need_b = max(0, _majority(b) - len(vb - va))
+    return need_a + need_b <= shared

@@ -8,6 +8,7 @@ from typing import Any, Protocol
 
 from sim.fuzz.case import BASE_DELAY, EVENTS_PER_MS, MS, Case
 from sim.raft.node import RaftConfig
+from sim.raft.read_only import LEASE, READ_INDEX
 from sim.world.config import ClusterConfig, NetworkConfig, WorkloadConfig
 from sim.world.faults import Fault
 from sim.world.network import Delay, Exponential, Fixed, Mixture, Uniform
@@ -54,14 +55,19 @@ FAMILIES = (
     "long_delay",  # a share of messages on a long tail of 200-2200 ms (the MIT labs' "long reordering")
     "compaction",  # snapshots every few entries, InstallSnapshot in small chunks (drawn last: see draw_compaction)
     "membership",  # servers added (new ones boot empty) and removed, alone, in bursts, in failovers (drawn last)
+    "transfer",  # leadership transfers (thesis 3.10) to followers and random servers (drawn last: draw_late)
+    "readindex",  # reads without a log entry, confirmed by a heartbeat round (thesis 6.4) (drawn last)
+    "lease",  # lease reads (thesis 6.4.1), with clocks that drift as far as the lease's bound allows (drawn last)
 )
-# Families drawn after every other choice of a case, so that the seeds of earlier versions keep their cases
-# whenever such a family is off.
-DRAWN_LAST = frozenset({"compaction", "membership"})
+# Families drawn after every other choice of a case, in this order (compaction, membership, then draw_late's),
+# so that a seed whose later families are all off draws the very case it drew before they existed.
+LATE_FAMILIES = ("transfer", "readindex", "lease")
+LATE_CHANCE = {"transfer": 0.3, "readindex": 0.3, "lease": 0.4}
+DRAWN_LAST = frozenset({"compaction", "membership", *LATE_FAMILIES})
 
 
 # Families that switch on something an implementation must declare it supports (examples/CONTRACT.md).
-CAPABILITY_FAMILIES = frozenset({"prevote", "check_quorum", "membership"})
+CAPABILITY_FAMILIES = frozenset({"prevote", "check_quorum"})
 
 
 @dataclass(frozen=True)
@@ -202,7 +208,8 @@ def draw_case(
     """Draw one case. All structure comes from ``d``; ``seed`` only seeds the simulation's own streams. With
     ``nodes`` None the cluster size is drawn too (3, 5 or 7 servers). ``node`` or ``node_cmd`` names another
     implementation (examples/CONTRACT.md): the families it did not declare the capability for are drawn as usual
-    (so every other choice stays the same) and then left off."""
+    (so every other choice stays the same) and then left off; the families of membership, transfers and read modes
+    are the built-in node's only (the contract has no messages for them)."""
     swarm = draw_swarm(d, families, nodes)
     on = swarm.families
     can: tuple[str, ...] = ()
@@ -348,16 +355,144 @@ def draw_case(
             faults.append(Fault(t, "drift", node=d.pick(ids), value=d.pick((0.5, 0.8, 0.95, 1.0, 1.05, 1.3, 2.0))))
         t += d.integer(mean_gap // 4, mean_gap * 2) * MS
     kept = tuple(sorted((f for f in faults if f.at < duration), key=lambda f: f.at))  # stable: same-time order kept
-    if (families is None or "compaction" in families) and d.chance(0.4):
-        cluster = replace(cluster, raft=draw_compaction(d, raft))
-    # Membership churn, drawn after everything else (and not in the focused modes, which stay as they were).
-    allowed = (node is None and node_cmd is None) or "membership" in can
-    if swarm.nodes is None and allowed and (families is None or "membership" in families) and d.chance(0.4):
-        churn = [f for f in draw_membership(d, nodes, duration) if f.at < duration]
-        kept = tuple(sorted((*kept, *churn), key=lambda f: f.at))
+    # The families drawn last, each tossed (and its values drawn) whether or not the campaign allows it, and kept
+    # only if it does: restricting the families leaves every other draw of a seed as it was. A seed whose coins for
+    # them all come up tails is the case it was before they existed.
+    allowed = frozenset(FAMILIES if families is None else families)
+    if d.chance(0.4):
+        compacted = draw_compaction(d, raft)
+        if "compaction" in allowed:
+            cluster = replace(cluster, raft=compacted)
+    # The built-in node's own families (the node contract has no messages for them), not in the focused modes,
+    # which stay as they were: membership churn, then transfers and read modes.
+    if swarm.nodes is None:
+        built_in = node is None and node_cmd is None
+        if d.chance(0.4):
+            churn = [f for f in draw_membership(d, nodes, duration) if f.at < duration]
+            if built_in and "membership" in allowed:
+                kept = tuple(sorted((*kept, *churn), key=lambda f: f.at))
+        late = allowed if built_in else frozenset()
+        cluster, workload, faults, duration = draw_late(d, late, cluster, workload, list(kept), ids, duration)
+        kept = tuple(sorted((f for f in faults if f.at < duration), key=lambda f: f.at))
     # The liveness bound: many election rounds and client retries, longer with a slow disk. The phase ends as soon
     # as the cluster has recovered, so the bound costs only the seeds that fail; it is generous because split votes
     # with narrow timeouts and a slow disk can go on for seconds (over 1,000 such clusters: p99 4.4 s, worst 6.6 s
     # to a first leader), and Raft promises a leader eventually, not by a deadline.
     liveness = 10_000 * MS + 20 * disk + 4 * workload.timeout
     return Case(seed, cluster, network, workload, kept, duration, liveness)
+
+
+def draw_late(
+    d: Draw,
+    allowed: frozenset[str],
+    cluster: ClusterConfig,
+    workload: WorkloadConfig,
+    faults: list[Fault],
+    ids: list[int],
+    duration: int,
+) -> tuple[ClusterConfig, WorkloadConfig, list[Fault], int]:
+    """The families of ``LATE_FAMILIES``: which are on, then what they add to the case (its cluster, workload,
+    faults and duration), kept for those in ``allowed``. Drawn after the rest of the case, so that the rest stays
+    what it was; every coin and value is drawn whatever ``allowed`` holds (see ``draw_case``)."""
+    on = [f for f in LATE_FAMILIES if d.chance(LATE_CHANCE[f])]
+    faults = list(faults)
+    if "transfer" in on:
+        # An operator moving leadership around: now to a follower, now to a random server (sometimes the leader
+        # itself, which changes nothing), now to a server that may be down or behind.
+        t = d.integer(100, 800) * MS
+        gap = d.pick((150, 400, 1_000))
+        transfers = []
+        while t < duration:
+            transfers.append(Fault(t, "transfer_leader", node=d.pick(("follower", "follower", "random", d.pick(ids)))))
+            t += d.integer(gap // 2, gap * 2) * MS
+        if "transfer" in allowed:
+            faults += transfers
+    modes = [(family, mode) for family, mode in (("readindex", READ_INDEX), ("lease", LEASE)) if family in on]
+    if not modes:
+        return cluster, workload, faults, duration
+    family, read = d.pick(modes) if len(modes) > 1 else modes[0]
+    if family not in allowed:
+        return cluster, workload, faults, duration
+    raft = replace(cluster.raft, read=read)
+    if read == LEASE:
+        raft, workload, faults, duration = _draw_lease(d, raft, workload, faults, duration)
+    else:
+        raft, workload, faults, duration = _draw_readindex(d, raft, workload, faults, duration)
+    return replace(cluster, raft=raft), workload, faults, duration
+
+
+def _read_mostly(
+    d: Draw, workload: WorkloadConfig, duration: int, weights: tuple[float, ...] = (8.0, 1.0, 1.0)
+) -> WorkloadConfig:
+    """Read-mostly clients (``weights`` of get, put and append) on few keys that soon give up on a silent server
+    and go on with their next operation: some read at one leader just after others wrote at another, the history
+    in which a stale read shows."""
+    many = {"clients": 3, "rate": 60.0} if workload.clients < 2 else {}
+    mix = {"ops": ("get", "put", "append"), "weights": weights, "keys": d.pick((2, 4))}
+    patience = {"timeout": d.pick((100, 150)) * MS, "give_up": d.pick((200, 400)) * MS}
+    return replace(workload, stop=duration, **patience, **mix, **many)
+
+
+def _draw_readindex(
+    d: Draw, raft: RaftConfig, workload: WorkloadConfig, faults: list[Fault], duration: int
+) -> tuple[RaftConfig, WorkloadConfig, list[Fault], int]:
+    """ReadIndex reads. Their hardest case is a new leader whose commit index is behind writes its predecessor
+    committed and acknowledged just before it was cut off, and whose no-op takes long to commit because a follower
+    it needs is far behind (small batches): until the no-op commits, reads must wait."""
+    if not d.chance(0.7):
+        return raft, workload, faults, duration
+    high = raft.election_timeout_max
+    raft = replace(raft, max_batch=d.pick((1, 2, 4, raft.max_batch)))
+    t = high + d.integer(50, 500) * MS
+    for _ in range(d.integer(1, 2)):
+        faults.append(Fault(t, "isolate", node="follower"))  # falls behind
+        t += d.integer(200, 800) * MS
+        faults.append(Fault(t, "heal"))
+        t += d.integer(0, 30) * MS
+        faults.append(Fault(t, "isolate", node="leader"))  # right after writes it acknowledged
+        t += d.integer(high // MS, 2 * high // MS) * MS  # time enough to elect another
+        faults.append(Fault(t, "heal"))
+        t += d.integer(100, 600) * MS
+    duration = max(duration, t)
+    # Writes a third of the operations: the more writes, the likelier one was acknowledged just before the cut.
+    return raft, _read_mostly(d, workload, duration, (2.0, 1.0, 1.0)), faults, duration
+
+
+def _draw_lease(
+    d: Draw, raft: RaftConfig, workload: WorkloadConfig, faults: list[Fault], duration: int
+) -> tuple[RaftConfig, WorkloadConfig, list[Fault], int]:
+    """Lease reads: a drift bound, and clocks that drift as far apart as it allows (all drifting clocks one way, so
+    that any two stay within the bound of each other). The lease must hold. Its hardest case is a leader whose
+    clock runs slower than its followers' and that is then cut off. It answers reads for as long as its own clock
+    says its lease lasts, while the others elect a new leader by theirs."""
+    # Election timeouts up to 4x as long (up to 24 heartbeats; etcd's defaults are 10). A lease then lasts well
+    # beyond a client's timeout, and clocks can drift far apart before a slow leader's heartbeats come too rarely
+    # for its followers.
+    stretch = d.pick((1, 2, 3, 4, 4))
+    low, high = raft.election_timeout_min * stretch, raft.election_timeout_max * stretch
+    raft = replace(raft, election_timeout_min=low, election_timeout_max=high)
+    bound = d.pick((0.25, 0.5, 1.0, 2.0, 2.0))
+    t = high + d.integer(50, 500) * MS  # after the first election, so that "leader" names a server
+    style = d.pick(("slow leader", "slow leader", "slow leader", "fast followers", "one server"))
+    if style == "slow leader":
+        faults.append(Fault(t, "drift", node="leader", value=1 / (1 + bound)))
+    elif style == "fast followers":
+        faults.append(Fault(t, "drift", node="all", value=1 + bound))
+        faults.append(Fault(t, "drift", node="leader", value=1.0))
+    else:
+        rate = d.pick((1 / (1 + bound), 1 + bound))
+        faults.append(Fault(t, "drift", node=d.pick(("random", "follower")), value=rate))
+    if d.chance(0.7):
+        # The leader cut off for long enough that the others elect a new one and take writes, with nothing else
+        # happening meanwhile (the other families' events of that window are left out); the run lasts until some
+        # time after it is back.
+        t += d.integer(30, 400) * MS
+        healed = t + high * 2 + d.integer(0, 500) * MS
+        faults = [f for f in faults if not t <= f.at <= healed]
+        faults.append(Fault(t, "isolate", node="leader"))
+        faults.append(Fault(healed, "heal"))
+        duration = max(duration, healed + 300 * MS)
+        workload = _read_mostly(d, workload, duration)
+    # Whatever drift the schedule holds besides (the drift family), the bound covers it.
+    rates = [1.0, *(float(f.value) for f in faults if f.do == "drift" and f.value is not None)]
+    return replace(raft, lease_drift=max(bound, max(rates) / min(rates) - 1)), workload, faults, duration

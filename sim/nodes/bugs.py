@@ -22,6 +22,7 @@ from sim.raft.messages import (
     RequestVoteReply,
 )
 from sim.raft.node import LEADER, Node, Output
+from sim.raft.read_only import LEASE
 from sim.raft.snapshot import Snapshot, encode_state
 
 
@@ -261,6 +262,26 @@ class InstallOlderSnapshot(Node):
         return False
 
 
+class LeaseWithoutDriftMargin(Node):
+    """Holds a read lease for a whole election timeout: no margin for clock drift (thesis 6.4.1).
+
+    With lease reads, a leader whose clock runs slow (or whose followers' run fast) answers reads after the others
+    may have elected a new leader that took writes. Linearizability (a stale read)."""
+
+    def _lease_duration(self) -> int:
+        return self.config.election_timeout_min if self.config.read == LEASE else 0
+
+
+class ReadIndexBeforeTermCommit(Node):
+    """Answers reads without a log entry before the new leader has committed an entry of its term.
+
+    Thesis 6.4 step 1: until its no-op commits, a new leader's commit index can be behind a write an earlier leader
+    committed and acknowledged, and a read answered from it misses that write. Linearizability (a stale read)."""
+
+    def _committed_in_term(self) -> bool:
+        return True
+
+
 BUGS: dict[str, type[Node]] = {
     "figure8-commit": Figure8Commit,
     "volatile-vote": VolatileVote,
@@ -278,6 +299,8 @@ BUGS: dict[str, type[Node]] = {
     "snapshot-last-index": SnapshotLastIndex,
     "snapshot-without-sessions": SnapshotWithoutSessions,
     "install-older-snapshot": InstallOlderSnapshot,
+    "lease-without-drift-margin": LeaseWithoutDriftMargin,
+    "readindex-before-term-commit": ReadIndexBeforeTermCommit,
 }
 
 

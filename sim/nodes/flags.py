@@ -72,8 +72,9 @@ def refuse_unsupported(
     cluster: Any, where: str, expectations: tuple[str, ...] = (), actions: tuple[str, ...] = ()
 ) -> None:
     """A UsageError if ``cluster`` switches on what its implementation did not declare (PreVote, CheckQuorum,
-    early vote requests), if ``expectations`` name one a black box cannot be judged on, or if ``actions`` change
-    the membership (the contract has no membership messages yet). ``where`` names the file (or flag)."""
+    early vote requests), if ``expectations`` name one a black box cannot be judged on, if ``actions`` change
+    the membership or transfer leadership, or if reads do not go through the log (the contract has no messages for
+    these yet). ``where`` names the file (or flag)."""
     if not (cluster.implementation or cluster.implementation_cmd):
         return
     if cluster.bug:
@@ -86,8 +87,18 @@ def refuse_unsupported(
             f"{where}: events: {changes[0]}: membership changes run on the built-in node only (the node contract "
             f"has no membership messages), not on {_name(cluster)}"
         )
-    impl = load(cluster.implementation, cluster.implementation_cmd, where)
+    if "transfer_leader" in actions:
+        raise UsageError(
+            f"{where}: events: transfer_leader: leadership transfer runs on the built-in node only (the node "
+            f"contract has no TimeoutNow), not on {_name(cluster)}"
+        )
     raft = cluster.raft
+    if raft.read != "log":
+        raise UsageError(
+            f"{where}: cluster.read: {raft.read!r} runs on the built-in node only (a node of the contract answers "
+            f'reads as it will, judged by the client history), not on {_name(cluster)}; leave it "log"'
+        )
+    impl = load(cluster.implementation, cluster.implementation_cmd, where)
     missing = impl.lacks({s: bool(getattr(raft, s)) for s in SWITCHES})
     if missing:
         raise UsageError(

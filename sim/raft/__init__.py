@@ -18,6 +18,8 @@ from .messages import (
     Message,
     RequestVote,
     RequestVoteReply,
+    TimeoutNow,
+    TransferLeader,
 )
 from .node import (
     CANDIDATE,
@@ -74,4 +76,6 @@ __all__ = [
     "RequestVoteReply",
     "Snapshot",
     "SoftState",
+    "TimeoutNow",
+    "TransferLeader",
 ]

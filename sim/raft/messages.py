@@ -123,7 +123,7 @@ class ConfigEntry(Entry):
 
 
 class RequestVote(_Value):
-    _fields = ("term", "src", "dst", "last_log_index", "last_log_term", "prevote")
+    _fields = ("term", "src", "dst", "last_log_index", "last_log_term", "prevote", "transfer")
     __slots__ = _fields
     term: int
     src: int
@@ -132,9 +132,19 @@ class RequestVote(_Value):
     last_log_term: int
     # PreVote (thesis 9.6): ``term`` is the term the sender would campaign in; nobody changes term because of it.
     prevote: bool
+    # Leadership transfer (thesis 3.10): the sender campaigns because the leader told it to (TimeoutNow), so a
+    # voter grants it even while it hears from that leader (the check that guards against disruptive servers).
+    transfer: bool
 
     def __init__(
-        self, term: int, src: int, dst: int, last_log_index: int, last_log_term: int, prevote: bool = False
+        self,
+        term: int,
+        src: int,
+        dst: int,
+        last_log_index: int,
+        last_log_term: int,
+        prevote: bool = False,
+        transfer: bool = False,
     ) -> None:
         self.term = term
         self.src = src
@@ -142,6 +152,14 @@ class RequestVote(_Value):
         self.last_log_index = last_log_index
         self.last_log_term = last_log_term
         self.prevote = prevote
+        self.transfer = transfer
+
+    def asdict(self) -> dict[str, Any]:
+        # ``transfer`` only when set: traces of runs without transfers stay as they were.
+        d = {name: getattr(self, name) for name in self._fields}
+        if not self.transfer:
+            del d["transfer"]
+        return d
 
 
 class RequestVoteReply(_Value):
@@ -162,7 +180,7 @@ class RequestVoteReply(_Value):
 
 
 class AppendEntries(_Value):
-    _fields = ("term", "src", "dst", "prev_index", "prev_term", "entries", "commit")
+    _fields = ("term", "src", "dst", "prev_index", "prev_term", "entries", "commit", "round")
     __slots__ = _fields
     term: int
     src: int
@@ -171,9 +189,20 @@ class AppendEntries(_Value):
     prev_term: int
     entries: tuple[Entry, ...]
     commit: int
+    # The leader's current heartbeat round (sim.raft.read_only), echoed in the reply: a reply to round r shows that
+    # the follower still took the sender for its leader after round r began. 0 when reads go through the log.
+    round: int
 
     def __init__(
-        self, term: int, src: int, dst: int, prev_index: int, prev_term: int, entries: tuple[Entry, ...], commit: int
+        self,
+        term: int,
+        src: int,
+        dst: int,
+        prev_index: int,
+        prev_term: int,
+        entries: tuple[Entry, ...],
+        commit: int,
+        round: int = 0,
     ) -> None:
         self.term = term
         self.src = src
@@ -182,10 +211,11 @@ class AppendEntries(_Value):
         self.prev_term = prev_term
         self.entries = entries
         self.commit = commit
+        self.round = round
 
 
 class AppendEntriesReply(_Value):
-    _fields = ("term", "src", "dst", "success", "prev_index", "match_index", "conflict_index", "conflict_term")
+    _fields = ("term", "src", "dst", "success", "prev_index", "match_index", "conflict_index", "conflict_term", "round")
     __slots__ = _fields
     term: int
     src: int
@@ -199,6 +229,8 @@ class AppendEntriesReply(_Value):
     # index + 1 when its log is too short, with conflict_term 0).
     conflict_index: int
     conflict_term: int
+    # The request's heartbeat round, echoed (a rejection counts too: it was sent in the leader's term).
+    round: int
 
     def __init__(
         self,
@@ -210,6 +242,7 @@ class AppendEntriesReply(_Value):
         match_index: int,
         conflict_index: int = 0,
         conflict_term: int = 0,
+        round: int = 0,
     ) -> None:
         self.term = term
         self.src = src
@@ -219,6 +252,45 @@ class AppendEntriesReply(_Value):
         self.match_index = match_index
         self.conflict_index = conflict_index
         self.conflict_term = conflict_term
+        self.round = round
+
+    def asdict(self) -> dict[str, Any]:
+        # ``round`` only when set: traces of runs whose reads go through the log stay as they were.
+        d = {name: getattr(self, name) for name in self._fields}
+        if not self.round:
+            del d["round"]
+        return d
+
+
+class TimeoutNow(_Value):
+    """Leadership transfer (thesis 3.10): the leader tells ``dst``, whose log it has brought up to date, to start an
+    election at once."""
+
+    _fields = ("term", "src", "dst")
+    __slots__ = _fields
+    term: int
+    src: int
+    dst: int
+
+    def __init__(self, term: int, src: int, dst: int) -> None:
+        self.term = term
+        self.src = src
+        self.dst = dst
+
+
+class TransferLeader(_Value):
+    """An operator's request to a leader (not a peer message: it reaches the node without crossing the network):
+    hand leadership to server ``target`` (thesis 3.10)."""
+
+    _fields = ("dst", "target")
+    __slots__ = _fields
+    dst: int
+    target: int
+    term = -1  # below every term: the node's step takes it past the term rules, off the path of peer messages
+
+    def __init__(self, dst: int, target: int) -> None:
+        self.dst = dst
+        self.target = target
 
 
 class InstallSnapshot(_Value):
@@ -405,4 +477,8 @@ Message = (
     | ClientReply
     | MembershipChange
     | MembershipReply
+    | TimeoutNow
+    | TransferLeader
+    | ClientRequest
+    | ClientReply
 )

@@ -16,7 +16,9 @@ operator's ``MembershipChange`` as a leader, and reports its configuration in it
 Randomness (election timeouts) comes only from the ``random.Random`` the caller passes in.
 
 Concerns beside this step function: ``log`` (the log after a snapshot point), ``quorum`` (every majority
-decision, given the ``Configuration`` the node holds), ``progress`` (each follower as the leader sees it).
+decision, given the ``Configuration`` the node holds), ``progress`` (each follower as the leader sees it),
+``read_only`` (reads without a log entry: ReadIndex and leases) and ``transfer`` (leadership transfer); the last two
+bring the node's side of their feature as a class ``Node`` inherits from.
 """
 
 from __future__ import annotations
@@ -54,11 +56,15 @@ from .messages import (
     Message,
     RequestVote,
     RequestVoteReply,
+    TimeoutNow,
+    TransferLeader,
 )
 from .output import Output, PersistentState, SoftState
 from .progress import REPLICATE, SNAPSHOT, Progress
 from .quorum import WON, Configuration
+from .read_only import DEFAULT_LEASE_DRIFT, LEASE, LOG, READ_MODES, LeaderReads, ReadOnly, lease_duration
 from .snapshot import SnapshotRules
+from .transfer import TRANSFER, LeadershipTransfer
 
 __all__ = [
     "CANDIDATE",
@@ -67,6 +73,7 @@ __all__ = [
     "HEARTBEAT",
     "LEADER",
     "PRECANDIDATE",
+    "TRANSFER",
     "Node",
     "Output",
     "PersistentState",
@@ -109,6 +116,11 @@ class RaftConfig:
     # never), sent to followers that need discarded entries in InstallSnapshot chunks of this many bytes.
     snapshot_every: int = 0
     snapshot_chunk: int = 1024
+    # How a leader answers a get (sim.raft.read_only): "log" (a command like the others), "readindex" or "lease"
+    # (thesis 6.4, without a log entry). lease_drift: the bound on how much faster one server's clock may run
+    # than another's (0.1: 10%); the lease is election_timeout_min / (1 + lease_drift).
+    read: str = LOG
+    lease_drift: float = DEFAULT_LEASE_DRIFT
 
     def __post_init__(self) -> None:
         if not 0 < self.election_timeout_min <= self.election_timeout_max:
@@ -119,9 +131,11 @@ class RaftConfig:
             raise ValueError("heartbeat_interval, max_batch and max_inflight must be positive")
         if self.snapshot_every < 0 or self.snapshot_chunk <= 0:
             raise ValueError("need snapshot_every >= 0 and snapshot_chunk > 0")
+        if self.read not in READ_MODES or not self.lease_drift >= 0:
+            raise ValueError(f"read must be one of {', '.join(READ_MODES)} and lease_drift >= 0")
 
 
-class Node(SnapshotRules):
+class Node(SnapshotRules, LeaderReads, LeadershipTransfer):
     # What this implementation declares under the node contract (examples/CONTRACT.md, "Capabilities"): it reports
     # its soft state, answers the digest query, and honours these RaftConfig switches.
     capabilities = ("state", "digest", "prevote", "check_quorum", "early_vote_requests")
@@ -181,6 +195,8 @@ class Node(SnapshotRules):
         self.pending: dict[int, Command] = {}  # log index -> client command waiting for its reply
         self.change: Change | None = None  # the membership change being carried out, until its entry is appended
         self.awaiting: list[tuple[int, str, int]] = []  # (config entry index, admin, seq) waiting for the commit
+        self.reads = ReadOnly()  # rounds, lease, reads waiting (sim.raft.read_only): a new one for each term led
+        self.transferee: int | None = None  # the server a leadership transfer hands over to (sim.raft.transfer)
         self._hard_dirty = False
         self._log_from: int | None = None
         # The soft state last reported in an Output (None: nothing yet, so the first Output reports it).
@@ -194,6 +210,9 @@ class Node(SnapshotRules):
     def start(self, now: int) -> Output:
         """First input after construction (a boot or a restart): arm the election timer."""
         self.now = now
+        if self.config.read == LEASE:
+            # It may have answered a lease round just before a crash: the promise not to vote stands (read_only).
+            self.last_leader_contact = now
         self._reset_election_timer()
         return self._take()
 
@@ -209,6 +228,8 @@ class Node(SnapshotRules):
                     self._campaign()
         elif timer == HEARTBEAT and self.role == LEADER:
             self._on_heartbeat_timer()
+        elif timer == TRANSFER:
+            self._on_transfer_timeout()
         return self._take()
 
     def step(self, m: Message, now: int) -> Output:
@@ -222,7 +243,7 @@ class Node(SnapshotRules):
             return self._take()
         term = m.term
         if term > self.term:
-            if kind is RequestVote and (m.prevote or self._in_leader_lease() or self._disrupts(m)):
+            if kind is RequestVote and (m.prevote or (self._in_leader_lease() and not m.transfer) or self._disrupts(m)):
                 # A pre-vote changes nobody's term; a real vote inside the lease is ignored so a server that
                 # was partitioned away cannot depose a working leader (thesis 4.2.3).
                 if not m.prevote:
@@ -239,6 +260,8 @@ class Node(SnapshotRules):
                 self._send(RequestVoteReply(self.term, self.id, m.src, False, m.prevote))
             elif kind is InstallSnapshot:
                 self._send(InstallSnapshotReply(self.term, self.id, m.src, m.last_index, m.offset, 0))
+            elif kind is TransferLeader:  # an operator's input, with no term: its -1 brings it here, off the hot path
+                self._on_transfer_leader(m)
             return self._take()
         if kind is AppendEntries:
             self._on_append_entries(m)
@@ -254,6 +277,8 @@ class Node(SnapshotRules):
         elif kind is InstallSnapshotReply:
             if self.role == LEADER:
                 self._on_install_reply(m)
+        elif kind is TimeoutNow:
+            self._on_timeout_now(m)
         return self._take()
 
     # --------------------------------------------------------------- elections
@@ -271,7 +296,7 @@ class Node(SnapshotRules):
         for p in self.peers:
             self._send(RequestVote(self.term + 1, self.id, p, self.log.last_index, self.log.last_term, True))
 
-    def _campaign(self) -> None:
+    def _campaign(self, transfer: bool = False) -> None:
         self.role = CANDIDATE
         self.term += 1
         self.voted_for = self.id
@@ -285,7 +310,7 @@ class Node(SnapshotRules):
             return
         out = self.out.unsynced_messages if self.config.early_vote_requests else self.out.messages
         for p in self.peers:
-            out.append(RequestVote(self.term, self.id, p, self.log.last_index, self.log.last_term))
+            out.append(RequestVote(self.term, self.id, p, self.log.last_index, self.log.last_term, False, transfer))
 
     def _on_request_vote(self, m: RequestVote) -> None:
         up_to_date = self.log.is_up_to_date(m.last_log_index, m.last_log_term)
@@ -328,6 +353,8 @@ class Node(SnapshotRules):
         )
 
     def _in_leader_lease(self) -> bool:
+        if self.config.read == LEASE and self._vote_promised_away():
+            return True
         return self.config.check_quorum and self._heard_from_leader_recently()
 
     def _may_campaign(self) -> bool:
@@ -360,6 +387,8 @@ class Node(SnapshotRules):
             self.pending = {}
             self.change = None
             self.awaiting = []
+            self.reads = ReadOnly()  # reads waiting are dropped, as pending commands are: clients retry
+            self._end_transfer()
         self.role = FOLLOWER
         if was_leader:
             self._refresh_peers()
@@ -384,6 +413,7 @@ class Node(SnapshotRules):
         self.last_ack = {}
         self._refresh_peers()
         self.pending = {}
+        self.reads = ReadOnly(self._lease_duration())
         self.out.timers.append((ELECTION, None))
         self.out.timers.append((HEARTBEAT, self.config.heartbeat_interval))
         # A no-op of the new term lets the leader commit (and so learn) what earlier terms left (Section 8).
@@ -402,7 +432,15 @@ class Node(SnapshotRules):
         self.out.timers.append((HEARTBEAT, self.config.heartbeat_interval))
         if self.change is not None:
             self._advance_change()  # a catch-up may have run out of time
+        if self.transferee is not None:
+            self._transfer_progress(self.transferee)  # its TimeoutNow again, in case it was lost
+        if self.config.read != LOG:
+            self._begin_round()  # every heartbeat is a round: it renews the lease, and confirms reads waiting
         self._broadcast_append(heartbeat=True)
+
+    def _lease_duration(self) -> int:
+        c = self.config
+        return lease_duration(c.election_timeout_min, c.lease_drift) if c.read == LEASE else 0
 
     # -------------------------------------------------------------- replication
 
@@ -421,7 +459,7 @@ class Node(SnapshotRules):
         log = self.log
         prev = m.prev_index
         if prev > log.last_index:
-            self._send(AppendEntriesReply(self.term, self.id, m.src, False, prev, 0, log.last_index + 1, 0))
+            self._send(AppendEntriesReply(self.term, self.id, m.src, False, prev, 0, log.last_index + 1, 0, m.round))
             return
         conflict_term = log.term_at(prev)  # prev <= last_index here
         entries = m.entries
@@ -431,7 +469,7 @@ class Node(SnapshotRules):
                 prev, entries = self._after_snapshot_point(prev, entries)
             else:
                 first = log.first_index_of_term(conflict_term)
-                self._send(AppendEntriesReply(self.term, self.id, m.src, False, prev, 0, first, conflict_term))
+                self._send(AppendEntriesReply(self.term, self.id, m.src, False, prev, 0, first, conflict_term, m.round))
                 return
         self._merge_entries(prev, entries)
         match = prev + len(entries)
@@ -441,7 +479,9 @@ class Node(SnapshotRules):
             if new_commit > self.commit:
                 self.commit = new_commit
                 self._apply_committed()
-        self.out.messages.append(AppendEntriesReply(self.term, self.id, m.src, True, m.prev_index, match))
+        self.out.messages.append(
+            AppendEntriesReply(self.term, self.id, m.src, True, m.prev_index, match, 0, 0, m.round)
+        )
 
     def _merge_entries(self, prev: int, entries: tuple[Entry, ...]) -> None:
         """Append ``entries`` after ``prev``, deleting an existing entry only where it conflicts (Figure 2,
@@ -470,6 +510,8 @@ class Node(SnapshotRules):
         if pr is None:
             return  # from a server this leader no longer replicates to (removed)
         self.last_ack[m.src] = self.now
+        if m.round and self.reads.acknowledge(m.src, m.round, self.configuration):
+            self._serve_reads()
         if m.success:
             advanced = m.match_index > pr.match
             pr.acknowledge(m.match_index)
@@ -481,6 +523,8 @@ class Node(SnapshotRules):
                 change = self.change
                 if change is not None and change.catch_up is not None and m.src == change.server:
                     self._advance_change()
+                if m.src == self.transferee:
+                    self._transfer_progress(m.src)
             if pr.next <= self.log.last_index:
                 self._send_append(m.src)
             return
@@ -520,7 +564,9 @@ class Node(SnapshotRules):
             except IndexError:  # compacted: the entries the follower needs are in the snapshot only
                 self._start_snapshot(peer, pr)
                 return
-            self._send(AppendEntries(self.term, self.id, peer, prev, log.term_at(prev), entries, self.commit))
+            self._send(
+                AppendEntries(self.term, self.id, peer, prev, log.term_at(prev), entries, self.commit, self.reads.round)
+            )
             pr.probe_sent = True
             return
         inflight = pr.inflight
@@ -538,6 +584,7 @@ class Node(SnapshotRules):
             return
         sent = False
         messages = self.out.messages
+        rnd = self.reads.round
         while pr.next <= last and len(inflight) < self.config.max_inflight:
             prev = pr.next - 1
             stop = min(last + 1, pr.next + self.config.max_batch)
@@ -546,7 +593,7 @@ class Node(SnapshotRules):
             except IndexError:  # compacted: the entries the follower needs are in the snapshot only
                 self._start_snapshot(peer, pr)
                 return
-            messages.append(AppendEntries(self.term, self.id, peer, prev, log.term_at(prev), entries, self.commit))
+            messages.append(AppendEntries(self.term, self.id, peer, prev, log.term_at(prev), entries, self.commit, rnd))
             inflight.append((stop - 1, self.now))
             pr.next = stop  # optimistic: stream the rest without waiting for replies
             sent = True
@@ -557,7 +604,7 @@ class Node(SnapshotRules):
             prev = pr.match
             if prev < log.snapshot_index:
                 prev = log.snapshot_index  # the match is compacted: probe at the snapshot's index instead
-            messages.append(AppendEntries(self.term, self.id, peer, prev, log.term_at(prev), (), self.commit))
+            messages.append(AppendEntries(self.term, self.id, peer, prev, log.term_at(prev), (), self.commit, rnd))
 
     def _quorum_match(self) -> int:
         """The highest index stored on a quorum of the configuration (the leader's own log counts in full)."""
@@ -574,6 +621,8 @@ class Node(SnapshotRules):
             self._apply_committed()
             if self.change is not None and self.role == LEADER:
                 self._advance_change()  # it may have been waiting for this commit
+            if self.reads.held:
+                self._release_held_reads()  # the term's first commit: reads held for it may go on
 
     def _apply_committed(self) -> None:
         leader = self.role == LEADER
@@ -610,6 +659,12 @@ class Node(SnapshotRules):
             return
         if self.kv.is_stale(c.client, c.seq):
             return  # an old retry the client has stopped waiting for
+        if self.transferee is not None:
+            self._refuse_during_transfer(m)
+            return
+        if c.op == "get" and self.config.read != LOG:
+            self._on_reads([m])
+            return
         index = self._append(Entry(self.term, c))
         self.pending[index] = c
         self._broadcast_append()

@@ -428,6 +428,15 @@ def _write_submit(f: Fault) -> dict[str, Any]:
     return t
 
 
+def _transfer(r: Reader, path: str, e: dict[str, Any]) -> Fields:
+    node = read_target(r, f"{path}.node", e["node"])
+    if not (isinstance(node, int) or node in ("follower", "random") or str(node).startswith("@")):
+        raise r.fail(
+            f"{path}.node", 'one server to hand leadership to: a node id, "@name", "follower" or "random"', e["node"]
+        )
+    return {"do": "transfer_leader", "node": node}
+
+
 def _heal_undo(fields: Fields) -> Fields:
     return {"do": "heal"}
 
@@ -559,6 +568,15 @@ _ACTIONS = (
         ("node",),
         ("node",),
         _node,
+        _write_node,
+    ),
+    Action(
+        "transfer_leader",
+        "tell the leader of the moment to hand leadership to the target, one server (see [Leadership "
+        "transfer](#leadership-transfer)); nothing happens when there is no leader or the target leads",
+        ("node",),
+        ("node",),
+        _transfer,
         _write_node,
     ),
 )

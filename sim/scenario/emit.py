@@ -128,6 +128,10 @@ def to_toml(s: Scenario) -> str:
         out.append(f"implementation_cmd = {_toml_value(c.implementation_cmd)}")
     if c.max_events_per_ms:
         out.append(f"max_events_per_ms = {c.max_events_per_ms}")
+    if raft.read != "log":  # written only when not the default, so files of runs without it stay as they were
+        out.append(f"read = {_toml_value(raft.read)}")
+        if raft.read == "lease":
+            out.append(f"lease_drift = {_toml_value(float(raft.lease_drift))}")
     out += [
         "",
         "[network]",

@@ -30,6 +30,7 @@ class Expectation:
     - no_leader, no_commit: ``start``..``end`` = the interval, ``value`` None.
     - violation: ``value`` = a property name from ``sim.check.properties.EXPECTABLE`` or ``"any"``.
     - clients_complete, state_machines_agree: ``value`` True (judged at the end of the run).
+    - leader_at_end: ``value`` = the server that leads, followed by a majority, when the run ends.
     - latency_p99_below: ``value`` = a latency.
     - members_at_end: ``value`` = the members (a tuple of ids, in any order) or how many there are (an int): the
       voters of the latest committed configuration at the end of the run.
@@ -133,6 +134,7 @@ EXPECTATION_KINDS = (
     "is_leader",
     "not_leader",
     "snapshots_installed_at_least",
+    "leader_at_end",
 )
 EXPECTATION_MODIFIERS: dict[str, tuple[str, ...]] = {
     "leader_within": ("after",),

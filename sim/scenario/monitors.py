@@ -396,6 +396,12 @@ class _AtEnd(_Monitor):
             ok = len(members) == value if isinstance(value, int) else set(members) == set(value)  # type: ignore[arg-type]
             where = f"committed at index {index}" if index else "the initial one"
             return ok, f"members {', '.join(map(str, sorted(members)))} (the configuration {where}){note}"
+        if kind == "leader_at_end":
+            found = sim.established_leader()
+            if found is None:
+                return False, f"no leader followed by a majority at the end, need node {value}{note}"
+            leader, term = found
+            return leader == value, f"node {leader} leads (term {term}) at the end, need node {value}{note}"
         if kind == "state_machines_agree":
             if sim.state_machines_agree():
                 return True, f"every live server's state machine is the same{note}"

@@ -24,6 +24,7 @@ from typing import Any
 from sim.check.properties import EXPECTABLE
 from sim.raft.kv import OPS
 from sim.raft.node import RaftConfig
+from sim.raft.read_only import DEFAULT_LEASE_DRIFT, LEASE, LOG, READ_MODES
 from sim.rng import SEED_RULE, is_seed
 from sim.scenario.actions import (
     ACTIONS,
@@ -137,6 +138,8 @@ class _Parser(Reader):
             "max_events_per_ms",
             "implementation",
             "implementation_cmd",
+            "read",
+            "lease_drift",
         )
         self.check_keys("cluster", t, keys)
         self.nodes = nodes = self.integer("cluster.nodes", t.get("nodes", 5), 1, MAX_NODES)
@@ -158,6 +161,7 @@ class _Parser(Reader):
                 t["snapshot_chunk"],
             )
         chunk = self.integer("cluster.snapshot_chunk", t.get("snapshot_chunk", 1024), 1, 1_000_000_000)
+        read, lease_drift = self.reads(t)
         raft = RaftConfig(
             election_timeout_min=low,
             election_timeout_max=high,
@@ -169,6 +173,8 @@ class _Parser(Reader):
             early_vote_requests=self.boolean("cluster.early_vote_requests", t.get("early_vote_requests", False)),
             snapshot_every=every,
             snapshot_chunk=chunk,
+            read=read,
+            lease_drift=lease_drift,
         )
         bug = None
         if "bug" in t:
@@ -199,6 +205,20 @@ class _Parser(Reader):
             implementation=impl,
             implementation_cmd=cmd,
         )
+
+    def reads(self, t: dict[str, Any]) -> tuple[str, float]:
+        """``read`` (how a leader answers a get) and ``lease_drift`` (lease mode's clock-drift bound)."""
+        read = t.get("read", LOG)
+        if read not in READ_MODES:
+            modes = ", ".join(f'"{m}"' for m in READ_MODES)
+            raise self.fail("cluster.read", f"one of {modes}", read)
+        if "lease_drift" not in t:
+            return read, DEFAULT_LEASE_DRIFT
+        if read != LEASE:
+            raise self.fail(
+                "cluster.lease_drift", f'no lease_drift unless read = "{LEASE}" (it bounds the lease)', t["lease_drift"]
+            )
+        return read, self.number("cluster.lease_drift", t["lease_drift"], 0.0, 100.0)
 
     def network(self, t: dict[str, Any]) -> tuple[NetworkConfig, list[Fault]]:
         self.check_keys("network", t, ("delay", "drop", "duplicate", "fifo", "links", "kinds"))
@@ -548,6 +568,8 @@ class _Parser(Reader):
                 end, end_name = (last, None) if isinstance(last, int) else (None, last)
             count = self.integer(kpath, value, 0)
             return Expectation(kind, count, start=start, end=end, kinds=kinds, start_name=start_name, end_name=end_name)
+        if kind == "leader_at_end":
+            return Expectation(kind, self.node_id(kpath, value))
         if kind in ("clients_complete", "state_machines_agree"):
             if value is not True:
                 raise self.fail(kpath, "true", value)

@@ -35,7 +35,7 @@ from sim.check.properties import EXCEPTION, LINEARIZABILITY, LIVELOCK, NODE_FAIL
 from sim.check.safety import Checker, Violation
 from sim.nodes.contract import DIGEST, STATE, NodeFailure
 from sim.nodes.implementations import implementation
-from sim.raft.messages import Message, RequestVoteReply
+from sim.raft.messages import Message, RequestVoteReply, TransferLeader
 from sim.raft.node import FOLLOWER, LEADER, Node, Output, SoftState
 from sim.raft.quorum import Configuration
 from sim.raft.snapshot import Snapshot
@@ -369,8 +369,9 @@ class Simulation:
     """A cluster, its network, its clients and the checker, in one SimPy environment, all seeded from ``seed``.
 
     Fault injection: ``crash``, ``restart``, ``partition``, ``isolate``, ``cut``, ``repair``, ``heal``,
-    ``disconnect``, ``reconnect``, ``set_drop``, ``set_duplicate``, ``set_delay``, ``set_drift``; ``at(time, fn)``
-    schedules any of them. ``submit`` sends one client operation to a chosen server.
+    ``disconnect``, ``reconnect``, ``set_drop``, ``set_duplicate``, ``set_delay``, ``set_drift``, the operator's
+    ``add_server``, ``remove_server`` and ``transfer_leader``; ``at(time, fn)`` schedules any of them. ``submit``
+    sends one client operation to a chosen server.
     """
 
     def __init__(
@@ -899,6 +900,14 @@ class Simulation:
         disrupt the cluster)."""
         self._fault("remove_server", nodes=[node])
         self.admin.request("remove", node)
+
+    def transfer_leader(self, target: int | None) -> None:
+        """Tell the leader of the moment (``leader()``) to hand over to ``target`` (thesis 3.10): an input to its
+        node, not a message on the network. Nothing happens without a leader, or when ``target`` is it."""
+        leader = self.leader()
+        self._fault("transfer_leader", nodes=[] if target is None else [target], leader=leader)
+        if leader is not None and target is not None and target != leader:
+            self.servers[leader].deliver(TransferLeader(leader, target))
 
 
 def _call(action: Callable[[], Any], _b: None) -> None:

@@ -23,6 +23,8 @@ reconnect  ``node``: target (undo a disconnect)
 submit     ``node``: target, ``submit``: ``Submit`` (client operations sent to each resolved server)
 add_server ``node``: a server id; a new one (no such server yet) boots empty first; the operator asks for it
 remove_*   ``remove_server``, ``node``: target (each resolved server is asked to be removed; it keeps running)
+transfer_* ``transfer_leader``, ``node``: one server (an id, ``"follower"``, ``"random"`` or ``"@name"``) to which
+           the leader of the moment is told to hand over (thesis 3.10); nothing happens when there is no leader
 =========  ==========================================================================
 
 Targets: a node id, a tuple of ids, ``"leader"`` (the current leader, if any), ``"follower"`` (one live
@@ -75,6 +77,7 @@ ACTIONS = (
     "submit",
     "add_server",
     "remove_server",
+    "transfer_leader",
 )
 TARGET_WORDS = (
     "leader",
@@ -243,6 +246,8 @@ def apply(sim: Simulation, fault: Fault, names: Names | None = None) -> None:
     elif do == "remove_server":
         for n in nodes:
             sim.remove_server(n)
+    elif do == "transfer_leader":
+        sim.transfer_leader(nodes[0] if nodes else None)
     else:
         raise ValueError(f"unknown fault action {do!r}")
 
