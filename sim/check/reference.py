@@ -19,9 +19,10 @@ committed ones (a snapshot it installed, which a leader took from committed entr
 SnapshotIntegrity is checked for each new snapshot by replaying the committed entries 1..s from scratch into a
 fresh key-value store and comparing data and client sessions.
 
-It reads the nodes' in-memory state (a crashed server's durable log and snapshot, for ConfigurationOverlap), while
+It reads the nodes' in-memory state (for ConfigurationOverlap, every server's durable log and snapshot), while
 the incremental checker observes a node once its writes are durable: the two agree when
-``ClusterConfig.disk_latency`` is 0 (the default), so cross-check runs use that.
+``ClusterConfig.disk_latency`` is 0 (the default), so cross-check runs use that (ConfigurationOverlap agrees
+with any disk).
 
 ``Simulation.run`` does not call ``after_event`` for the event at which the incremental checker stops the run, so
 after such a stop call ``ref.check(sim)`` once more to look at that last event (a second call for the same event
@@ -251,19 +252,16 @@ class ReferenceChecker:
         return None
 
     def _overlap(self, sim: Simulation) -> tuple[str, str, tuple[int | str, ...]] | None:
-        """ConfigurationOverlap (see ``sim.check.safety``), from scratch: every server's log (a crashed one's
-        durable log) and snapshot, its configuration in force (the latest in the log, else the snapshot's, else the
-        one it started with), whether some majority of it would still elect the server (every voter's last entry
-        compared with its own), and every majority of each configuration that might."""
+        """ConfigurationOverlap (see ``sim.check.safety``), from scratch: every server's durable log and snapshot,
+        its configuration in force (the latest in the log, else the snapshot's, else the one it started with),
+        whether some majority of it would still elect the server (every voter's last entry compared with its own),
+        and whether the configurations that might have majorities that do not meet."""
         held: dict[int, tuple[Configuration, tuple[int, int]]] = {}  # server -> (configuration, (last term, index))
         for i, server in sim.servers.items():
-            node = server.node
-            if server.alive and node is not None:
-                entries, snapshot = tuple(node.log.entries()), node.snapshot
-                point = (node.log.snapshot_term, node.log.snapshot_index)
-            else:
-                entries, snapshot = tuple(server.storage.entries), server.storage.snapshot
-                point = (snapshot.term, snapshot.index) if snapshot is not None else (0, 0)
+            # What is durable, as the incremental checker sees a server (its writes once durable): a leader's entry
+            # still on its way to disk is in force in its memory, but nothing outside it has seen that yet.
+            entries, snapshot = tuple(server.storage.entries), server.storage.snapshot
+            point = (snapshot.term, snapshot.index) if snapshot is not None else (0, 0)
             config = snapshot.configuration if snapshot is not None else Configuration(server.bootstrap)
             for entry in entries:
                 if entry.config is not None:

@@ -159,10 +159,11 @@ def draw_membership(d: Draw, nodes: int, duration: int) -> list[Fault]:
 
     - one server added (a new id: it boots empty and joins) or removed (a follower, anyone, or the leader);
     - a burst: two changes asked for at once, which the leader must take one at a time;
-    - a failover: the leader cut off just before two removals are asked for. It appends the first alone (its
-      configuration entry stays on its log) and refuses the second as busy; once it steps down (CheckQuorum) the
-      operator takes the second to the next leader: the shape of the 2015 single-server bug, which needs that
-      leader to append it before committing an entry of its own term.
+    - a failover: a server added, then the leader cut off just before two removals are asked for. It appends the
+      first alone (its configuration entry stays on its log) and refuses the second as busy; once it steps down
+      (CheckQuorum) the operator takes the second to the next leader: the shape of the 2015 single-server bug,
+      which needs that leader to append it before committing an entry of its own term, and a configuration of an
+      even size before the two (the addition makes the cluster's odd size even).
     """
     faults: list[Fault] = []
     new = nodes + 1
@@ -180,6 +181,11 @@ def draw_membership(d: Draw, nodes: int, duration: int) -> list[Fault]:
             break
         style = d.pick(("one", "burst", "burst", "failover", "failover"))
         if style == "failover":
+            # A server added first: two single-server changes can have majorities that do not meet only from an
+            # even-sized configuration (Ongaro's example starts from four servers), and the cluster's is odd.
+            faults.append(Fault(t, "add_server", node=new))
+            new += 1
+            t += d.integer(300, 800) * MS
             faults.append(Fault(t, "isolate", node="leader"))
             first = d.integer(1, nodes)
             second = d.pick([i for i in range(1, nodes + 1) if i != first])
