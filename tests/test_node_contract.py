@@ -397,6 +397,34 @@ def test_run_with_node_refuses_a_switch_the_implementation_lacks(capsys: pytest.
     assert rc == 2 and "(with --node examples.figure2:Figure2Node): cluster.prevote" in err, err
 
 
+@pytest.mark.parametrize(
+    ("scenario", "message"),
+    [
+        ("scenarios/leader-transfer.toml", "events: transfer_leader: leadership transfer runs on the built-in node"),
+        ("scenarios/lease-reads.toml", "cluster.read: 'lease' runs on the built-in node only"),
+        ("scenarios/membership-grow-shrink.toml", "membership changes run on the built-in node only"),
+    ],
+)
+def test_run_with_node_refuses_what_the_contract_has_no_messages_for(
+    scenario: str, message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    rc = main(["run", scenario, "--node", "examples.figure2:Figure2Node"])
+    err = capsys.readouterr().err
+    assert rc == 2 and message in err and len(err.strip().splitlines()) == 1, err
+
+
+def test_the_fuzzer_never_draws_the_built_in_nodes_own_families_for_another_node() -> None:
+    from sim.fuzz.campaign import Options, case_for_seed
+
+    built_in_only = ("add_server", "remove_server", "transfer_leader")
+    drawn = [case_for_seed(s) for s in range(60)]
+    assert any(c.cluster.raft.read != "log" for c in drawn)
+    assert any(f.do in built_in_only for c in drawn for f in c.faults)
+    for s in range(60):
+        case = case_for_seed(s, Options(node="examples.figure2:Figure2Node"))
+        assert case.cluster.raft.read == "log" and not any(f.do in built_in_only for f in case.faults), s
+
+
 def test_node_failure_during_the_digest_query_stops_the_run(monkeypatch: pytest.MonkeyPatch) -> None:
     _need_node()
     sim = Simulation(ClusterConfig(nodes=3, implementation_cmd=JS), seed=1)
