@@ -523,6 +523,8 @@ class Node(SnapshotRules, LeaderReads, LeadershipTransfer):
                 change = self.change
                 if change is not None and change.catch_up is not None and m.src == change.server:
                     self._advance_change()
+                    if self.progress.get(m.src) is not pr:
+                        return  # the catch-up ran out of time: the new server was given up
                 if m.src == self.transferee:
                     self._transfer_progress(m.src)
             if pr.next <= self.log.last_index:

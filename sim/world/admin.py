@@ -99,6 +99,8 @@ class Admin:
         give_up_at = None if self.give_up is None else change.asked + self.give_up
         busy_since: int | None = None
         while True:
+            if change.status is not None:
+                return  # a final answer came while this waited to try again (an answer to an earlier attempt)
             if give_up_at is not None and env.now >= give_up_at:
                 self._settle(change, "unknown")
                 return
