@@ -164,3 +164,12 @@ def test_correct_protocol_passes_a_small_campaign() -> None:
     camp = run_campaign(range(100, 120), Options(), workers=2)
     assert len(camp.outcomes) == 20
     assert not camp.failures, [(o.seed, o.property, o.detail) for o in camp.failures]
+
+
+@pytest.mark.parametrize("seed", [62390, 87715])
+def test_a_removed_server_does_not_keep_a_member_receiving_a_snapshot_from_its_leader(seed: int) -> None:
+    # The correct protocol's Liveness failures of the 100,000-seed campaign: a removed server that never learned of
+    # its removal kept a member being caught up by a snapshot from hearing its leader (thesis 4.2.3; see
+    # test_core_membership's test_a_server_receiving_a_snapshot_knows_a_removed_server_by_the_snapshots_configuration).
+    outcome, _ = run_case(case_for_seed(seed))
+    assert outcome.property is None, outcome.detail
