@@ -22,6 +22,7 @@ from sim.raft import (
     AppendEntries,
     Configuration,
     Entry,
+    InstallSnapshot,
     Node,
     PersistentState,
     RaftConfig,
@@ -348,6 +349,27 @@ def test_a_member_asking_for_votes_is_heard_as_before() -> None:
     net.timeout(3)
     net.deliver(type="RequestVote", src=3, dst=2)
     assert net.node(2).term == 2  # the default behaviour is unchanged for members
+
+
+def test_a_server_receiving_a_snapshot_knows_a_removed_server_by_the_snapshots_configuration() -> None:
+    """Thesis 4.2.3, fuzz seeds 62390 and 87715: server 2's log predates the removal of 3, so 3 is a member of its
+    configuration in force; but the snapshot its leader is sending it, whose configuration is committed, leaves 3
+    out. 3's RequestVote, within the minimum election timeout of a chunk, is ignored: 2 keeps its term and the
+    snapshot goes on (before, 2 took 3's term and deposed the leader, whose successor sent its snapshot from the
+    start, over and over)."""
+    node = Node(2, (1, 2, 3), CONFIG, random.Random(0))
+    node.start(0)
+    chunk = InstallSnapshot(1, 1, 2, 40, 1, 0, b"x" * 16, False, cfg(1, 2))
+    node.step(chunk, 1_000)
+    assert node.configuration.voters == (1, 2, 3) and node.leader_id == 1
+    out = node.step(RequestVote(5, 3, 2, 30, 1), 2_000)
+    assert (node.term, node.voted_for, out.messages) == (1, None, [])  # ignored, term and all
+    # A member of both configurations is heard as before.
+    node.step(RequestVote(2, 1, 2, 40, 1), 3_000)
+    assert node.term == 2
+    # Without word from a leader for the minimum election timeout, the removed server's request counts again.
+    node.step(RequestVote(6, 3, 2, 30, 1), 3_000 + CONFIG.election_timeout_min)
+    assert node.term == 6
 
 
 # ------------------------------------------------------------------------------------------- the 2015 bug

@@ -369,8 +369,20 @@ class Node(SnapshotRules, LeaderReads, LeadershipTransfer):
     def _disrupts(self, m: RequestVote) -> bool:
         """A RequestVote from a server outside this one's configuration (removed, most likely: it will never hear
         from the leader again and times out over and over) within the minimum election timeout of hearing from a
-        leader: ignored, term and all (thesis 4.2.3)."""
-        return m.src not in self.configuration.voters and self._heard_from_leader_recently()
+        leader: ignored, term and all (thesis 4.2.3).
+
+        Outside the configuration of a snapshot this server is receiving, too: that configuration is committed,
+        while the one in force is the log's, which the snapshot is to replace and which may predate the removal.
+        Otherwise a removed server looks like a member to a server being caught up by a snapshot, which takes its
+        term and, with it, deposes the leader; the next leader sends its own snapshot from the start, and a
+        snapshot that takes longer than the removed server's election timeout is never installed (fuzz seeds
+        62390, 87715). The thesis ignores every RequestVote in that window; only these are, so that elections
+        among members go as before."""
+        if m.src in self.configuration.voters:
+            receiving = self._receiving_configuration()
+            if receiving is None or m.src in receiving.voters:
+                return False
+        return self._heard_from_leader_recently()
 
     # ------------------------------------------------------------- role changes
 

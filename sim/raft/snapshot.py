@@ -104,11 +104,12 @@ class Transfer:
 class Incoming:
     """The chunks of a snapshot a follower has received so far (volatile: a crash loses them)."""
 
-    __slots__ = ("data", "index", "term")
+    __slots__ = ("configuration", "data", "index", "term")
 
-    def __init__(self, index: int, term: int) -> None:
+    def __init__(self, index: int, term: int, configuration: Configuration) -> None:
         self.index = index
         self.term = term
+        self.configuration = configuration  # committed: the snapshot's, which every chunk carries
         self.data = bytearray()
 
 
@@ -266,7 +267,7 @@ class SnapshotRules:
             return
         incoming = self._incoming
         if m.offset == 0:  # step 2
-            incoming = self._incoming = Incoming(m.last_index, m.last_term)
+            incoming = self._incoming = Incoming(m.last_index, m.last_term, m.configuration)
         elif (
             incoming is None
             or incoming.index != m.last_index
@@ -287,6 +288,11 @@ class SnapshotRules:
         held = len(incoming.data)
         self._install(Snapshot(m.last_index, m.last_term, m.configuration, bytes(incoming.data)))  # steps 5-8
         self._send(InstallSnapshotReply(self.term, self.id, m.src, m.last_index, m.offset, held, True, m.last_index))
+
+    def _receiving_configuration(self) -> Configuration | None:
+        """The configuration of the snapshot this server is receiving, if it is receiving one (``Node._disrupts``)."""
+        incoming = self._incoming
+        return None if incoming is None else incoming.configuration
 
     def _covers(self, index: int) -> bool:
         """Whether this server's state already covers a snapshot whose last entry is at ``index``."""
