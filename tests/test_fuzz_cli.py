@@ -220,9 +220,9 @@ def test_ctrl_c_while_shrinking_writes_the_failures_unshrunk(
         raise KeyboardInterrupt
 
     monkeypatch.setattr("sim.fuzz.cli.shrink", interrupted)
-    rc, out, _ = _run(["fuzz", "--seeds", "8", "--workers", "1", *BUG_ARGS, "--out", str(tmp_path)], capsys)
+    rc, out, _ = _run(["fuzz", "--seeds", "16", "--workers", "1", *BUG_ARGS, "--out", str(tmp_path)], capsys)
     assert rc == 130
-    assert _fail_seeds(out) == [2, 6]
+    assert _fail_seeds(out) == [2, 15]
     assert out.count("(as generated; not shrunk: shrinking was interrupted)") == 2
     assert len(list(tmp_path.glob("*.toml"))) == 2 == len(list(tmp_path.glob("*.edn")))  # scenario and history
     assert "resume with" not in out  # every seed ran
@@ -258,10 +258,10 @@ def test_maxfail_stops_at_that_many_failing_seeds(
     argv = ["fuzz", "--seeds", "30", "--workers", workers, *BUG_ARGS, "--no-shrink", "--out", str(tmp_path)]
     rc, out, _ = _run([*argv, "--maxfail", "2"], capsys)
     assert rc == 1
-    assert _fail_seeds(out) == [2, 6]
-    assert "7 seeds (0..6) run" in out
+    assert _fail_seeds(out) == [2, 15]
+    assert "16 seeds (0..15) run" in out
     assert (
-        f"stopped after 2 failing seeds (--maxfail 2); resume with: raftsim fuzz --start-seed 7 --seeds 23 "
+        f"stopped after 2 failing seeds (--maxfail 2); resume with: raftsim fuzz --start-seed 16 --seeds 14 "
         f"--nodes 7 --bug {BUG} --maxfail 2 --workers {workers} --out {tmp_path} --no-shrink"
     ) in out
     rc, out, _ = _run([*argv, "-x"], capsys)

@@ -208,7 +208,7 @@ class AckBeforeCommit(Node):
 
 
 class ConfigBeforeTermCommit(Node):
-    """Appends a configuration entry before it has committed an entry of its term (the 2015 single-server bug).
+    """Appends a configuration entry before committing an entry of its term (the 2015 bug).
 
     Ongaro's raft-dev post of 2015: a leader's uncommitted change is left on a minority when it fails; a new leader
     appends a sibling change before committing anything of its term, the two configurations have majorities that
@@ -273,7 +273,7 @@ class LeaseWithoutDriftMargin(Node):
 
 
 class ReadIndexBeforeTermCommit(Node):
-    """Answers reads without a log entry before the new leader has committed an entry of its term.
+    """Answers reads without a log entry before a new leader has committed an entry of its term.
 
     Thesis 6.4 step 1: until its no-op commits, a new leader's commit index can be behind a write an earlier leader
     committed and acknowledged, and a read answered from it misses that write. Linearizability (a stale read)."""
