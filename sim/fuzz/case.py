@@ -10,9 +10,9 @@ from sim.check.properties import CONVERGENCE, LIVENESS
 from sim.world.cluster import Simulation
 from sim.world.config import ClusterConfig, NetworkConfig, WorkloadConfig
 from sim.world.faults import Fault, schedule
-from sim.world.network import Delay, Uniform
+from sim.world.network import Uniform
 
-BASE_DELAY: Delay = Uniform(5_000, 15_000)
+BASE_DELAY: Uniform = Uniform(5_000, 15_000)
 MS = 1_000
 
 

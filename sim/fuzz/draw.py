@@ -253,7 +253,7 @@ def draw_case(
         # (fuzz seed 22169: [200, 231] ms, a 20 ms disk, 40 rounds without a leader after its servers 1 and 3 were
         # removed). The range is kept at least one and a half times that time (a random walk of the two timers'
         # offset then leaves it within a few rounds).
-        vote = disk + 15 * MS  # the most BASE_DELAY takes
+        vote = disk + BASE_DELAY.high  # the longest network delay
         raft = replace(raft, election_timeout_max=max(raft_max, raft_min + vote * 3 // 2))
     cluster = ClusterConfig(
         nodes=nodes,

@@ -11,6 +11,7 @@ from sim.errors import UsageError
 from sim.nodes import process
 from sim.nodes.contract import STATE, SWITCHES, Implementation, ImplementationError
 from sim.nodes.implementations import implementation
+from sim.raft.read_only import LOG
 
 
 def add_flags(p: argparse.ArgumentParser) -> None:
@@ -93,10 +94,10 @@ def refuse_unsupported(
             f"contract has no TimeoutNow), not on {_name(cluster)}"
         )
     raft = cluster.raft
-    if raft.read != "log":
+    if raft.read != LOG:
         raise UsageError(
             f"{where}: cluster.read: {raft.read!r} runs on the built-in node only (a node of the contract answers "
-            f'reads as it will, judged by the client history), not on {_name(cluster)}; leave it "log"'
+            f'reads as it will, judged by the client history), not on {_name(cluster)}; leave it "{LOG}"'
         )
     impl = load(cluster.implementation, cluster.implementation_cmd, where)
     missing = impl.lacks({s: bool(getattr(raft, s)) for s in SWITCHES})
