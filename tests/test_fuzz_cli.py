@@ -104,8 +104,11 @@ def _interrupt(workers: int, out: Path, *, terminal: bool, group: bool, delay: f
         else:
             proc.send_signal(signal.SIGINT)
         if master is not None:
-            rc = proc.wait(timeout=60)
-            text += _read(master, None, 5.0)
+            # Drain the terminal while the report is written: a report longer than the terminal's buffer would
+            # otherwise block its writer, and the test with it. Reading ends when every process has let go of the
+            # terminal (a hang still shows, as the wait's timeout).
+            text += _read(master, None, 60.0)
+            rc = proc.wait(timeout=5)
         else:
             stdout, _ = proc.communicate(timeout=60)
             rc, text = proc.returncode, stdout.decode()
