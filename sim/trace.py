@@ -18,7 +18,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections import deque
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import asdict
 from pathlib import Path
 from typing import IO, Any
@@ -117,14 +117,17 @@ def record_to_dict(record: Record, entries: bool = True) -> dict[str, Any]:
 
 
 class Trace:
-    """An append-only sequence of records. ``enabled=False`` keeps only the last ``tail`` records (for reports).
+    """An append-only sequence of records. ``enabled=False`` keeps only the last ``tail`` records (for reports);
+    with ``tail=0`` as well it keeps none, and ``recorder`` is None.
 
     ``stream`` makes it write to a file as the run goes: from then on ``records`` holds only the records not yet
     written (the simulation calls ``flush`` once there are ``CHUNK`` of them), ``__len__`` still counts every
     record, and the digest is kept up to date as records are written, so it costs nothing at the end.
 
-    Hot paths may bind ``trace.records.append`` once and call it with a record tuple: that is all ``add`` does
-    (``flush`` empties the list in place, so the bound method stays valid).
+    Hot paths bind ``recorder`` once and call it with a record tuple: that is all ``add`` does (``flush`` empties
+    the list in place, so the bound method stays valid). When it is None they build no record at all: a fuzz
+    campaign's runs keep nothing, and a record's tuple (with its dict, for some kinds) costs as much to make as to
+    throw away.
     """
 
     __slots__ = ("_hash", "_out", "_recent", "_written", "enabled", "records", "tail")
@@ -137,6 +140,11 @@ class Trace:
         self._hash: Any = None  # the running SHA-256 of the records written, once streaming started
         self._written = 0
         self._recent: list[Record] = []  # the last ``tail`` records written, for violation reports
+
+    @property
+    def recorder(self) -> Callable[[Record], None] | None:
+        """``records.append``, or None if the trace keeps nothing."""
+        return self.records.append if self.enabled or self.tail else None
 
     # ----------------------------------------------------------------------------------------- recording
 

@@ -107,6 +107,19 @@ def test_streaming_and_progress_change_neither_the_run_nor_the_digest(tmp_path: 
     assert [line for line in in_memory.sim.trace.lines()] == (tmp_path / "t.jsonl").read_text().splitlines()[1:-1]
 
 
+def test_a_trace_that_keeps_nothing_changes_nothing_but_the_records() -> None:
+    """A fuzz campaign's runs keep no trace at all (``tail=0``: no record is even built); the run itself, with its
+    checker and its client history, is the one a full trace records."""
+    s = load(SCENARIOS / "churn.toml")
+    kept = Simulation(s.cluster, s.network, s.workload, seed=3)
+    bare = Simulation(s.cluster, s.network, s.workload, seed=3, trace=False, tail=0)
+    for run in (kept, bare):
+        run.run(2_000_000)
+    assert bare.trace.recorder is None and len(bare.trace) == 0 and len(kept.trace) > 1_000
+    assert (bare.events, bare.committed, bare.elections) == (kept.events, kept.committed, kept.elections)
+    assert [repr(op) for op in bare.history] == [repr(op) for op in kept.history]
+
+
 def test_the_digest_covers_the_event_records_in_their_format_0_form(tmp_path: Path) -> None:
     """What format 1 added (header, end, AppendEntries' entries, append records) is left out of the digest, so a
     run keeps the digest it had before: the digest is the SHA-256 of the file with those taken out."""

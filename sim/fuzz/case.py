@@ -75,7 +75,9 @@ class Outcome:
 
 
 def build(case: Case, trace: bool = False) -> Simulation:
-    sim = Simulation(case.cluster, case.network, case.workload, seed=case.seed, trace=trace)
+    """The case's simulation, its faults scheduled. Without ``trace`` it records nothing at all: the outcome of a
+    campaign's seed (or of a shrinking step) needs no trace, and a failure is replayed with one."""
+    sim = Simulation(case.cluster, case.network, case.workload, seed=case.seed, trace=trace, tail=50 if trace else 0)
     schedule(sim, case.all_faults())
     return sim
 

@@ -110,7 +110,7 @@ class Client:
         self.env = env
         self.network = network
         self.trace = trace
-        self._record = trace.records.append  # what trace.add does, one call fewer (see sim.trace.Trace)
+        self._record = trace.recorder  # what trace.add does, one call fewer; None: nothing recorded (sim.trace)
         self.checker = checker
         self.servers = servers
         self.name = name
@@ -194,7 +194,9 @@ class Client:
             self.name, command.seq, command.op, command.key, command.value, command.expected, sent_at
         )
         self.history.append(op)
-        self._record((sent_at, "invoke", self.name, {"seq": command.seq, "f": command.op, "key": command.key}))
+        record = self._record
+        if record is not None:
+            record((sent_at, "invoke", self.name, {"seq": command.seq, "f": command.op, "key": command.key}))
         give_up_at = None if cfg.give_up is None else sent_at + cfg.give_up
         attempt = 0
         target = self.leader_guess if self.leader_guess is not None else self.rng.choice(servers)
@@ -203,7 +205,8 @@ class Client:
                 self._settle("info", None)
                 return
             attempt += 1
-            self._record((env._now, "request", self.name, {"seq": command.seq, "to": target, "attempt": attempt}))
+            if record is not None:
+                record((env._now, "request", self.name, {"seq": command.seq, "to": target, "attempt": attempt}))
             self._reply = None
             self.target = target
             self.network.send(ClientRequest(self.name, target, command))
@@ -239,7 +242,8 @@ class Client:
             op.status = status
             op.result = result
             op.complete = now
-            self._record((now, "complete", self.name, {"seq": op.seq, "type": status, "value": result}))
+            if self._record is not None:
+                self._record((now, "complete", self.name, {"seq": op.seq, "type": status, "value": result}))
             if status == "ok" and result is not None:
                 self.seen[op.key] = result  # what a get read, or what put, append or cas wrote
         self.outstanding = None
@@ -260,7 +264,8 @@ class Client:
             self.leader_guess = m.src
             now = self.env._now
             latency = now - self.sent_at
-            self._record((now, "ack", self.name, {"seq": m.seq, "index": m.index, "latency_us": latency}))
+            if self._record is not None:
+                self._record((now, "ack", self.name, {"seq": m.seq, "index": m.index, "latency_us": latency}))
             if m.index:  # index 0: a read answered without a log entry (thesis 6.4), nothing committed to check
                 self.checker.acked(self.name, m.seq, m.index)
             # A cas whose comparison failed was applied (once) but changed nothing: definitely did not happen.

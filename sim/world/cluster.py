@@ -123,7 +123,7 @@ class Server:
         self.anchor_local = 0
         self.offset = 0
         # Bound methods used on every input.
-        self._record = sim.trace.records.append
+        self._record = sim.trace.recorder  # None: nothing is recorded (sim.trace.Trace)
         self._send = sim.network.send
         self._observe = sim.checker.observe
 
@@ -237,7 +237,8 @@ class Server:
                 if changed:
                     traced_role = role
                     traced_term = term
-                    record((now, "state", nid, {"role": role, "term": term}))
+                    if record is not None:
+                        record((now, "state", nid, {"role": role, "term": term}))
                     if role == LEADER:
                         sim.elections.append((now, nid, term))
                 applied = out.applied
@@ -247,26 +248,28 @@ class Server:
                     # with entries applied, or with a new commit index when installed).
                     snapshot = out.snapshot
                     self._observe(nid, term, role, commit, log_from, out.log_entries, applied, snapshot)
-                    if log_from is not None:
+                    if log_from is not None and record is not None:
                         # The durable log changed: enough for a reader to rebuild each log from the trace.
                         record((now, "append", nid, (log_from, out.log_entries)))
                     if snapshot is not None:
                         self._snapshot_recorded(now, snapshot, out.snapshot_installed)
                     if commit != traced_commit:
                         traced_commit = commit
-                        record((now, "commit", nid, commit))
+                        if record is not None:
+                            record((now, "commit", nid, commit))
                         if commit > sim.committed:
                             sim.committed = commit
                         if commit >= self.configuration[0] > sim.committed_configuration[0]:
                             sim.commit_configuration(self.configuration)
-                    for index_entry in applied:
-                        record((now, "apply", nid, index_entry))
+                    if record is not None:
+                        for index_entry in applied:
+                            record((now, "apply", nid, index_entry))
                 # 3. Messages.
                 if out.unsynced_messages:
                     for m in out.unsynced_messages:
                         send(m)
                 for m in out.messages:
-                    if m.__class__ is RequestVoteReply and m.granted and not m.prevote:
+                    if m.__class__ is RequestVoteReply and m.granted and not m.prevote and record is not None:
                         record((now, "vote", nid, {"candidate": m.dst, "term": m.term}))
                     send(m)
                 # 4. Timers.
@@ -334,7 +337,7 @@ class Server:
 
     def _drop(self, m: Message) -> None:
         """Takes the messages that arrive while this server is down."""
-        self._record((self.env._now, "drop", self.id, (m, "crashed")))
+        self.sim.trace.add(self.env._now, "drop", self.id, (m, "crashed"))
 
     # ------------------------------------------------------------------------------------------ clock, timers
 
@@ -382,13 +385,16 @@ class Simulation:
         seed: int = 0,
         trace: bool = True,
         check: bool = True,
+        tail: int = 50,
     ) -> None:
+        """``trace``: keep the whole trace; else only its last ``tail`` records, for a violation's report (0: none,
+        and the run builds no record at all, as a fuzz campaign's runs do)."""
         self.cluster = cluster = cluster or ClusterConfig()
         self.network_config = network = network or NetworkConfig()
         self.workload = workload = workload or WorkloadConfig()
         self.seed = seed
         self.env = Environment()
-        self.trace = Trace(enabled=trace)
+        self.trace = Trace(enabled=trace, tail=tail)
         ids = list(range(1, cluster.nodes + 1))
         self.checker = Checker(ids, snapshots=cluster.raft.snapshot_every > 0) if check else _NoChecker(ids)
         self.network = Network(

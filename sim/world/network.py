@@ -186,7 +186,8 @@ class Network:
         # Fast-path flag: whether any link is blocked now; and which (src, dst) server links are.
         self._split = False
         self._blocked_links: frozenset[tuple[Address, Address]] = frozenset()
-        self._record = trace.records.append
+        self._trace = trace
+        self._record = trace.recorder  # None: nothing is recorded (sim.trace.Trace)
         self._queue = env._queue  # type: ignore[attr-defined]
         self._eid = env._eid  # type: ignore[attr-defined]
         self.delivered = 0
@@ -261,7 +262,8 @@ class Network:
         now = self.env._now
         src = m.src
         record = self._record
-        record((now, "send", src, m))
+        if record is not None:
+            record((now, "send", src, m))
         if self._plain:
             # The same draws, in the same order, as the general path below makes in this case.
             arrival = now + self._low + int(self.rng.random() * self._span)
@@ -272,11 +274,13 @@ class Network:
             return
         dst = m.dst
         if self._split and ((src, dst) in self._blocked_links or (self._host and self.blocked(src, dst))):
-            record((now, "drop", src, (m, "partition")))
+            if record is not None:
+                record((now, "drop", src, (m, "partition")))
             return
         rng = self.rng
         if self._drop and rng.random() < self._drop:
-            record((now, "drop", src, (m, "random")))
+            if record is not None:
+                record((now, "drop", src, (m, "random")))
             return
         delay = self._link_delay.get((src, dst), self._delay) if self._link_delay else self._delay
         call = (self._arrive, m, self._generation)
@@ -286,7 +290,8 @@ class Network:
             d = delay.sample(rng)
         heappush(self._queue, (now + (self._in_order(src, dst, d) if self._fifo else d), NORMAL, next(self._eid), call))
         if self._duplicate and rng.random() < self._duplicate:
-            record((now, "duplicate", src, m))
+            if record is not None:
+                record((now, "duplicate", src, m))
             d = delay.sample(rng)
             arrival = now + (self._in_order(src, dst, d) if self._fifo else d)
             heappush(self._queue, (arrival, NORMAL, next(self._eid), call))
@@ -301,12 +306,14 @@ class Network:
         if sent is not None:
             sent[cls] = sent.get(cls, 0) + 1
         if self._split and self.blocked(src, dst):
-            record((now, "drop", src, (m, "partition")))
+            if record is not None:
+                record((now, "drop", src, (m, "partition")))
             return
         rng = self.rng
         drop = self._kind_drop.get(cls, self._drop)
         if drop and rng.random() < drop:
-            record((now, "drop", src, (m, "random")))
+            if record is not None:
+                record((now, "drop", src, (m, "random")))
             return
         # The delay of the message's link if it has one, else of its kind if that has one, else the network's.
         delay = self._link_delay.get((src, dst)) or self._kind_delay.get(cls, self._delay)
@@ -314,7 +321,8 @@ class Network:
         d = delay.sample(rng)
         heappush(self._queue, (now + (self._in_order(src, dst, d) if self._fifo else d), NORMAL, next(self._eid), call))
         if self._duplicate and rng.random() < self._duplicate:
-            record((now, "duplicate", src, m))
+            if record is not None:
+                record((now, "duplicate", src, m))
             d = delay.sample(rng)
             arrival = now + (self._in_order(src, dst, d) if self._fifo else d)
             heappush(self._queue, (arrival, NORMAL, next(self._eid), call))
@@ -332,7 +340,9 @@ class Network:
         if sent != self._generation and self._lost_in_flight(m, sent):
             return
         self.delivered += 1
-        self._record((self.env._now, "deliver", m.dst, m))
+        record = self._record
+        if record is not None:
+            record((self.env._now, "deliver", m.dst, m))
         self._receivers[m.dst](m)
 
     def _lost_in_flight(self, m: Message, sent: int) -> bool:
@@ -343,10 +353,10 @@ class Network:
         dst = m.dst
         if self._blocked_at.get((src, dst), 0) > sent or (self._host and self.blocked(src, dst)):
             # (A placed client's link is not stamped: its message is lost if the link is blocked when it arrives.)
-            self._record((self.env._now, "drop", dst, (m, "partition")))
+            self._trace.add(self.env._now, "drop", dst, (m, "partition"))
             return True
         if self._restarted_at.get(dst, 0) > sent:
-            self._record((self.env._now, "drop", dst, (m, "crashed")))
+            self._trace.add(self.env._now, "drop", dst, (m, "crashed"))
             return True
         return False
 
