@@ -529,7 +529,9 @@ class Node(SnapshotRules, LeaderReads, LeadershipTransfer):
             pr.acknowledge(m.match_index)
             if advanced:
                 self.match[m.src] = pr.match
-                self._maybe_commit()
+                if pr.match > self.commit:
+                    # (A match at or below the commit index moves no quorum's index past it: nothing to commit.)
+                    self._maybe_commit()
                 if self.progress.get(m.src) is not pr:
                     return  # the commit removed the follower, or this leader (see _configuration_committed)
                 change = self.change

@@ -105,6 +105,8 @@ class ReadOnly:
         if round <= acked.get(server, 0):
             return False
         acked[server] = round
+        if round <= self.confirmed:
+            return False  # the quorum's round can only reach a round some server answered
         confirmed = configuration.committed_index(acked)
         if confirmed <= self.confirmed:
             return False
