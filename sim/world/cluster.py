@@ -269,7 +269,7 @@ class Server:
                     for m in out.unsynced_messages:
                         send(m)
                 for m in out.messages:
-                    if m.__class__ is RequestVoteReply and m.granted and not m.prevote and record is not None:
+                    if record is not None and m.__class__ is RequestVoteReply and m.granted and not m.prevote:
                         record((now, "vote", nid, {"candidate": m.dst, "term": m.term}))
                     send(m)
                 # 4. Timers.

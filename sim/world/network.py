@@ -189,6 +189,7 @@ class Network:
         self._trace = trace
         self._record = trace.recorder  # None: nothing is recorded (sim.trace.Trace)
         self._queue = env._queue  # type: ignore[attr-defined]
+        self._arrival = self._arrive  # bound once: every message in flight holds it
         self._eid = env._eid  # type: ignore[attr-defined]
         self.delivered = 0
         self._sent: dict[type, int] | None = None  # messages sent per kind, once ``count_sent`` is called
@@ -267,7 +268,7 @@ class Network:
         if self._plain:
             # The same draws, in the same order, as the general path below makes in this case.
             arrival = now + self._low + int(self.rng.random() * self._span)
-            heappush(self._queue, (arrival, NORMAL, next(self._eid), (self._arrive, m, self._generation)))
+            heappush(self._queue, (arrival, NORMAL, next(self._eid), (self._arrival, m, self._generation)))
             return
         if self._by_kind:
             self._send_by_kind(m, now)
@@ -283,7 +284,7 @@ class Network:
                 record((now, "drop", src, (m, "random")))
             return
         delay = self._link_delay.get((src, dst), self._delay) if self._link_delay else self._delay
-        call = (self._arrive, m, self._generation)
+        call = (self._arrival, m, self._generation)
         if delay.__class__ is Uniform:  # Uniform.sample written out: the most common distribution, the same draw
             d = delay.low + int(rng.random() * (delay.high - delay.low + 1))  # type: ignore[union-attr]
         else:
@@ -317,7 +318,7 @@ class Network:
             return
         # The delay of the message's link if it has one, else of its kind if that has one, else the network's.
         delay = self._link_delay.get((src, dst)) or self._kind_delay.get(cls, self._delay)
-        call = (self._arrive, m, self._generation)
+        call = (self._arrival, m, self._generation)
         d = delay.sample(rng)
         heappush(self._queue, (now + (self._in_order(src, dst, d) if self._fifo else d), NORMAL, next(self._eid), call))
         if self._duplicate and rng.random() < self._duplicate:
