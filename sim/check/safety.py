@@ -136,6 +136,7 @@ class Checker:
         self._snapshot_digests: dict[bytes, tuple[int, int]] = {}  # a snapshot's content -> its state digest
         self.violation: Violation | None = None
         self._leaders: dict[int, int] = {}  # term -> leader
+        self._top_leader_term = 0  # the highest of those terms: no server leads a later one
         # The first log prefix seen ending in each (index, term): by index, for the first term seen there (lists:
         # the index advances with the logs, so these stay in cache), and a dict for any later term at an index.
         # Servers' chains share the hash objects kept here. Also each such entry's command identity, and the entry
@@ -424,6 +425,8 @@ class Checker:
 
     def _new_leader(self, node: int, term: int, chain: list[int]) -> bool:
         other = self._leaders.setdefault(term, node)
+        if term > self._top_leader_term:
+            self._top_leader_term = term
         if other != node:
             self._fail("ElectionSafety", f"nodes {other} and {node} are both leaders of term {term}", other, node)
             return False
@@ -456,13 +459,20 @@ class Checker:
                     "StateMachineSafety", f"node {node} committed a different entry at index {self._base + i}", node
                 )
                 return False
-        grew = commit >= known
-        if grew:
+        v.commit = commit
+        if commit < known:
+            return True
+        committed_term = self._committed_term
+        term = max(v.term, committed_term[-1])
+        if commit == known:  # the common case: the first commit of one more index
+            committed.append(chain[commit])
+            self._committed_ids.append(v.ids[commit])
+            committed_term.append(term)
+        else:
             committed.extend(chain[known : commit + 1])
             self._committed_ids.extend(v.ids[known : commit + 1])
-            self._committed_term.extend([max(v.term, self._committed_term[-1])] * (commit + 1 - known))
-        v.commit = commit
-        if grew:
+            committed_term.extend([term] * (commit + 1 - known))
+        if self._top_leader_term > v.term:
             # Every leader of a later term must already hold what was just committed.
             for other, w in self.servers.items():
                 if w.alive and w.role == LEADER and w.term > v.term:
