@@ -636,25 +636,30 @@ class Checker:
         if not voters:
             return None
         mine = (v.terms[-1][1] if v.terms else 0, v.last)
+        servers = self.servers
+        spare = len(voters) - (len(voters) // 2 + 1)  # voters a majority can do without
         ahead = 0  # voters whose logs are more up-to-date than this one's
         for voter in voters:
-            w = self.servers.get(voter)
+            w = servers.get(voter)
             if w is not None and (w.terms[-1][1] if w.terms else 0, w.last) > mine:
                 ahead += 1
-        if ahead > len(voters) - (len(voters) // 2 + 1):
-            return None  # every majority holds one of them
+                if ahead > spare:
+                    return None  # every majority holds one of them
         return index, config
 
     def _check_overlap(self, node: int, v: _ServerView) -> None:
-        # Only two different configurations can fail to share a quorum, so a server whose configuration is this
-        # one's is passed over before any log is compared (the common case: one configuration everywhere).
+        # Only two different configurations can fail to share a quorum, and an empty one never counts, so a server
+        # whose configuration is this one's, or empty, is passed over before any log is compared (the common case:
+        # one configuration everywhere, and servers still joining).
         config = (v.configs[-1] if v.configs else v.base_config)[1]
+        if not config.voters:
+            return
         mine = None  # this server's configuration in force, judged on the first other configuration met
         for other, w in self.servers.items():
             if w is v:
                 continue
             theirs = (w.configs[-1] if w.configs else w.base_config)[1]
-            if theirs is config or theirs == config:
+            if theirs is config or not theirs.voters or theirs == config:
                 continue
             if mine is None:
                 mine = self._in_force(v)
