@@ -237,11 +237,12 @@ class Checker:
                     f"node {node} deleted committed entry {base + index} (commit {base + v.commit})",
                     node,
                 )
+            v.last = base + len(v.chain) - 1  # (the view's log changes only here and with a snapshot)
         if snapshot is not None:
             if not self._snapshot_view(node, v, snapshot):
                 return
             self._snapshot_configuration(v, snapshot)
-        v.last = base + len(v.chain) - 1
+            v.last = base + len(v.chain) - 1
         v.term = term
         v.max_term = term
         if role == LEADER and not was_leader:
@@ -359,39 +360,38 @@ class Checker:
         return n
 
     def _extend_chain(self, node: int, v: _ServerView, entries: Sequence[Entry]) -> bool:
-        numbers = self._client_numbers
-        terms = self._first_terms
         chains = self._first_chains
         ids = self._first_ids
         firsts = self._first_entries
         chain = v.chain
+        chain_ids = v.ids
         h = chain[-1]
-        base = self._base
         starts = v.terms
         last_term = starts[-1][1] if starts else 0
         for entry in entries:
             index = len(chain)
-            if entry.term != last_term:
-                last_term = entry.term
-                starts.append((base + index, last_term))
+            term = entry.term
+            if term != last_term:
+                last_term = term
+                starts.append((self._base + index, term))
             if entry.config is not None:
-                v.configs.append((base + index, entry.config))
+                v.configs.append((self._base + index, entry.config))
             if index < len(firsts) and firsts[index] is entry and h is chains[index - 1]:
                 # The very entry object first seen here, after the very same prefix: the same hash, not
                 # recomputed (the common case: followers append the objects the leader sent).
                 h = chains[index]
                 chain.append(h)
-                v.ids.append(ids[index])
+                chain_ids.append(ids[index])
                 continue
-            term = entry.term
             c = entry.command  # its identity: (client number, seq), None for a no-op or a configuration
             if c is None:
                 n, seq = (-1, -1) if entry.config is None else (-2, hash(entry.config.voters))
             else:
-                n = numbers.get(c.client) or self._client_number(c.client)  # numbers start at 1
+                n = self._client_numbers.get(c.client) or self._client_number(c.client)  # numbers start at 1
                 seq = c.seq
             # Hashing a tuple of ints is the same in every process, whatever PYTHONHASHSEED says.
             h = hash((h, term, n, seq))
+            terms = self._first_terms
             if index == len(terms):  # the first log to reach this index
                 ident = None if c is None else (n, seq)
                 terms.append(term)
@@ -411,7 +411,7 @@ class Checker:
                     return self._log_mismatch(node, index, term)
                 h = seen
             chain.append(h)
-            v.ids.append(ident)
+            chain_ids.append(ident)
         return True
 
     def _log_mismatch(self, node: int, index: int, term: int) -> bool:
