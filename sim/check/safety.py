@@ -570,7 +570,10 @@ class Checker:
                     f"applying the committed entries 1..{index}",
                     node,
                 )
-        self._maybe_rebase()
+        # The lowest snapshot index of all is at most this one: unless this one passes _maybe_rebase's test, that
+        # one does not either (and the minimum over the servers is not worth computing).
+        if k >= self.REBASE_MIN and k >= len(self._committed) - k:
+            self._maybe_rebase()
 
     def _is_committed_term(self, k: int, term: int) -> bool:
         """Whether the committed entry at position ``k`` has term ``term``."""
