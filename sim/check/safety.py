@@ -136,6 +136,7 @@ class Checker:
         self._snapshot_digests: dict[bytes, tuple[int, int]] = {}  # a snapshot's content -> its state digest
         self.violation: Violation | None = None
         self._leaders: dict[int, int] = {}  # term -> leader
+        self._top_leader_term = 0  # the highest of those terms: no server leads a later one
         # The first log prefix seen ending in each (index, term): by index, for the first term seen there (lists:
         # the index advances with the logs, so these stay in cache), and a dict for any later term at an index.
         # Servers' chains share the hash objects kept here. Also each such entry's command identity, and the entry
@@ -236,11 +237,12 @@ class Checker:
                     f"node {node} deleted committed entry {base + index} (commit {base + v.commit})",
                     node,
                 )
+            v.last = base + len(v.chain) - 1  # (the view's log changes only here and with a snapshot)
         if snapshot is not None:
             if not self._snapshot_view(node, v, snapshot):
                 return
             self._snapshot_configuration(v, snapshot)
-        v.last = base + len(v.chain) - 1
+            v.last = base + len(v.chain) - 1
         v.term = term
         v.max_term = term
         if role == LEADER and not was_leader:
@@ -358,39 +360,38 @@ class Checker:
         return n
 
     def _extend_chain(self, node: int, v: _ServerView, entries: Sequence[Entry]) -> bool:
-        numbers = self._client_numbers
-        terms = self._first_terms
         chains = self._first_chains
         ids = self._first_ids
         firsts = self._first_entries
         chain = v.chain
+        chain_ids = v.ids
         h = chain[-1]
-        base = self._base
         starts = v.terms
         last_term = starts[-1][1] if starts else 0
         for entry in entries:
             index = len(chain)
-            if entry.term != last_term:
-                last_term = entry.term
-                starts.append((base + index, last_term))
+            term = entry.term
+            if term != last_term:
+                last_term = term
+                starts.append((self._base + index, term))
             if entry.config is not None:
-                v.configs.append((base + index, entry.config))
+                v.configs.append((self._base + index, entry.config))
             if index < len(firsts) and firsts[index] is entry and h is chains[index - 1]:
                 # The very entry object first seen here, after the very same prefix: the same hash, not
                 # recomputed (the common case: followers append the objects the leader sent).
                 h = chains[index]
                 chain.append(h)
-                v.ids.append(ids[index])
+                chain_ids.append(ids[index])
                 continue
-            term = entry.term
             c = entry.command  # its identity: (client number, seq), None for a no-op or a configuration
             if c is None:
                 n, seq = (-1, -1) if entry.config is None else (-2, hash(entry.config.voters))
             else:
-                n = numbers.get(c.client) or self._client_number(c.client)  # numbers start at 1
+                n = self._client_numbers.get(c.client) or self._client_number(c.client)  # numbers start at 1
                 seq = c.seq
             # Hashing a tuple of ints is the same in every process, whatever PYTHONHASHSEED says.
             h = hash((h, term, n, seq))
+            terms = self._first_terms
             if index == len(terms):  # the first log to reach this index
                 ident = None if c is None else (n, seq)
                 terms.append(term)
@@ -410,7 +411,7 @@ class Checker:
                     return self._log_mismatch(node, index, term)
                 h = seen
             chain.append(h)
-            v.ids.append(ident)
+            chain_ids.append(ident)
         return True
 
     def _log_mismatch(self, node: int, index: int, term: int) -> bool:
@@ -424,6 +425,8 @@ class Checker:
 
     def _new_leader(self, node: int, term: int, chain: list[int]) -> bool:
         other = self._leaders.setdefault(term, node)
+        if term > self._top_leader_term:
+            self._top_leader_term = term
         if other != node:
             self._fail("ElectionSafety", f"nodes {other} and {node} are both leaders of term {term}", other, node)
             return False
@@ -456,13 +459,20 @@ class Checker:
                     "StateMachineSafety", f"node {node} committed a different entry at index {self._base + i}", node
                 )
                 return False
-        grew = commit >= known
-        if grew:
+        v.commit = commit
+        if commit < known:
+            return True
+        committed_term = self._committed_term
+        term = max(v.term, committed_term[-1])
+        if commit == known:  # the common case: the first commit of one more index
+            committed.append(chain[commit])
+            self._committed_ids.append(v.ids[commit])
+            committed_term.append(term)
+        else:
             committed.extend(chain[known : commit + 1])
             self._committed_ids.extend(v.ids[known : commit + 1])
-            self._committed_term.extend([max(v.term, self._committed_term[-1])] * (commit + 1 - known))
-        v.commit = commit
-        if grew:
+            committed_term.extend([term] * (commit + 1 - known))
+        if self._top_leader_term > v.term:
             # Every leader of a later term must already hold what was just committed.
             for other, w in self.servers.items():
                 if w.alive and w.role == LEADER and w.term > v.term:
@@ -560,7 +570,10 @@ class Checker:
                     f"applying the committed entries 1..{index}",
                     node,
                 )
-        self._maybe_rebase()
+        # The lowest snapshot index of all is at most this one: unless this one passes _maybe_rebase's test, that
+        # one does not either (and the minimum over the servers is not worth computing).
+        if k >= self.REBASE_MIN and k >= len(self._committed) - k:
+            self._maybe_rebase()
 
     def _is_committed_term(self, k: int, term: int) -> bool:
         """Whether the committed entry at position ``k`` has term ``term``."""
@@ -626,28 +639,41 @@ class Checker:
         if not voters:
             return None
         mine = (v.terms[-1][1] if v.terms else 0, v.last)
+        servers = self.servers
+        spare = len(voters) - (len(voters) // 2 + 1)  # voters a majority can do without
         ahead = 0  # voters whose logs are more up-to-date than this one's
         for voter in voters:
-            w = self.servers.get(voter)
+            w = servers.get(voter)
             if w is not None and (w.terms[-1][1] if w.terms else 0, w.last) > mine:
                 ahead += 1
-        if ahead > len(voters) - (len(voters) // 2 + 1):
-            return None  # every majority holds one of them
+                if ahead > spare:
+                    return None  # every majority holds one of them
         return index, config
 
     def _check_overlap(self, node: int, v: _ServerView) -> None:
-        mine = self._in_force(v)
-        if mine is None:
+        # Only two different configurations can fail to share a quorum, and an empty one never counts, so a server
+        # whose configuration is this one's, or empty, is passed over before any log is compared (the common case:
+        # one configuration everywhere, and servers still joining).
+        config = (v.configs[-1] if v.configs else v.base_config)[1]
+        if not config.voters:
             return
+        mine = None  # this server's configuration in force, judged on the first other configuration met
         for other, w in self.servers.items():
             if w is v:
                 continue
-            theirs = self._in_force(w)
-            if theirs is not None and theirs[1] != mine[1] and not share_quorum(mine[1], theirs[1]):
+            theirs = (w.configs[-1] if w.configs else w.base_config)[1]
+            if theirs is config or not theirs.voters or theirs == config:
+                continue
+            if mine is None:
+                mine = self._in_force(v)
+                if mine is None:
+                    return
+            theirs_in_force = self._in_force(w)
+            if theirs_in_force is not None and not share_quorum(config, theirs):
                 self._fail(
                     "ConfigurationOverlap",
-                    f"node {node} uses configuration {list(mine[1].voters)} (index {mine[0]}) while node {other} uses "
-                    f"{list(theirs[1].voters)} (index {theirs[0]}): they have majorities that do not meet",
+                    f"node {node} uses configuration {list(config.voters)} (index {mine[0]}) while node {other} uses "
+                    f"{list(theirs.voters)} (index {theirs_in_force[0]}): they have majorities that do not meet",
                     node,
                     other,
                 )
