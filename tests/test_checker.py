@@ -450,6 +450,18 @@ def test_installed_snapshot_beyond_anything_committed() -> None:
     assert prop(c) == "SnapshotIntegrity"
 
 
+def test_a_snapshot_that_changes_the_configuration_in_force_is_checked() -> None:
+    """Node 3's log holds {1, 2, 3, 4, 5} at index 2 when it takes in a snapshot through index 2 whose configuration
+    is {1, 2, 3}: that is its configuration in force from then on, and its majority {2, 3} misses {1, 4, 5}."""
+    c = compacting(5)
+    log = [E(1), CE(1, 1, 2, 3, 4, 5)]
+    c.observe(1, 1, LEADER, 2, 1, log, applied(log, 1, 2))
+    c.observe(3, 1, FOLLOWER, 2, 1, log, applied(log, 1, 2))
+    assert c.violation is None
+    c.observe(3, 1, FOLLOWER, 2, None, (), (), Snapshot(2, 1, Configuration((1, 2, 3)), encode_state({}, {})))
+    assert prop(c) == "ConfigurationOverlap" and 3 in c.violation.nodes
+
+
 def test_snapshots_taken_and_installed_are_fine_and_the_chain_carries_across_them() -> None:
     c = compacting()
     c.observe(1, 1, LEADER, 4, 1, LOG, applied(LOG, 1, 4), snapshot_of(LOG, 3))

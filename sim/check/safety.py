@@ -275,7 +275,8 @@ class Checker:
             self._snapshot_integrity(node, v, snapshot)
             if self.violation:
                 return
-        if (configs[-1] if configs else v.base_config) is not in_force:
+        # (``v.configs``, not ``configs``: a snapshot replaces the list, and may change the configuration in force.)
+        if (v.configs[-1] if v.configs else v.base_config) is not in_force:
             self._check_overlap(node, v)
 
     def joined(self, node: int) -> None:
