@@ -49,7 +49,9 @@ def case_for_seed(seed: int, options: Options = Options()) -> Case:
 
 
 def run_seed(seed: int, options: Options = Options(), digest: bool = False) -> Outcome:
-    return run_case(case_for_seed(seed, options), digest=digest)[0]
+    outcome, sim = run_case(case_for_seed(seed, options), digest=digest)
+    sim.dispose()  # freed here, not left to the cyclic garbage collector (Simulation.dispose)
+    return outcome
 
 
 def run_seed_checked(seed: int, options: Options) -> Outcome:
