@@ -126,8 +126,8 @@ class Fault:
     ) -> None:
         """The generated ``__init__`` of a frozen dataclass, in one step: it would set the 13 fields one by one,
         each through a call of ``object.__setattr__``, and the fuzzer draws dozens of faults per seed (a storm
-        of crashes, a leader isolated every 10 ms), half of drawing a case. The fields and their defaults are the
-        ones declared above (tests/test_faults.py holds the two to the same)."""
+        of crashes, a leader isolated every 10 ms), a third of drawing a case. The fields and their defaults are the
+        ones declared above (tests/test_world_events.py holds the two to the same)."""
         object.__setattr__(
             self,
             "__dict__",
