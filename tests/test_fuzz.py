@@ -3,6 +3,8 @@ scenario files that ``raftsim run`` fails the same way, the CLI's bad input, and
 
 from __future__ import annotations
 
+import gc
+import weakref
 from dataclasses import replace
 from pathlib import Path
 
@@ -30,6 +32,22 @@ def test_a_seed_generates_the_same_case_and_run() -> None:
     a = run_seed(7, opts, digest=True)
     b = run_seed(7, opts, digest=True)
     assert a == b and len(a.digest) == 64
+
+
+def test_a_disposed_run_is_freed_at_once_without_the_cyclic_collector() -> None:
+    """What a campaign does with each seed's run once it has the outcome (run_seed): ``Simulation.dispose`` breaks
+    the run's reference cycles, so reference counting frees the simulation and its servers there and then."""
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        _, sim = run_case(case_for_seed(3))
+        refs = [weakref.ref(sim), *(weakref.ref(s) for s in sim.servers.values())]
+        sim.dispose()
+        del sim
+        assert [r() for r in refs] == [None] * len(refs)
+    finally:
+        if collecting:
+            gc.enable()
 
 
 def test_replay_reproduces_the_trace_digest(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

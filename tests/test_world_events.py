@@ -4,6 +4,9 @@ run (the trace digests elsewhere pin that for whole runs; these pin the pieces).
 
 from __future__ import annotations
 
+import dataclasses
+import inspect
+import pickle
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -101,6 +104,28 @@ def test_a_fault_schedule_queued_one_at_a_time_runs_as_faults_queued_all_at_once
     assert lazy.events == eager.events and lazy.trace.digest() == eager.trace.digest()
     assert [f[1] for f in lazy.faults] == ["crash", "partition", "drop", "heal", "restart", "cut", "repair"]
     assert seen == {id(lazy): 5, id(eager): 5}
+
+
+def test_a_fault_is_the_frozen_dataclass_its_fields_declare() -> None:
+    """``Fault`` writes its ``__init__`` out (one step instead of a call per field): its parameters are the declared
+    fields with their defaults, in order, and it behaves as the generated one would (immutable, equal by value,
+    hashable, its repr, ``replace`` and pickling)."""
+    params = list(inspect.signature(Fault.__init__).parameters.values())[1:]
+    assert [(p.name, p.default) for p in params] == [
+        (f.name, inspect.Parameter.empty if f.default is dataclasses.MISSING else f.default)
+        for f in dataclasses.fields(Fault)
+    ]
+    f = Fault(5, "cut", src=1, dst=2)
+    assert f == Fault(5, "cut", None, (), 1, 2) and f != Fault(5, "cut", src=1, dst=3)
+    assert hash(f) == hash(Fault(5, "cut", src=1, dst=2)) and len({f, Fault(5, "cut", src=1, dst=2)}) == 1
+    assert repr(f) == (
+        "Fault(at=5, do='cut', node=None, groups=(), src=1, dst=2, value=None, delay=None, bind=None, pick=None, "
+        "guard=None, submit=None, kinds=())"
+    )
+    assert dataclasses.replace(f, dst=3) == Fault(5, "cut", src=1, dst=3)
+    assert pickle.loads(pickle.dumps(f)) == f and dataclasses.asdict(f)["src"] == 1
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        f.at = 6  # type: ignore[misc]
 
 
 # --------------------------------------------------------------------------------------------- PlainProcess

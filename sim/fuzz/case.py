@@ -148,10 +148,12 @@ def _run_case(case: Case, trace: bool, digest: bool, trace_out: IO[str] | None) 
     try:
         v = sim.run(case.duration)
         t = case.duration
+        done = False  # the cluster was seen to have recovered (and nothing has run since)
         while v is None and t < case.end:
             t = min(case.end, t + RECOVERY_POLL)
             v = sim.run(t)
             if v is None and recovered(sim):
+                done = True
                 break
         # A node that broke the contract while asked for its digest (in ``recovered``) has stopped the run.
         v = v or sim.violation
@@ -160,7 +162,9 @@ def _run_case(case: Case, trace: bool, digest: bool, trace_out: IO[str] | None) 
         if v is not None:
             out = Outcome(case.seed, v.property, v.detail, sim.now, sim.events)
         else:
-            problem = liveness_problem(sim) if case.liveness else None
+            # A cluster just seen to have recovered has no liveness problem: asking again would only compute every
+            # server's state machine digest a second time.
+            problem = liveness_problem(sim) if case.liveness and not done else None
             if sim.violation is not None:  # a node failed while it was asked for its digest
                 problem = sim.violation.property, sim.violation.detail
             prop, why = problem or (None, "")

@@ -768,6 +768,20 @@ class Simulation:
         for server in self.servers.values():
             server.close()
 
+    def dispose(self) -> None:
+        """Close the run and let go of all it built, now, for a caller done with it (a campaign, once it has the
+        seed's outcome). The simulation is unusable afterwards.
+
+        A run is a web of reference cycles (each server and the simulation refer to each other, every process's
+        generator to its own server or client, the network's endpoints and the event queue to their bound
+        methods), so reference counting alone never frees it: the cyclic collector finds it later, after scanning
+        each of its objects several times, which costs about as much again as freeing them. Emptying the
+        attributes of the parts that hold those cycles lets reference counting free the rest at once."""
+        self.close()
+        self.env._queue.clear()  # type: ignore[attr-defined]
+        for part in (*self.servers.values(), *self.clients.values(), self.admin, self.network, self):
+            vars(part).clear()
+
     def alive(self) -> list[int]:
         return [i for i, s in self.servers.items() if s.alive]
 
