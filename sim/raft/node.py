@@ -234,7 +234,7 @@ class Node(SnapshotRules, LeaderReads, LeadershipTransfer):
 
     def step(self, m: Message, now: int) -> Output:
         self.now = now
-        kind = type(m)
+        kind = m.__class__
         if kind is ClientRequest:
             self._on_client_request(m)
             return self._take()

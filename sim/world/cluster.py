@@ -208,9 +208,12 @@ class Server:
                 # 0. The node's soft state, kept as soon as it is reported (what it says of itself does not wait
                 # for the disk).
                 soft = out.soft_state
+                changed = moved = False  # role or term changed; that, or the commit index
                 if soft is not None:
                     self.state = soft
                     role, term, _, commit, _ = soft
+                    changed = role != traced_role or term != traced_term
+                    moved = changed or commit != traced_commit
                 if out.configuration is not None:
                     self.configuration = out.configuration
                     sim.configured(self)
@@ -233,7 +236,6 @@ class Server:
                     self.storage.write(out)
                 now = env._now
                 # 2. The checker and the trace see what changed.
-                changed = role != traced_role or term != traced_term
                 if changed:
                     traced_role = role
                     traced_term = term
@@ -243,7 +245,7 @@ class Server:
                         sim.elections.append((now, nid, term))
                 applied = out.applied
                 log_from = out.log_from
-                if changed or commit != traced_commit or applied or log_from is not None:
+                if moved or applied or log_from is not None:
                     # Only inputs that changed something the checker watches are shown to it (a snapshot comes
                     # with entries applied, or with a new commit index when installed).
                     snapshot = out.snapshot

@@ -234,7 +234,8 @@ class Network:
             and not (self._split or self._drop or self._duplicate or self._link_delay or self._fifo)
             and not self._by_kind
         )
-        if d.__class__ is Uniform:
+        self._uniform = d.__class__ is Uniform
+        if self._uniform:
             self._low = d.low
             self._span = d.high - d.low + 1
 
@@ -283,12 +284,15 @@ class Network:
             if record is not None:
                 record((now, "drop", src, (m, "random")))
             return
-        delay = self._link_delay.get((src, dst), self._delay) if self._link_delay else self._delay
-        call = (self._arrival, m, self._generation)
-        if delay.__class__ is Uniform:  # Uniform.sample written out: the most common distribution, the same draw
-            d = delay.low + int(rng.random() * (delay.high - delay.low + 1))  # type: ignore[union-attr]
+        delay = self._delay
+        if self._link_delay:
+            delay = self._link_delay.get((src, dst), delay)
+            d = delay.sample(rng)
+        elif self._uniform:  # the network's delay, uniform: its sample written out (the same draw), bounds kept
+            d = self._low + int(rng.random() * self._span)
         else:
             d = delay.sample(rng)
+        call = (self._arrival, m, self._generation)
         heappush(self._queue, (now + (self._in_order(src, dst, d) if self._fifo else d), NORMAL, next(self._eid), call))
         if self._duplicate and rng.random() < self._duplicate:
             if record is not None:
@@ -388,10 +392,12 @@ class Network:
         change()
         self._group = {**self._parts, **{n: -n for n in self._off}}  # the disconnected alone: no group is negative
         # A link between two servers is blocked when they are in different groups or it is cut.
-        group, cuts = self._group, self._cuts
-        after = {
-            (a, b) for a in self.servers for b in self.servers if a != b and (group[a] != group[b] or (a, b) in cuts)
-        }
+        group, servers = self._group, self.servers
+        on = set(servers)
+        after = {(a, b) for a, b in self._cuts if a != b and a in on and b in on}
+        for a in servers:  # (a server's group with itself is its own: no a != b test needed)
+            ga = group[a]
+            after.update([(a, b) for b in servers if group[b] != ga])
         for link in sorted(after - before):
             # Every link that becomes blocked, and only here: what ``_lost_in_flight`` relies on.
             self._generation += 1
