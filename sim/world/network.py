@@ -287,7 +287,10 @@ class Network:
         delay = self._delay
         if self._link_delay:
             delay = self._link_delay.get((src, dst), delay)
-            d = delay.sample(rng)
+            if delay.__class__ is Uniform:  # Uniform.sample written out: the most common distribution, the same draw
+                d = delay.low + int(rng.random() * (delay.high - delay.low + 1))  # type: ignore[union-attr]
+            else:
+                d = delay.sample(rng)
         elif self._uniform:  # the network's delay, uniform: its sample written out (the same draw), bounds kept
             d = self._low + int(rng.random() * self._span)
         else:
