@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import dataclasses
+import inspect
 import io
+import pickle
 from collections import Counter
 from pathlib import Path
 
@@ -229,6 +232,29 @@ def test_format_edn_refuses_overlapping_operations_of_one_process() -> None:
 def test_operation_invariants(fields: tuple[object, ...], message: str) -> None:
     with pytest.raises(ValueError, match=message):
         Operation(*fields)  # type: ignore[arg-type]
+
+
+def test_an_operation_is_the_frozen_dataclass_its_fields_declare() -> None:
+    """``Operation`` writes its ``__init__`` out (one step instead of a call per field): its parameters are the
+    declared fields, in order, and it behaves as the generated one would (immutable, equal by value, hashable, its
+    repr, ``replace`` checked like a new one, and pickling)."""
+    params = list(inspect.signature(Operation.__init__).parameters.values())[1:]
+    assert [(p.name, p.default) for p in params] == [
+        (f.name, inspect.Parameter.empty) for f in dataclasses.fields(Operation)
+    ]
+    op = Operation(2, "cas", "k", ("a", "b"), "ok", 10, 20)
+    assert op == Operation(2, "cas", "k", ("a", "b"), "ok", 10, 20) and op != Operation(
+        2, "cas", "k", ("a", "c"), "ok", 10, 20
+    )
+    assert hash(op) == hash(Operation(2, "cas", "k", ("a", "b"), "ok", 10, 20))
+    assert len({op, Operation(2, "cas", "k", ("a", "b"), "ok", 10, 20)}) == 1
+    assert repr(op) == "Operation(process=2, f='cas', key='k', value=('a', 'b'), status='ok', invoke=10, complete=20)"
+    assert dataclasses.replace(op, complete=30) == Operation(2, "cas", "k", ("a", "b"), "ok", 10, 30)
+    with pytest.raises(ValueError, match="complete must be None exactly for an info operation"):
+        dataclasses.replace(op, status="info")
+    assert pickle.loads(pickle.dumps(op)) == op and dataclasses.asdict(op)["value"] == ("a", "b")
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        op.status = "fail"  # type: ignore[misc]
 
 
 _keywords = st.builds(Keyword, st.text("abcxyz-?!", min_size=1, max_size=4).map(lambda s: "k" + s))

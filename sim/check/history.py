@@ -57,7 +57,7 @@ class Keyword:
         return ":" + self.name
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, init=False)
 class Operation:
     """One client operation and its outcome.
 
@@ -75,17 +75,29 @@ class Operation:
     invoke: int
     complete: int | None
 
-    def __post_init__(self) -> None:
-        if self.f not in FUNCTIONS:
-            raise ValueError(f"f must be one of {', '.join(FUNCTIONS)}, not {self.f!r}")
-        if self.status not in STATUSES:
-            raise ValueError(f"status must be one of {', '.join(STATUSES)}, not {self.status!r}")
-        if (self.complete is None) != (self.status == "info"):
+    def __init__(
+        self, process: int, f: str, key: str | None, value: Any, status: str, invoke: int, complete: int | None
+    ) -> None:
+        """The generated ``__init__`` of a frozen dataclass (and its ``__post_init__`` checks), in one step: it
+        would set the 7 fields one by one, each through a call of ``object.__setattr__``, and every seed of a
+        campaign builds one per client operation to judge its history (``sim.world.clients.operations``). The
+        fields are the ones declared above (tests/test_history.py holds the two to the same)."""
+        if f not in FUNCTIONS:
+            raise ValueError(f"f must be one of {', '.join(FUNCTIONS)}, not {f!r}")
+        if status not in STATUSES:
+            raise ValueError(f"status must be one of {', '.join(STATUSES)}, not {status!r}")
+        if (complete is None) != (status == "info"):
             raise ValueError("complete must be None exactly for an info operation")
-        if self.complete is not None and self.complete < self.invoke:
-            raise ValueError(f"completes at {self.complete} before its invocation at {self.invoke}")
-        if self.f == "cas" and not (isinstance(self.value, tuple) and len(self.value) == 2):
-            raise ValueError(f"a cas value must be a pair (expected, new), not {self.value!r}")
+        if complete is not None and complete < invoke:
+            raise ValueError(f"completes at {complete} before its invocation at {invoke}")
+        if f == "cas" and not (isinstance(value, tuple) and len(value) == 2):
+            raise ValueError(f"a cas value must be a pair (expected, new), not {value!r}")
+        object.__setattr__(
+            self,
+            "__dict__",
+            {"process": process, "f": f, "key": key, "value": value, "status": status, "invoke": invoke,
+             "complete": complete},
+        )  # fmt: skip
 
 
 # ---------------------------------------------------------------------------------------------------------------

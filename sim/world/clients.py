@@ -75,22 +75,29 @@ def operations(history: list[OpRecord]) -> list[Operation]:
     """The history in the checker's terms (``sim.check.history.Operation``), times in nanoseconds as Jepsen
     writes them, client ``cN`` as process N (any other name numbered in order of its first operation). An
     operation that never completed, or was given up, is ``info``."""
-    ops = []
+    ops: list[Operation] = []
+    append = ops.append
     processes: dict[str, int] = {}
-    for r in history:
-        process = processes.get(r.client)
+    for r in history:  # once per operation of every seed judged: each field read once
+        client = r.client
+        process = processes.get(client)
         if process is None:
-            digits = r.client[1:]
-            process = processes[r.client] = int(digits) if digits.isdigit() else 1_000_000 + len(processes)
-        status = r.status if r.status in ("ok", "fail") else "info"
-        complete = None if status == "info" else r.complete * 1000  # type: ignore[operator]
-        if r.f == "cas":
+            digits = client[1:]
+            process = processes[client] = int(digits) if digits.isdigit() else 1_000_000 + len(processes)
+        status = r.status
+        if status == "ok" or status == "fail":
+            complete = r.complete * 1000  # type: ignore[operator]
+        else:
+            status = "info"
+            complete = None
+        f = r.f
+        if f == "cas":
             value: Any = (r.expected, r.value)
-        elif r.f == "get":
+        elif f == "get":
             value = r.result if status == "ok" else None
         else:
             value = r.value
-        ops.append(Operation(process, r.f, r.key, value, status, r.invoke * 1000, complete))
+        append(Operation(process, f, r.key, value, status, r.invoke * 1000, complete))
     return ops
 
 
