@@ -150,3 +150,33 @@ def test_a_message_storm_is_livelock_in_a_scenario_file_too() -> None:
     assert result.violation is not None and result.violation.property == "Livelock"
     ok = run_scenario(loads(text.replace("max_events_per_ms = 1", "max_events_per_ms = 500")))
     assert ok.violation is None
+
+
+@pytest.mark.parametrize(
+    ("ops", "weights", "keys"),
+    [(("put", "append", "get", "cas"), None, 8), (("get", "put", "cas"), (4.0, 1.0, 1.0), 1), (("get",), None, 3)],
+)
+def test_client_draws_are_the_random_module_s(
+    ops: tuple[str, ...], weights: tuple[float, ...] | None, keys: int
+) -> None:
+    """A client makes its draws without ``random``'s Python functions (``_next_command``, ``_other``): the same
+    draws, from the same stream, as ``choices``, ``choice`` and ``randrange`` make."""
+    import random
+
+    sim = Simulation(
+        ClusterConfig(nodes=5), workload=WorkloadConfig(clients=1, rate=10, ops=ops, weights=weights, keys=keys)
+    )
+    client = sim.clients["c1"]
+    client.rng = random.Random(7)
+    reference = random.Random(7)
+    cum = list(itertools.accumulate(weights)) if weights else None
+    servers = [1, 2, 3, 4, 5]
+    for _ in range(500):
+        command = client._next_command()
+        op = reference.choices(ops, cum_weights=cum)[0] if cum else reference.choice(ops)
+        assert (command.op, command.key) == (op, f"k{reference.randrange(keys)}")
+        current = reference.choice(servers)
+        assert client.rng.choice(servers) == current
+        assert client._other(servers, current) == reference.choice([s for s in servers if s != current])
+    assert client._other([3], 3) == 3 and reference.choice([3]) == 3
+    assert client.rng.random() == reference.random()

@@ -22,6 +22,7 @@ run ends has no completion, which also means unknown.
 from __future__ import annotations
 
 import heapq
+import math
 import random
 from array import array
 from bisect import bisect_right
@@ -134,6 +135,11 @@ class Client:
         self.latencies = Latencies()
         self._keys = key_names(config.keys)
         self._cum_weights = list(accumulate(config.weights)) if config.weights else None
+        # What ``rng.choices(ops, cum_weights=...)`` computes before its one draw, computed once (None: weights it
+        # would refuse, so that it is called and raises as it would).
+        cum = self._cum_weights
+        total = cum[-1] + 0.0 if cum else 0.0
+        self._choices_total = total if cum and len(cum) == len(config.ops) and 0.0 < total < math.inf else None
         # The client's process (sim.world.events): it sleeps (yields microseconds) between operations and before
         # a retry, and waits (yields None) for a reply or the attempt's timeout, whichever comes first.
         self.process: PlainProcess | None = None
@@ -178,17 +184,30 @@ class Client:
     def _next_command(self) -> Command:
         cfg = self.config
         rng = self.rng
-        self.seq += 1
-        # The weights' running sums made once: ``choices`` draws the same with them as with the weights.
-        op = rng.choices(cfg.ops, cum_weights=self._cum_weights)[0] if self._cum_weights else rng.choice(cfg.ops)
-        key = self._keys[rng.randrange(cfg.keys)]
+        ops = cfg.ops
+        self.seq = seq = self.seq + 1
+        name = self.name
+        # The draws of ``rng.choices(ops, cum_weights=...)[0]``, ``rng.choice(ops)`` and ``rng.randrange(keys)``
+        # made as those functions make them, without their Python calls (random.py, CPython 3.11; the test
+        # test_client_draws_are_the_random_module_s holds them to it): the weights' running sums, their total
+        # once, a bisection of one ``random()``; ``_randbelow`` of the length, what ``choice`` and ``randrange``
+        # draw with.
+        total = self._choices_total
+        if total is not None:
+            op = ops[bisect_right(self._cum_weights, rng.random() * total, 0, len(ops) - 1)]  # type: ignore[arg-type]
+        elif self._cum_weights:
+            op = rng.choices(ops, cum_weights=self._cum_weights)[0]  # raises, as it would
+        else:  # (``_randbelow(0)`` would never return: nothing to choose from, ``choice`` raises)
+            op = ops[rng._randbelow(len(ops))] if ops else rng.choice(ops)
+        keys = cfg.keys
+        key = self._keys[rng._randbelow(keys) if keys > 0 else rng.randrange(keys)]
         if op == "get":
-            return Command(self.name, self.seq, op, key)
+            return Command(name, seq, op, key)
         if op == "append":
-            return Command(self.name, self.seq, op, key, f"{self.name}.{self.seq};")
+            return Command(name, seq, op, key, f"{name}.{seq};")
         if op == "cas":
-            return Command(self.name, self.seq, op, key, f"{self.name}.{self.seq}", self.seen.get(key, ""))
-        return Command(self.name, self.seq, op, key, f"{self.name}.{self.seq}")
+            return Command(name, seq, op, key, f"{name}.{seq}", self.seen.get(key, ""))
+        return Command(name, seq, op, key, f"{name}.{seq}")
 
     def _operation(self, command: Command) -> Any:
         """Send one operation until it is answered (or given up), recording it in the history."""
