@@ -159,27 +159,93 @@ class Client:
     # always does); a client that does not settles its operation after its first attempt (``OneShot``).
     follow = True
 
-    def _run(self) -> Any:
+    def _run(self, only: Command | None = None) -> Any:
+        """The client's process: the workload's operations, one after another, each sent until it is answered (or
+        given up) and recorded in the history; or ``only`` that one operation (``OneShot``). One generator rather
+        than one per operation (``yield from``): each resume of the client would pass through both; and what the
+        operations read (the clock, the config, the network) is read once."""
         # Clients read the clock as ``env._now`` (SimPy 4, pinned), as the network does: ``env.now`` is a property.
         env = self.env
         cfg = self.config
         rng = self.rng
-        closed = cfg.mode == "closed"
-        mean_gap = cfg.think if closed else cfg.clients / cfg.rate * 1e6
-        due = max(cfg.start, env._now)
-        if closed and due > env._now:
-            yield due - env._now
+        servers = self.servers
+        name = self.name
+        history = self.history
+        record = self._record
+        send = self.network.send
+        arm = self._timeout.arm
+        timeout = cfg.timeout
+        give_up = cfg.give_up
+        stop = cfg.stop
+        follow = self.follow
+        add_latency = self.latencies.add
+        if only is None:
+            closed = cfg.mode == "closed"
+            mean_gap = cfg.think if closed else cfg.clients / cfg.rate * 1e6
+            due = max(cfg.start, env._now)
+            if closed and due > env._now:
+                yield due - env._now
         while True:
-            if closed:
-                if mean_gap > 0:
-                    yield int(rng.expovariate(1.0 / mean_gap))
+            if only is None:
+                if closed:
+                    if mean_gap > 0:
+                        yield int(rng.expovariate(1.0 / mean_gap))
+                else:
+                    due += int(rng.expovariate(1.0 / mean_gap))
+                    if due > env._now:
+                        yield due - env._now
+                if stop is not None and env._now > stop:
+                    return
+                command = self._next_command()
             else:
-                due += int(rng.expovariate(1.0 / mean_gap))
-                if due > env._now:
-                    yield due - env._now
-            if cfg.stop is not None and env._now > cfg.stop:
+                command = only
+            # The operation, sent until it is answered (or given up).
+            seq = command.seq
+            self.outstanding = command
+            self.sent_at = sent_at = env._now
+            self.op = op = OpRecord(name, seq, command.op, command.key, command.value, command.expected, sent_at)
+            history.append(op)
+            if record is not None:
+                record((sent_at, "invoke", name, {"seq": seq, "f": command.op, "key": command.key}))
+            give_up_at = None if give_up is None else sent_at + give_up
+            attempt = 0
+            target = self.leader_guess if self.leader_guess is not None else rng.choice(servers)
+            while self.outstanding is not None:
+                if give_up_at is not None and env._now >= give_up_at:
+                    self._settle("info", None)
+                    break
+                attempt += 1
+                if record is not None:
+                    record((env._now, "request", name, {"seq": seq, "to": target, "attempt": attempt}))
+                self._reply = None
+                self.target = target
+                send(ClientRequest(name, target, command))
+                # Wake on a reply or after the timeout, whichever comes first (a timer callback rather than an
+                # AnyOf condition, which costs several events and objects per attempt).
+                wake = env._now + timeout
+                arm(wake if give_up_at is None else min(wake, give_up_at))
+                yield None
+                reply = self._reply
+                if self.outstanding is None:
+                    continue  # answered: the loop ends, and the latency is recorded
+                if not follow:
+                    # One attempt only: a refusal means that server did not take it (it definitely did not happen);
+                    # no answer in time leaves the outcome unknown.
+                    self._settle("info" if reply is None else "fail", None)
+                    break
+                if reply is None:  # timed out: try another server
+                    self.leader_guess = None
+                    target = self._other(servers, target)
+                elif reply.leader_hint is not None and reply.leader_hint != target:
+                    self.leader_guess = target = reply.leader_hint
+                else:  # the server knows no leader (or names itself, stale): wait, then try elsewhere
+                    self.leader_guess = None
+                    yield cfg.redirect_backoff
+                    target = self._other(servers, target)
+            else:  # answered (giving up, and settling after a lone attempt, break out: no latency)
+                add_latency(env._now - sent_at)
+            if only is not None:
                 return
-            yield from self._operation(self._next_command())
 
     def _next_command(self) -> Command:
         cfg = self.config
@@ -208,57 +274,6 @@ class Client:
         if op == "cas":
             return Command(name, seq, op, key, f"{name}.{seq}", self.seen.get(key, ""))
         return Command(name, seq, op, key, f"{name}.{seq}")
-
-    def _operation(self, command: Command) -> Any:
-        """Send one operation until it is answered (or given up), recording it in the history."""
-        env = self.env
-        cfg = self.config
-        servers = self.servers
-        self.outstanding = command
-        self.sent_at = sent_at = env._now
-        self.op = op = OpRecord(
-            self.name, command.seq, command.op, command.key, command.value, command.expected, sent_at
-        )
-        self.history.append(op)
-        record = self._record
-        if record is not None:
-            record((sent_at, "invoke", self.name, {"seq": command.seq, "f": command.op, "key": command.key}))
-        give_up_at = None if cfg.give_up is None else sent_at + cfg.give_up
-        attempt = 0
-        target = self.leader_guess if self.leader_guess is not None else self.rng.choice(servers)
-        while self.outstanding is not None:
-            if give_up_at is not None and env._now >= give_up_at:
-                self._settle("info", None)
-                return
-            attempt += 1
-            if record is not None:
-                record((env._now, "request", self.name, {"seq": command.seq, "to": target, "attempt": attempt}))
-            self._reply = None
-            self.target = target
-            self.network.send(ClientRequest(self.name, target, command))
-            # Wake on a reply or after the timeout, whichever comes first (a timer callback rather than an
-            # AnyOf condition, which costs several events and objects per attempt).
-            wake = env._now + cfg.timeout
-            self._timeout.arm(wake if give_up_at is None else min(wake, give_up_at))
-            yield None
-            reply = self._reply
-            if self.outstanding is None:
-                break
-            if not self.follow:
-                # One attempt only: a refusal means that server did not take it (it definitely did not happen); no
-                # answer in time leaves the outcome unknown.
-                self._settle("info" if reply is None else "fail", None)
-                return
-            if reply is None:  # timed out: try another server
-                self.leader_guess = None
-                target = self._other(servers, target)
-            elif reply.leader_hint is not None and reply.leader_hint != target:
-                self.leader_guess = target = reply.leader_hint
-            else:  # the server knows no leader (or names itself, stale): wait, then try elsewhere
-                self.leader_guess = None
-                yield cfg.redirect_backoff
-                target = self._other(servers, target)
-        self.latencies.add(env._now - sent_at)
 
     def _settle(self, status: str, result: str | None) -> None:
         """The outstanding operation is done: record how it ended."""
@@ -332,12 +347,9 @@ class OneShot(Client):
         self.follow = follow
 
     def start(self) -> None:
-        self.process = PlainProcess(self.env, self._one())
-
-    def _one(self) -> Any:
         self.leader_guess = self.first_target
         self.seq = self.command.seq
-        yield from self._operation(self.command)
+        self.process = PlainProcess(self.env, self._run(self.command))
 
 
 def one_command(client: str, op: str, key: str) -> Command:
