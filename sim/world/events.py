@@ -68,7 +68,14 @@ class PlainProcess:
         except BaseException as e:
             self._ended(e)
             return
-        self._then(wait)
+        # What ``_then`` does, its two common cases written out (a call fewer on every step of every process).
+        if wait is None:
+            self.waiting = True
+        elif wait >= 0:
+            env = self.env
+            heappush(env._queue, (env._now + wait, NORMAL, next(env._eid), (PlainProcess._step, self, None)))  # type: ignore[attr-defined]
+        else:
+            self._then(wait)
 
     def _then(self, wait: int | None) -> None:
         """What the generator yielded: wait for ``resume``, or sleep."""
