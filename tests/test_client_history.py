@@ -159,8 +159,8 @@ def test_a_message_storm_is_livelock_in_a_scenario_file_too() -> None:
 def test_client_draws_are_the_random_module_s(
     ops: tuple[str, ...], weights: tuple[float, ...] | None, keys: int
 ) -> None:
-    """A client makes its draws without ``random``'s Python functions (``_next_command``, ``_other``): the same
-    draws, from the same stream, as ``choices``, ``choice`` and ``randrange`` make."""
+    """A client draws its commands without ``random``'s Python functions (``_next_command``): the same draws, from
+    the same stream, as ``choices``, ``choice`` and ``randrange`` make; and ``_other``'s draw after them."""
     import random
 
     sim = Simulation(

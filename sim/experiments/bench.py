@@ -188,18 +188,15 @@ def measure(
     repeat: int = 5, duration_us: int = BASE_DURATION_US, slices: int = SLICES, snapshot_every: int = 0
 ) -> dict[str, Any]:
     """All figures: the median over ``repeat`` interleaved rounds, and the scaling run."""
-    collecting = gc.isenabled()
-    gc.disable()
-    try:
+    from sim.world.cluster import cyclic_gc_off
+
+    with cyclic_gc_off():
         rounds = []
         for _ in range(repeat):
             gc.collect()
             rounds.append(measure_round(duration_us, slices, snapshot_every))
         gc.collect()
         scaling = measure_scaling(duration_us, slices=slices, snapshot_every=snapshot_every)
-    finally:
-        if collecting:
-            gc.enable()
 
     def mid(key: str) -> float:
         return median(r[key] for r in rounds)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import gc
 import signal
 import sys
 import time
@@ -14,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 from sim.fuzz.case import Case, Outcome, run_case
 from sim.fuzz.draw import RandomDraw, draw_case
 from sim.rng import stream
+from sim.world.cluster import cyclic_gc_off
 
 if TYPE_CHECKING:
     from multiprocessing.connection import Connection
@@ -54,14 +54,9 @@ def run_seed(seed: int, options: Options = Options(), digest: bool = False) -> O
     collector still off, as ``run_case`` keeps it for the run: turned back on before, the collector would scan
     every object the run made, all still alive, at the first allocation (it counts them as allocated since its
     last collection, and no longer once freed)."""
-    collecting = gc.isenabled()
-    gc.disable()
-    try:
+    with cyclic_gc_off():
         outcome, sim = run_case(case_for_seed(seed, options), digest=digest)
         sim.dispose()
-    finally:
-        if collecting:
-            gc.enable()
     return outcome
 
 

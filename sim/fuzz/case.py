@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import gc
 from dataclasses import dataclass, replace
 from typing import IO
 
 from sim.check.properties import CONVERGENCE, LIVENESS
-from sim.world.cluster import Simulation
+from sim.world.cluster import Simulation, cyclic_gc_off
 from sim.world.config import ClusterConfig, NetworkConfig, WorkloadConfig
 from sim.world.faults import Fault, schedule
 from sim.world.network import Uniform
@@ -131,13 +130,8 @@ def run_case(
     The cyclic garbage collector is off meanwhile, as ``Simulation.run`` turns it off for the run (whose reasons
     hold for the whole case): each time a poll of the liveness phase turned it back on, it would scan all the run
     had allocated since."""
-    collecting = gc.isenabled()
-    gc.disable()
-    try:
+    with cyclic_gc_off():
         return _run_case(case, trace, digest, trace_out)
-    finally:
-        if collecting:
-            gc.enable()
 
 
 def _run_case(case: Case, trace: bool, digest: bool, trace_out: IO[str] | None) -> tuple[Outcome, Simulation]:

@@ -291,14 +291,8 @@ class Client:
         self.op = None
 
     def _other(self, servers: list[int], current: int) -> int:
-        """``rng.choice`` of the servers other than ``current`` (of all, if none is other), drawn as that makes
-        its draw (``_randbelow`` of the length) without making the list of the others: ``current`` once in
-        ``servers`` (always so: no server is listed twice), the others are ``servers`` less the one at its index."""
-        n = len(servers)
-        if n > 1 and servers.count(current) == 1:
-            i = self.rng._randbelow(n - 1)
-            return servers[i + 1] if i >= servers.index(current) else servers[i]
-        return self.rng.choice([s for s in servers if s != current] or servers)
+        others = [s for s in servers if s != current] or servers
+        return self.rng.choice(others)
 
     def on_reply(self, m: ClientReply) -> None:
         command = self.outstanding

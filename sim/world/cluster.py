@@ -18,7 +18,8 @@ import gc
 import math
 import sys
 from collections import deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import replace
 from functools import partial
 from heapq import heappop, heappush
@@ -48,6 +49,20 @@ from sim.world.events import PlainProcess, call_later
 from sim.world.network import Delay, Network, describe_delay
 from sim.world.storage import Storage
 from sim.world.timers import LazyTimer
+
+
+@contextmanager
+def cyclic_gc_off() -> Iterator[None]:
+    """CPython's cyclic garbage collector off for the block, and as it was afterwards (see ``Simulation.run`` for
+    why a run does without it)."""
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if collecting:
+            gc.enable()
+
 
 STORM_SLICE = 100_000  # microseconds: the event budget is checked per slice of this length
 STORM_SLACK = 20_000  # events allowed beyond the budget (a run's start, a burst)
@@ -488,9 +503,7 @@ class Simulation:
         queue = env._queue  # SimPy 4's event heap of (time, priority, id, event)
         checker = self.checker
         per_ms = self.cluster.max_events_per_ms
-        collecting = gc.isenabled()
-        gc.disable()
-        try:
+        with cyclic_gc_off():
             while True:
                 # With an event budget, the run goes in slices of STORM_SLICE; within each, more events than the
                 # budget allows by the slice's end is a message storm (deterministic: it counts events, never
@@ -558,9 +571,6 @@ class Simulation:
                 if end >= until:
                     break
                 env._now = max(env._now, end)
-        finally:
-            if collecting:
-                gc.enable()
         if env.now < until:
             env._now = until  # nothing left to happen before ``until``: let the clock reach it
         return None
